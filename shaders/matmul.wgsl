@@ -1,0 +1,140 @@
+// Matmul, forward and backward, llm.c convention:
+//   matmul_forward:          out(BT, OC)  = inp(BT, C) · weight(OC, C)ᵀ + bias(OC)
+//   matmul_backward_input:   dinp(BT, C) += dout(BT, OC) · weight(OC, C)
+//   matmul_backward_weight:  dweight(OC, C) += dout(BT, OC)ᵀ · inp(BT, C)
+//   matmul_backward_bias:    dbias(OC) += Σ_bt dout(bt, OC)
+// All three products are one tiled kernel, C(M, N) = op(A)(M, K) · op(B)(K, N),
+// differing only in which operand is stored transposed; the transposition is
+// absorbed by the tile loads, so the inner loop is the same for all of them.
+//
+// Tiling (the classic shared-memory + register-blocking scheme, as in
+// tfjs-backend-webgpu's matmul_packed and llm.c dev/cuda matmul kernels):
+// a 16×16 workgroup computes a 64×64 tile of C; each invocation owns a 4×4
+// block held in four vec4 registers. Per K step of 16, the workgroup stages a
+// 64×16 slab of A and a 16×64 slab of B in workgroup memory (8 KiB), each
+// invocation loading 4 + 4 values with coalesced reads. Bounds checks on the
+// loads and stores make every shape correct (odd sizes, one row, tall-skinny).
+// Accumulation order over K is fixed, so results are bit-deterministic.
+
+struct Params {
+  M: u32,        // rows of the result
+  N: u32,        // columns of the result
+  K: u32,        // reduction length
+  has_bias: u32, // forward only: add bias(N)
+}
+
+const TILE: u32 = 64u;   // output tile edge
+const TILE_K: u32 = 16u; // reduction slab depth
+const LANES: u32 = 256u; // invocations per workgroup (16 × 16)
+
+@group(0) @binding(0) var<storage, read_write> result: array<f32>; // (M, N)
+@group(0) @binding(1) var<storage, read> a: array<f32>;            // (M, K), or (K, M) when transposed
+@group(0) @binding(2) var<storage, read> b: array<f32>;            // (K, N), or (N, K) when transposed
+@group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N); unused unless has_bias
+@group(0) @binding(4) var<uniform> params: Params;
+
+// a_tile[k][m / 4][m % 4], b_tile[k][n / 4][n % 4]: vec4 rows for the inner loop.
+var<workgroup> a_tile: array<vec4<f32>, 256>; // TILE_K × TILE / 4
+var<workgroup> b_tile: array<vec4<f32>, 256>; // TILE_K × TILE / 4
+
+// The 4×4 block of C owned by one invocation: acc[i] holds row i, columns 0..3.
+fn tile_product(a_transposed: bool, b_transposed: bool, wg: vec3<u32>, lid: vec3<u32>, lidx: u32) -> array<vec4<f32>, 4> {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let row0 = wg.y * TILE;
+  let col0 = wg.x * TILE;
+  var acc: array<vec4<f32>, 4>;
+  for (var k0 = 0u; k0 < K; k0 += TILE_K) {
+    // Stage A (64 × 16) and B (16 × 64): 1024 values each, 4 per invocation,
+    // consecutive invocations reading consecutive addresses.
+    for (var l = 0u; l < 4u; l++) {
+      let idx = l * LANES + lidx;
+      var m: u32; var ka: u32;
+      if (a_transposed) { ka = idx / TILE; m = idx % TILE; } else { m = idx / TILE_K; ka = idx % TILE_K; }
+      let gm = row0 + m;
+      let gka = k0 + ka;
+      var va = 0.0;
+      if (gm < M && gka < K) {
+        if (a_transposed) { va = a[gka * M + gm]; } else { va = a[gm * K + gka]; }
+      }
+      a_tile[ka * 16u + m / 4u][m % 4u] = va;
+
+      var n: u32; var kb: u32;
+      if (b_transposed) { n = idx / TILE_K; kb = idx % TILE_K; } else { kb = idx / TILE; n = idx % TILE; }
+      let gn = col0 + n;
+      let gkb = k0 + kb;
+      var vb = 0.0;
+      if (gn < N && gkb < K) {
+        if (b_transposed) { vb = b[gn * K + gkb]; } else { vb = b[gkb * N + gn]; }
+      }
+      b_tile[kb * 16u + n / 4u][n % 4u] = vb;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TILE_K; kk++) {
+      let av = a_tile[kk * 16u + lid.y]; // rows 4·ty .. 4·ty+3
+      let bv = b_tile[kk * 16u + lid.x]; // columns 4·tx .. 4·tx+3
+      acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
+      acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
+      acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
+      acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
+
+fn store_block(acc: array<vec4<f32>, 4>, wg: vec3<u32>, lid: vec3<u32>, accumulate: bool, add_bias: bool) {
+  let M = params.M;
+  let N = params.N;
+  for (var i = 0u; i < 4u; i++) {
+    let row = wg.y * TILE + lid.y * 4u + i;
+    if (row >= M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let col = wg.x * TILE + lid.x * 4u + j;
+      if (col >= N) { break; }
+      var v = acc[i][j];
+      if (add_bias) { v += bias[col]; }
+      let at = row * N + col;
+      if (accumulate) { result[at] += v; } else { result[at] = v; }
+    }
+  }
+}
+
+// out(BT, OC) = inp(BT, C) · weight(OC, C)ᵀ + bias: M = BT, N = OC, K = C.
+@compute @workgroup_size(16, 16)
+fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                  @builtin(local_invocation_index) lidx: u32) {
+  let acc = tile_product(false, true, wg, lid, lidx);
+  store_block(acc, wg, lid, false, params.has_bias != 0u);
+}
+
+// dinp(BT, C) += dout(BT, OC) · weight(OC, C): M = BT, N = C, K = OC.
+@compute @workgroup_size(16, 16)
+fn matmul_backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                         @builtin(local_invocation_index) lidx: u32) {
+  let acc = tile_product(false, false, wg, lid, lidx);
+  store_block(acc, wg, lid, true, false);
+}
+
+// dweight(OC, C) += dout(BT, OC)ᵀ · inp(BT, C): M = OC, N = C, K = BT.
+@compute @workgroup_size(16, 16)
+fn matmul_backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                          @builtin(local_invocation_index) lidx: u32) {
+  let acc = tile_product(true, false, wg, lid, lidx);
+  store_block(acc, wg, lid, true, false);
+}
+
+// dbias(OC) += Σ_bt dout(bt, OC): M = BT, N = OC. One invocation per column,
+// rows in order (deterministic); neighbouring invocations read neighbouring
+// columns, so every row read is coalesced.
+@compute @workgroup_size(64)
+fn matmul_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let col = gid.x;
+  if (col >= params.N) { return; }
+  var sum = 0.0;
+  for (var row = 0u; row < params.M; row++) {
+    sum += a[row * params.N + col];
+  }
+  result[col] += sum;
+}
