@@ -9,15 +9,19 @@
 // O(T) form dpre = att · (datt − Σ att·datt) instead of llm.c's O(T²) loop.
 // Dot products and sums run in float64.
 
+// Float64Array is accepted too, so finite-difference tests can run free of
+// float32 rounding; kernels' tests pass Float32Array.
+type Floats = Float32Array | Float64Array;
+
 /**
  * preatt[b,h,t,t2] = q[b,t,h]·k[b,t2,h] / √hs for t2 ≤ t (else 0);
  * att = softmax over t2 ≤ t (else 0); out[b,t,h] = Σ_t2 att · v[b,t2,h].
  */
 export function attentionForward(
-  out: Float32Array, // (B, T, C)
-  preatt: Float32Array, // (B, NH, T, T)
-  att: Float32Array, // (B, NH, T, T)
-  inp: Float32Array, // (B, T, 3C)
+  out: Floats, // (B, T, C)
+  preatt: Floats, // (B, NH, T, T)
+  att: Floats, // (B, NH, T, T)
+  inp: Floats, // (B, T, 3C)
   B: number,
   T: number,
   C: number,
@@ -77,12 +81,12 @@ export function attentionForward(
  * pass zeroed buffers unless you mean to add.
  */
 export function attentionBackward(
-  dinp: Float32Array, // (B, T, 3C)
-  dpreatt: Float32Array, // (B, NH, T, T)
-  datt: Float32Array, // (B, NH, T, T)
-  dout: Float32Array, // (B, T, C)
-  inp: Float32Array, // (B, T, 3C)
-  att: Float32Array, // (B, NH, T, T)
+  dinp: Floats, // (B, T, 3C)
+  dpreatt: Floats, // (B, NH, T, T)
+  datt: Floats, // (B, NH, T, T)
+  dout: Floats, // (B, T, C)
+  inp: Floats, // (B, T, 3C)
+  att: Floats, // (B, NH, T, T)
   B: number,
   T: number,
   C: number,

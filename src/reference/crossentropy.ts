@@ -6,11 +6,15 @@
 // rather than −log(probs[y]) from the rounded float32 probability, so it stays
 // accurate when probs[y] is tiny. Backward accumulates into dlogits.
 
+// Float64Array is accepted too, so finite-difference tests can run free of
+// float32 rounding; kernels' tests pass Float32Array.
+type Floats = Float32Array | Float64Array;
+
 /** probs = softmax(logits) per (b, t); losses[b,t] = −log probs[b,t,targets[b,t]]. */
 export function crossentropySoftmaxForward(
-  losses: Float32Array, // (B, T)
-  probs: Float32Array, // (B, T, V)
-  logits: Float32Array, // (B, T, V)
+  losses: Floats, // (B, T)
+  probs: Floats, // (B, T, V)
+  logits: Floats, // (B, T, V)
   targets: Int32Array | Uint32Array, // (B, T) values < V
   B: number,
   T: number,
@@ -30,10 +34,10 @@ export function crossentropySoftmaxForward(
 
 /** dlogits[b,t,i] += (probs[b,t,i] − 1[i = targets[b,t]]) · dlosses[b,t]. For the mean loss dlosses = 1/(B·T). */
 export function crossentropySoftmaxBackward(
-  dlogits: Float32Array, // (B, T, V)
-  probs: Float32Array, // (B, T, V)
+  dlogits: Floats, // (B, T, V)
+  probs: Floats, // (B, T, V)
   targets: Int32Array | Uint32Array, // (B, T)
-  dlosses: Float32Array, // (B, T)
+  dlosses: Floats, // (B, T)
   B: number,
   T: number,
   V: number,

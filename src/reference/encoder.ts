@@ -3,12 +3,16 @@
 // Backward accumulates (+=) into dwte and dwpe; a token that appears several
 // times in the batch adds its gradient several times, in (b, t) order.
 
+// Float64Array is accepted too, so finite-difference tests can run free of
+// float32 rounding; kernels' tests pass Float32Array.
+type Floats = Float32Array | Float64Array;
+
 /** out[b,t,:] = wte[inp[b,t],:] + wpe[t,:]. */
 export function encoderForward(
-  out: Float32Array, // (B, T, C)
+  out: Floats, // (B, T, C)
   inp: Int32Array | Uint32Array, // (B, T) token ids < V
-  wte: Float32Array, // (V, C)
-  wpe: Float32Array, // (maxT, C), maxT >= T
+  wte: Floats, // (V, C)
+  wpe: Floats, // (maxT, C), maxT >= T
   B: number,
   T: number,
   C: number,
@@ -25,9 +29,9 @@ export function encoderForward(
 
 /** dwte[inp[b,t],:] += dout[b,t,:]; dwpe[t,:] += dout[b,t,:]. */
 export function encoderBackward(
-  dwte: Float32Array, // (V, C)
-  dwpe: Float32Array, // (maxT, C)
-  dout: Float32Array, // (B, T, C)
+  dwte: Floats, // (V, C)
+  dwpe: Floats, // (maxT, C)
+  dout: Floats, // (B, T, C)
   inp: Int32Array | Uint32Array, // (B, T)
   B: number,
   T: number,

@@ -2,12 +2,16 @@
 // (Hendrycks & Gimpel 2016, as in GPT-2), port of gelu_forward/gelu_backward
 // in karpathy/llm.c train_gpt2.c. Backward accumulates into dinp.
 
+// Float64Array is accepted too, so finite-difference tests can run free of
+// float32 rounding; kernels' tests pass Float32Array.
+type Floats = Float32Array | Float64Array;
+
 const GELU_SCALING_FACTOR = Math.sqrt(2 / Math.PI);
 
 /** out = 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 x³))). */
 export function geluForward(
-  out: Float32Array, // (N)
-  inp: Float32Array, // (N)
+  out: Floats, // (N)
+  inp: Floats, // (N)
   N: number,
 ): void {
   for (let i = 0; i < N; i++) {
@@ -19,9 +23,9 @@ export function geluForward(
 
 /** dinp += gelu'(inp) · dout. */
 export function geluBackward(
-  dinp: Float32Array, // (N)
-  inp: Float32Array, // (N)
-  dout: Float32Array, // (N)
+  dinp: Floats, // (N)
+  inp: Floats, // (N)
+  dout: Floats, // (N)
   N: number,
 ): void {
   for (let i = 0; i < N; i++) {

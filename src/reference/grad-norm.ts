@@ -4,9 +4,13 @@
 // gpt2_update takes the same grad_scale). The squares are summed in float64 so
 // the oracle is tighter than any float32 kernel.
 
+// Float64Array is accepted too, so finite-difference tests can run free of
+// float32 rounding; kernels' tests pass Float32Array.
+type Floats = Float32Array | Float64Array;
+
 /** √(Σ grads²), summed in float64. */
 export function gradNorm(
-  grads: Float32Array, // (N)
+  grads: Floats, // (N)
   N: number,
 ): number {
   let sum = 0;
@@ -21,7 +25,7 @@ export function clipScale(norm: number, maxNorm = 1): number {
 
 /** grads *= s. */
 export function scaleInPlace(
-  grads: Float32Array, // (N)
+  grads: Floats, // (N)
   N: number,
   s: number,
 ): void {

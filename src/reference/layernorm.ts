@@ -3,16 +3,20 @@
 // train_gpt2.c (biased variance, eps 1e-5, mean and rstd cached for backward).
 // Sums run in float64 (JS numbers) so the oracle is tighter than any kernel.
 
+// Float64Array is accepted too, so finite-difference tests can run free of
+// float32 rounding; kernels' tests pass Float32Array.
+type Floats = Float32Array | Float64Array;
+
 export const LAYERNORM_EPS = 1e-5;
 
 /** out = (inp − mean) · rstd · weight + bias, per (b, t) row; stores mean and rstd. */
 export function layernormForward(
-  out: Float32Array, // (B, T, C)
-  mean: Float32Array, // (B, T)
-  rstd: Float32Array, // (B, T)
-  inp: Float32Array, // (B, T, C)
-  weight: Float32Array, // (C)
-  bias: Float32Array, // (C)
+  out: Floats, // (B, T, C)
+  mean: Floats, // (B, T)
+  rstd: Floats, // (B, T)
+  inp: Floats, // (B, T, C)
+  weight: Floats, // (C)
+  bias: Floats, // (C)
   B: number,
   T: number,
   C: number,
@@ -41,14 +45,14 @@ export function layernormForward(
  * dweight += Σ_bt norm · dout; dbias += Σ_bt dout.
  */
 export function layernormBackward(
-  dinp: Float32Array, // (B, T, C)
-  dweight: Float32Array, // (C)
-  dbias: Float32Array, // (C)
-  dout: Float32Array, // (B, T, C)
-  inp: Float32Array, // (B, T, C)
-  weight: Float32Array, // (C)
-  mean: Float32Array, // (B, T)
-  rstd: Float32Array, // (B, T)
+  dinp: Floats, // (B, T, C)
+  dweight: Floats, // (C)
+  dbias: Floats, // (C)
+  dout: Floats, // (B, T, C)
+  inp: Floats, // (B, T, C)
+  weight: Floats, // (C)
+  mean: Floats, // (B, T)
+  rstd: Floats, // (B, T)
   B: number,
   T: number,
   C: number,

@@ -2,11 +2,15 @@
 // residual_forward/residual_backward in karpathy/llm.c train_gpt2.c.
 // Backward accumulates into both inputs' gradients.
 
+// Float64Array is accepted too, so finite-difference tests can run free of
+// float32 rounding; kernels' tests pass Float32Array.
+type Floats = Float32Array | Float64Array;
+
 /** out = inp1 + inp2. */
 export function residualForward(
-  out: Float32Array, // (N)
-  inp1: Float32Array, // (N)
-  inp2: Float32Array, // (N)
+  out: Floats, // (N)
+  inp1: Floats, // (N)
+  inp2: Floats, // (N)
   N: number,
 ): void {
   for (let i = 0; i < N; i++) out[i] = inp1[i] + inp2[i];
@@ -14,9 +18,9 @@ export function residualForward(
 
 /** dinp1 += dout; dinp2 += dout. */
 export function residualBackward(
-  dinp1: Float32Array, // (N)
-  dinp2: Float32Array, // (N)
-  dout: Float32Array, // (N)
+  dinp1: Floats, // (N)
+  dinp2: Floats, // (N)
+  dout: Floats, // (N)
   N: number,
 ): void {
   for (let i = 0; i < N; i++) {
