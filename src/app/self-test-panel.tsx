@@ -1,0 +1,58 @@
+// Shows the self-test's verdict: the GPU's matmul against the reference.
+import { useEffect, useState } from 'react';
+import type { DeviceState } from './use-device.ts';
+import { runSelfTest, type SelfTestResult } from './self-test.ts';
+
+type State = { status: 'idle' | 'running' } | { status: 'done'; result: SelfTestResult } | { status: 'error'; message: string };
+
+export function SelfTestPanel({ device }: { device: DeviceState }) {
+  const [state, setState] = useState<State>({ status: 'idle' });
+  useEffect(() => {
+    if (device.status !== 'ready') return;
+    let live = true;
+    setState({ status: 'running' });
+    runSelfTest(device.gpu).then(
+      (result) => live && setState({ status: 'done', result }),
+      (error: Error) => live && setState({ status: 'error', message: error.message }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [device]);
+
+  if (device.status !== 'ready') return null;
+  const verdict = state.status === 'done' ? (state.result.ok ? 'pass' : 'fail') : state.status;
+  return (
+    <section className="panel" aria-labelledby="selftest-heading" data-testid="self-test" data-verdict={verdict}>
+      <h2 id="selftest-heading">GPU self-test</h2>
+      {state.status === 'running' && <p role="status">Checking the GPU's arithmetic against the reference…</p>}
+      {state.status === 'error' && <p role="alert">The self-test could not run: {state.message}</p>}
+      {state.status === 'done' && (
+        <>
+          <p role="status">
+            {state.result.ok ? '✓ This GPU computes matmul forward and backward correctly' : '✗ This GPU gave wrong results'}{' '}
+            <span className="muted">({state.result.ms.toFixed(0)} ms)</span>
+          </p>
+          <table className="checks">
+            <thead>
+              <tr>
+                <th scope="col">kernel</th>
+                <th scope="col">max abs error</th>
+                <th scope="col">result</th>
+              </tr>
+            </thead>
+            <tbody>
+              {state.result.checks.map((c) => (
+                <tr key={c.name}>
+                  <td>{c.name}</td>
+                  <td>{c.maxAbsError.toExponential(2)}</td>
+                  <td>{c.ok ? 'pass' : 'FAIL'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
