@@ -1,0 +1,121 @@
+// LayerNorm on WebGPU against its reference twin (float64 sums): forward
+// (out, mean, rstd) and backward accumulating onto non-zero gradients, on odd
+// channel counts (C = 1, 3, 5, 33, 130, 257 > one pass of the workgroup),
+// T=1, B=1, row counts below and above the 8 row lanes of the dweight/dbias
+// reduction, rows with a large mean (the two-pass variance), and the 2-D fold.
+// Backward is run twice from the same gradients and compared bit for bit.
+import { describe, expect, it } from 'vitest';
+import { gpuContext } from './gpu-context.ts';
+import { expectClose, randomFloats } from '../compare.ts';
+import { layernormBackward, layernormForward } from '../../src/reference/layernorm.ts';
+import { prepareLayernormBackward, prepareLayernormForward } from '../../src/kernels/layernorm.ts';
+
+interface Shape {
+  B: number;
+  T: number;
+  C: number;
+  /** Added to every input, so rows have a mean far from 0. */
+  offset?: number;
+  maxWorkgroupsX?: number;
+}
+
+const SHAPES: Shape[] = [
+  { B: 1, T: 1, C: 1 },
+  { B: 1, T: 1, C: 3 },
+  { B: 2, T: 3, C: 5 },
+  { B: 1, T: 7, C: 33 },
+  { B: 5, T: 1, C: 64 },
+  { B: 4, T: 8, C: 130 },
+  { B: 2, T: 3, C: 257 },
+  { B: 3, T: 11, C: 48, offset: 20 },
+  // 33 rows + 2 column blocks = 35 workgroups folded into 4 × 9 (one idle).
+  { B: 3, T: 11, C: 40, maxWorkgroupsX: 4 },
+];
+
+// Float32 kernels against float64 sums of at most a few hundred terms.
+// mean/rstd/out: a row sum's rounding, relative. dinp: a difference of three
+// O(rstd) terms. dweight/dbias: sums over up to 33 rows of O(1) products.
+const FORWARD_TOL = { atol: 1e-5, rtol: 1e-5 };
+const BACKWARD_TOL = { atol: 1e-5, rtol: 2e-5 };
+
+describe('layernorm on WebGPU vs reference', () => {
+  for (const { B, T, C, offset = 0, maxWorkgroupsX } of SHAPES) {
+    const tag = `B=${B} T=${T} C=${C}${offset ? ` offset=${offset}` : ''}`;
+    it(`forward and backward, ${tag}, maxWorkgroupsX ${maxWorkgroupsX ?? 'device'}`, async () => {
+      const ctx = await gpuContext();
+      const N = B * T;
+      const inp = randomFloats(N * C, 1 + N + C, 2).map((x) => x + offset);
+      const weight = randomFloats(C, 2 + C, 1).map((x) => x + 1);
+      const bias = randomFloats(C, 3 + C, 0.5);
+      const dout = randomFloats(N * C, 4 + N, 1);
+      const dinp0 = randomFloats(N * C, 5, 0.5);
+      const dweight0 = randomFloats(C, 6, 0.5);
+      const dbias0 = randomFloats(C, 7, 0.5);
+
+      const out = new Float32Array(N * C);
+      const mean = new Float32Array(N);
+      const rstd = new Float32Array(N);
+      layernormForward(out, mean, rstd, inp, weight, bias, B, T, C);
+
+      const g = {
+        out: ctx.createBuffer('out', N * C * 4),
+        mean: ctx.createBuffer('mean', N * 4),
+        rstd: ctx.createBuffer('rstd', N * 4),
+        inp: ctx.upload('inp', inp),
+        weight: ctx.upload('weight', weight),
+        bias: ctx.upload('bias', bias),
+        dout: ctx.upload('dout', dout),
+        dinp: ctx.upload('dinp', dinp0),
+        dweight: ctx.upload('dweight', dweight0),
+        dbias: ctx.upload('dbias', dbias0),
+      };
+      const forward = await prepareLayernormForward(ctx, g, B, T, C, maxWorkgroupsX);
+      await ctx.run([forward]);
+      expectClose(`layernorm_forward out ${tag}`, await ctx.readFloat32(g.out, N * C), out, FORWARD_TOL);
+      expectClose(`layernorm_forward mean ${tag}`, await ctx.readFloat32(g.mean, N), mean, FORWARD_TOL);
+      const gpuRstd = await ctx.readFloat32(g.rstd, N);
+      // rstd is up to 1/√eps ≈ 316 (C = 1), so only its relative error means anything.
+      expectClose(`layernorm_forward rstd ${tag}`, gpuRstd, rstd, { atol: 0, rtol: 1e-5 });
+
+      // Backward from the reference's own mean/rstd, so its check is independent of the forward's.
+      ctx.write(g.mean, mean);
+      ctx.write(g.rstd, rstd);
+      const dinp = dinp0.slice();
+      const dweight = dweight0.slice();
+      const dbias = dbias0.slice();
+      layernormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, B, T, C);
+      const backward = await prepareLayernormBackward(ctx, g, B, T, C, maxWorkgroupsX);
+      await ctx.run([backward]);
+      const first = {
+        dinp: await ctx.readFloat32(g.dinp, N * C),
+        dweight: await ctx.readFloat32(g.dweight, C),
+        dbias: await ctx.readFloat32(g.dbias, C),
+      };
+      expectClose(`layernorm_backward dinp ${tag}`, first.dinp, dinp, BACKWARD_TOL);
+      expectClose(`layernorm_backward dweight ${tag}`, first.dweight, dweight, BACKWARD_TOL);
+      expectClose(`layernorm_backward dbias ${tag}`, first.dbias, dbias, BACKWARD_TOL);
+
+      // Determinism: the same backward from the same starting gradients, again.
+      ctx.write(g.dinp, dinp0);
+      ctx.write(g.dweight, dweight0);
+      ctx.write(g.dbias, dbias0);
+      await ctx.run([backward]);
+      const bits = (x: Float32Array) => new Uint32Array(x.buffer);
+      expect(bits(await ctx.readFloat32(g.dinp, N * C))).toEqual(bits(first.dinp));
+      expect(bits(await ctx.readFloat32(g.dweight, C))).toEqual(bits(first.dweight));
+      expect(bits(await ctx.readFloat32(g.dbias, C))).toEqual(bits(first.dbias));
+
+      ctx.release([forward, backward]);
+      Object.values(g).forEach((b) => b.destroy());
+    });
+  }
+
+  it('rejects a zero dimension before binding anything', async () => {
+    const ctx = await gpuContext();
+    const x = ctx.createBuffer('x', 16);
+    const buffers = { out: x, mean: x, rstd: x, inp: x, weight: x, bias: x, dinp: x, dweight: x, dbias: x, dout: x };
+    expect(() => prepareLayernormForward(ctx, buffers, 1, 1, 0)).toThrow(RangeError);
+    expect(() => prepareLayernormBackward(ctx, buffers, 0, 1, 4)).toThrow(RangeError);
+    x.destroy();
+  });
+});
