@@ -79,7 +79,9 @@ export async function signHeader(signer: RawSigner, header: SubmissionHeader): P
   try {
     result = await signer.signRaw({ address: header.address, data: u8aToHex(headerBytes), type: 'bytes' });
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    // Duck-typed: a wallet's Error may come from another realm (extension script, iframe, vm).
+    const message = (cause as { message?: unknown } | null)?.message;
+    const reason = typeof message === 'string' ? message : String(cause);
     throw new ProtocolError('signer-refused', `the wallet did not sign the submission: ${reason}`, { cause });
   }
   const signature = walletSignatureBytes(result?.signature);
