@@ -18,12 +18,13 @@
 // send a 70-value tail at 64/70 density.
 //
 // 1-D tensors (biases, LayerNorm gains): `oneDimPolicy`, default dense 2-bit
-// ('dense-quantized'). Measured on GPT-shaped manifests (tests/unit/compress-codec.test.ts
-// prints it): dense float32 would add ~60% to the payload of a 10M-parameter
-// model (its 1-D tensors are 0.3% of the values but 32 bits each), dense 2-bit
-// adds ~4%, top-k ~0%. Dense 2-bit sends every coordinate every round — these
-// few values steer normalisation and bias of every layer — at a cost that stays
-// small, and EF keeps its quantization error like everywhere else.
+// ('dense-quantized'). Measured on GPT-shaped manifests against top-k for them
+// (docs/wire-format.md; tests/unit/compress-codec.test.ts prints the 1M case):
+// dense float32, production's choice, adds 59% to a 10.8M-parameter model's
+// payload and 153% to a 1.06M one (1-D tensors are 0.3–0.8% of the values but
+// cost 32 bits each); dense 2-bit adds 3% and 8%. It still sends every
+// coordinate every round — these few values steer the normalisation and bias
+// of every layer — and EF keeps its quantization error like everywhere else.
 //
 // NaN/Inf: compress refuses a residual with a non-finite or absurdly large value
 // (typed errors below) rather than rank NaN; a tab that hits this diverged and

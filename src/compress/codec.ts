@@ -1,0 +1,695 @@
+// The wire codec for SparseLoCo updates (tab → relay) and aggregates
+// (relay → tabs), format version 1. The byte layout is specified in
+// docs/wire-format.md; this file is its only implementation.
+//
+// The decoder is a network boundary: bytes come from anyone. It checks every
+// field against the manifest and the caller's config (never against the bytes
+// themselves), sizes every allocation from the manifest before reading values,
+// and throws a CodecError subclass (with a `code`) on the first problem. Every
+// accepted payload is canonical — re-encoding the decoded update gives the
+// same bytes — so a payload's hash names its content (copy detection, signing).
+//
+// Leaves out: signatures and round binding (protocol), compression itself
+// (sparseloco.ts), the aggregation arithmetic (aggregate.ts).
+import { checkManifest, manifestDigest, type TensorManifest, type TensorManifestEntry } from './manifest.ts';
+import { BitReader, BitWriter, bestRiceParameter, bitWidth, riceBits } from './rice-code.ts';
+import {
+  InvalidUpdateError,
+  checkCompressConfig,
+  checkUpdate,
+  chunkKeep,
+  sparseCount,
+  tensorMode,
+  type CompressConfig,
+  type CompressedTensor,
+  type CompressedUpdate,
+  type OneDimPolicy,
+} from './sparseloco.ts';
+
+export const WIRE_MAGIC = [0x54, 0x53, 0x4c, 0x43] as const; // "TSLC"
+export const WIRE_VERSION = 1;
+export const KIND_UPDATE = 1;
+export const KIND_AGGREGATE = 2;
+export const UPDATE_HEADER_BYTES = 32;
+export const AGGREGATE_HEADER_BYTES = 36;
+
+const POLICY_CODES: Record<OneDimPolicy, number> = { 'dense-quantized': 0, 'dense-float32': 1, sparse: 2 };
+const UPDATE_MODE_CODES = { sparse: 0, 'dense-quantized': 1, 'dense-float32': 2 } as const;
+const AGGREGATE_MODE_CODES = { sparse: 0, dense: 1, skipped: 2 } as const;
+
+/** Bound on |L[b]|: a centred value c = v − μ with |v|, |μ| ≤ maxAbsValue. */
+const LUT_LIMIT_FACTOR = 2;
+/** Bound on an aggregate value: a mean of clipped dequantized values, each ≤ |μ| + |L| ≤ 3·maxAbsValue. */
+export function aggregateValueLimit(config: CompressConfig): number {
+  return 4 * config.maxAbsValue;
+}
+
+// ---------------------------------------------------------------------------
+// Errors: one class per failure, each with a stable code and the byte offset.
+
+export type CodecErrorCode =
+  | 'bad-magic'
+  | 'unsupported-version'
+  | 'wrong-kind'
+  | 'reserved-bits'
+  | 'config-mismatch'
+  | 'manifest-mismatch'
+  | 'truncated'
+  | 'trailing-bytes'
+  | 'bad-mode'
+  | 'bad-count'
+  | 'index-out-of-range'
+  | 'non-canonical'
+  | 'non-finite'
+  | 'value-out-of-range';
+
+/** Bytes that are not a valid payload for this manifest and config. Drop the submission. */
+export class CodecError extends Error {
+  constructor(
+    readonly code: CodecErrorCode,
+    message: string,
+    /** Byte offset where decoding stopped. */
+    readonly offset: number,
+  ) {
+    super(`${message} (byte ${offset})`);
+    this.name = new.target.name;
+  }
+}
+export class BadMagicError extends CodecError {
+  constructor(offset: number) {
+    super('bad-magic', 'not a Tessera SparseLoCo payload (magic "TSLC" missing)', offset);
+  }
+}
+export class UnsupportedVersionError extends CodecError {
+  constructor(version: number, offset: number) {
+    super('unsupported-version', `wire format version ${version}; this build reads ${WIRE_VERSION} — update Tessera`, offset);
+  }
+}
+export class WrongKindError extends CodecError {
+  constructor(kind: number, expected: number, offset: number) {
+    super('wrong-kind', `payload kind ${kind}, expected ${expected}`, offset);
+  }
+}
+export class ReservedBitsError extends CodecError {
+  constructor(what: string, offset: number) {
+    super('reserved-bits', `${what} must be zero in version ${WIRE_VERSION}`, offset);
+  }
+}
+export class ConfigMismatchError extends CodecError {
+  constructor(what: string, got: number, expected: number, offset: number) {
+    super('config-mismatch', `${what} is ${got}, this run uses ${expected}`, offset);
+  }
+}
+export class ManifestMismatchError extends CodecError {
+  constructor(what: string, offset: number) {
+    super('manifest-mismatch', `payload is for another model: ${what}`, offset);
+  }
+}
+export class TruncatedError extends CodecError {
+  constructor(what: string, offset: number) {
+    super('truncated', `payload ends inside ${what}`, offset);
+  }
+}
+export class TrailingBytesError extends CodecError {
+  constructor(extra: number, offset: number) {
+    super('trailing-bytes', `${extra} bytes after the last tensor`, offset);
+  }
+}
+export class BadModeError extends CodecError {
+  constructor(tensor: string, mode: number, expected: string, offset: number) {
+    super('bad-mode', `${tensor}: mode ${mode}, expected ${expected}`, offset);
+  }
+}
+export class BadCountError extends CodecError {
+  constructor(what: string, offset: number) {
+    super('bad-count', what, offset);
+  }
+}
+export class IndexOutOfRangeError extends CodecError {
+  constructor(tensor: string, what: string, offset: number) {
+    super('index-out-of-range', `${tensor}: ${what}`, offset);
+  }
+}
+export class NonCanonicalError extends CodecError {
+  constructor(tensor: string, what: string, offset: number) {
+    super('non-canonical', `${tensor}: ${what}`, offset);
+  }
+}
+export class NonFiniteValueError extends CodecError {
+  constructor(tensor: string, what: string, offset: number) {
+    super('non-finite', `${tensor}: ${what} is not finite`, offset);
+  }
+}
+export class ValueOutOfRangeError extends CodecError {
+  constructor(tensor: string, what: string, value: number, limit: number, offset: number) {
+    super('value-out-of-range', `${tensor}: ${what} is ${value}, beyond ±${limit}`, offset);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Byte cursors
+
+class Reader {
+  readonly view: DataView;
+  position = 0;
+  constructor(readonly bytes: Uint8Array) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  get remaining(): number {
+    return this.bytes.length - this.position;
+  }
+  need(count: number, what: string): void {
+    if (count > this.remaining) throw new TruncatedError(what, this.position);
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.bytes[this.position++];
+  }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.position, true);
+    this.position += 2;
+    return v;
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.position, true);
+    this.position += 4;
+    return v;
+  }
+  f32(what: string): number {
+    this.need(4, what);
+    const v = this.view.getFloat32(this.position, true);
+    this.position += 4;
+    return v;
+  }
+}
+
+class Writer {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  position = 0;
+  constructor(length: number) {
+    this.bytes = new Uint8Array(length);
+    this.view = new DataView(this.bytes.buffer);
+  }
+  u8(v: number): void {
+    this.bytes[this.position++] = v;
+  }
+  u16(v: number): void {
+    this.view.setUint16(this.position, v, true);
+    this.position += 2;
+  }
+  u32(v: number): void {
+    this.view.setUint32(this.position, v, true);
+    this.position += 4;
+  }
+  f32(v: number): void {
+    this.view.setFloat32(this.position, v, true);
+    this.position += 4;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Header (shared by both kinds)
+
+function writeHeader(w: Writer, kind: number, manifest: TensorManifest, config: CompressConfig): void {
+  for (const b of WIRE_MAGIC) w.u8(b);
+  w.u16(WIRE_VERSION);
+  w.u8(kind);
+  w.u8(0); // flags
+  w.bytes.set(manifestDigest(manifest), w.position);
+  w.position += 8;
+  w.u32(manifest.length);
+  w.u32(config.chunkSize);
+  w.u32(config.topK);
+  w.u8(POLICY_CODES[config.oneDimPolicy]);
+  w.u8(0);
+  w.u16(0);
+}
+
+function readHeader(r: Reader, kind: number, manifest: TensorManifest, config: CompressConfig): void {
+  r.need(4, 'magic');
+  for (let i = 0; i < 4; i++) if (r.bytes[i] !== WIRE_MAGIC[i]) throw new BadMagicError(i);
+  r.position = 4;
+  const version = r.u16('version');
+  if (version !== WIRE_VERSION) throw new UnsupportedVersionError(version, 4);
+  const gotKind = r.u8('kind');
+  if (gotKind !== kind) throw new WrongKindError(gotKind, kind, 6);
+  if (r.u8('flags') !== 0) throw new ReservedBitsError('flags', 7);
+  r.need(8, 'manifest digest');
+  const digest = manifestDigest(manifest);
+  for (let i = 0; i < 8; i++) {
+    if (r.bytes[8 + i] !== digest[i]) throw new ManifestMismatchError('manifest digest differs', 8 + i);
+  }
+  r.position = 16;
+  const tensorCount = r.u32('tensor count');
+  if (tensorCount !== manifest.length) {
+    throw new ManifestMismatchError(`${tensorCount} tensors, the model has ${manifest.length}`, 16);
+  }
+  const chunkSize = r.u32('chunk size');
+  if (chunkSize !== config.chunkSize) throw new ConfigMismatchError('chunk size', chunkSize, config.chunkSize, 20);
+  const topK = r.u32('top-k');
+  if (topK !== config.topK) throw new ConfigMismatchError('top-k', topK, config.topK, 24);
+  const policy = r.u8('1-D policy');
+  if (policy !== POLICY_CODES[config.oneDimPolicy]) {
+    throw new ConfigMismatchError('1-D policy', policy, POLICY_CODES[config.oneDimPolicy], 28);
+  }
+  if (r.u8('reserved') !== 0 || r.u16('reserved') !== 0) throw new ReservedBitsError('header bytes 29..31', 29);
+}
+
+function readTensorSize(r: Reader, entry: TensorManifestEntry): void {
+  const at = r.position;
+  const size = r.u32(`${entry.name} size`);
+  if (size !== entry.size) throw new ManifestMismatchError(`${entry.name} has ${size} values, the model ${entry.size}`, at);
+}
+
+function checkEnd(r: Reader): void {
+  if (r.remaining !== 0) throw new TrailingBytesError(r.remaining, r.position);
+}
+
+// ---------------------------------------------------------------------------
+// Quantization parameters and 2-bit codes
+
+function writeQuantization(w: Writer, mean: number, lut: Float32Array): void {
+  w.f32(mean);
+  for (let b = 0; b < 4; b++) w.f32(lut[b]);
+}
+
+function readQuantization(r: Reader, name: string, config: CompressConfig): { mean: number; lut: Float32Array; at: number } {
+  const at = r.position;
+  const mean = r.f32(`${name} mean`);
+  const lut = new Float32Array(4);
+  for (let b = 0; b < 4; b++) lut[b] = r.f32(`${name} lookup table`);
+  checkQuantizationValues(name, mean, lut, config, at);
+  return { mean, lut, at };
+}
+
+/** μ and L are finite and bounded; at = byte offset of μ. */
+function checkQuantizationValues(name: string, mean: number, lut: Float32Array, config: CompressConfig, at: number): void {
+  if (!Number.isFinite(mean)) throw new NonFiniteValueError(name, 'mean', at);
+  if (Math.abs(mean) > config.maxAbsValue) throw new ValueOutOfRangeError(name, 'mean', mean, config.maxAbsValue, at);
+  const lutLimit = LUT_LIMIT_FACTOR * config.maxAbsValue;
+  for (let b = 0; b < 4; b++) {
+    const v = lut[b];
+    if (!Number.isFinite(v)) throw new NonFiniteValueError(name, `L[${b}]`, at + 4 + 4 * b);
+    if (Math.abs(v) > lutLimit) throw new ValueOutOfRangeError(name, `L[${b}]`, v, lutLimit, at + 4 + 4 * b);
+  }
+}
+
+/**
+ * What a lookup table must satisfy given the codes that use it: an unused bin is
+ * 0 (canonical), and bins 0 and 1 hold centred values below zero, bin 3 above
+ * (they are means of c with c/s < −0.5, resp. ≥ 0.5).
+ */
+function checkLutAgainstCodes(name: string, lut: Float32Array, codes: Uint8Array, at: number): void {
+  const used = [false, false, false, false];
+  for (let j = 0; j < codes.length; j++) used[codes[j]] = true;
+  for (let b = 0; b < 4; b++) {
+    if (!used[b] && lut[b] !== 0) throw new NonCanonicalError(name, `L[${b}] is ${lut[b]} but no value uses bin ${b}`, at + 4 + 4 * b);
+  }
+  if (lut[0] > 0 || lut[1] > 0) throw new ValueOutOfRangeError(name, 'L[0] or L[1] (must be ≤ 0)', Math.max(lut[0], lut[1]), 0, at + 4);
+  if (lut[3] < 0) throw new ValueOutOfRangeError(name, 'L[3] (must be ≥ 0)', lut[3], 0, at + 16);
+}
+
+function packCodes(w: Writer, codes: Uint8Array): void {
+  const start = w.position;
+  for (let j = 0; j < codes.length; j++) w.bytes[start + (j >>> 2)] |= codes[j] << ((j & 3) * 2);
+  w.position += Math.ceil(codes.length / 4);
+}
+
+function unpackCodes(r: Reader, codes: Uint8Array, name: string): void {
+  const byteCount = Math.ceil(codes.length / 4);
+  r.need(byteCount, `${name} codes`);
+  const start = r.position;
+  for (let j = 0; j < codes.length; j++) codes[j] = (r.bytes[start + (j >>> 2)] >>> ((j & 3) * 2)) & 3;
+  const tail = codes.length & 3;
+  if (tail !== 0 && r.bytes[start + byteCount - 1] >>> (tail * 2) !== 0) {
+    throw new NonCanonicalError(name, 'padding bits after the last code are not zero', start + byteCount - 1);
+  }
+  r.position += byteCount;
+}
+
+// ---------------------------------------------------------------------------
+// Index streams: Rice-coded gaps (rice-code.ts) behind a u8 parameter and a u32 byte length.
+
+/** Calls visit(gap) for each index; a group restarts at its start (gap = index − previous − 1, previous = start − 1). */
+type GapWalker = (visit: (gap: number) => void) => void;
+
+function updateGaps(indices: Uint32Array, size: number, config: CompressConfig): GapWalker {
+  return (visit) => {
+    let j = 0;
+    for (let start = 0; start < size; start += config.chunkSize) {
+      const keep = chunkKeep(Math.min(config.chunkSize, size - start), config);
+      let previous = start - 1;
+      for (let m = 0; m < keep; m++, j++) {
+        visit(indices[j] - previous - 1);
+        previous = indices[j];
+      }
+    }
+  };
+}
+
+function flatGaps(indices: Uint32Array): GapWalker {
+  return (visit) => {
+    let previous = -1;
+    for (let j = 0; j < indices.length; j++) {
+      visit(indices[j] - previous - 1);
+      previous = indices[j];
+    }
+  };
+}
+
+/** Bytes of an index stream for these gaps with the best parameter. */
+function planIndexStream(gaps: GapWalker, maxParameter: number): { parameter: number; byteLength: number } {
+  const { parameter, bits } = bestRiceParameter(gaps, maxParameter);
+  return { parameter, byteLength: Math.ceil(bits / 8) };
+}
+
+function writeIndexStream(w: Writer, gaps: GapWalker, plan: { parameter: number; byteLength: number }): void {
+  w.u8(plan.parameter);
+  w.u32(plan.byteLength);
+  const bits = new BitWriter(w.bytes, w.position);
+  const r = plan.parameter;
+  const mask = r === 0 ? 0 : 2 ** r - 1;
+  gaps((gap) => {
+    bits.writeUnary(Math.floor(gap / 2 ** r));
+    bits.write(gap & mask, r);
+  });
+  w.position += plan.byteLength;
+}
+
+/**
+ * Reads `groups` of indices: group g covers [start, end) and holds count values,
+ * written into indices in order. Every index is in its group and ascending by
+ * construction (gaps ≥ 0); a gap that would leave no room for the rest of the
+ * group fails at once, which also bounds every unary run. Then checks the stream
+ * length, its zero padding and that the parameter is the encoder's choice.
+ */
+function readIndexStream(
+  r: Reader,
+  name: string,
+  indices: Uint32Array,
+  groups: (visit: (start: number, end: number, count: number) => void) => void,
+  maxParameter: number,
+  gapsOf: () => GapWalker,
+): void {
+  const parameterAt = r.position;
+  const parameter = r.u8(`${name} Rice parameter`);
+  if (parameter > maxParameter) throw new NonCanonicalError(name, `Rice parameter ${parameter} > ${maxParameter}`, parameterAt);
+  const byteLength = r.u32(`${name} index stream length`);
+  r.need(byteLength, `${name} index stream`);
+  const streamStart = r.position;
+  const bits = new BitReader(r.bytes, streamStart, streamStart + byteLength);
+  const scale = 2 ** parameter;
+  let j = 0;
+  groups((start, end, count) => {
+    let previous = start - 1;
+    for (let m = 0; m < count; m++, j++) {
+      // The largest gap that still leaves one slot for each remaining index of the group.
+      const maxGap = end - previous - 2 - (count - m - 1);
+      const quotient = bits.readUnary(Math.floor(maxGap / scale));
+      const here = streamStart + (bits.bitsRead >>> 3);
+      if (quotient === null) throw new TruncatedError(`${name} index stream`, here);
+      if (quotient < 0) throw new IndexOutOfRangeError(name, `index ${j} lies past [${start}, ${end})`, here);
+      const remainder = bits.read(parameter);
+      if (remainder === null) throw new TruncatedError(`${name} index stream`, here);
+      const gap = quotient * scale + remainder;
+      if (gap > maxGap) throw new IndexOutOfRangeError(name, `index ${j} lies past [${start}, ${end})`, here);
+      previous += gap + 1;
+      indices[j] = previous;
+    }
+  });
+  if (Math.ceil(bits.bitsRead / 8) !== byteLength) {
+    throw new NonCanonicalError(name, `index stream is ${byteLength} bytes, its codes fill ${Math.ceil(bits.bitsRead / 8)}`, streamStart);
+  }
+  if (!bits.restIsZero()) throw new NonCanonicalError(name, 'index stream padding bits are not zero', streamStart + byteLength - 1);
+  const best = bestRiceParameter(gapsOf(), maxParameter).parameter;
+  if (parameter !== best) throw new NonCanonicalError(name, `Rice parameter ${parameter}, the encoder picks ${best}`, parameterAt);
+  r.position = streamStart + byteLength;
+}
+
+function updateGroups(size: number, config: CompressConfig) {
+  return (visit: (start: number, end: number, count: number) => void): void => {
+    for (let start = 0; start < size; start += config.chunkSize) {
+      const end = Math.min(size, start + config.chunkSize);
+      visit(start, end, chunkKeep(end - start, config));
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Updates
+
+/** Byte length encodeUpdate will produce, and the per-tensor index plans. */
+function planUpdate(update: CompressedUpdate, manifest: TensorManifest, config: CompressConfig) {
+  const maxParameter = bitWidth(config.chunkSize);
+  let length = UPDATE_HEADER_BYTES;
+  const plans = manifest.map((entry, t) => {
+    const tensor = update.tensors[t];
+    length += 5; // size, mode
+    if (tensor.mode === 'dense-float32') {
+      length += 4 * entry.size;
+      return null;
+    }
+    length += 20 + Math.ceil(tensor.codes.length / 4);
+    if (tensor.mode === 'dense-quantized') return null;
+    const plan = planIndexStream(updateGaps(tensor.indices, entry.size, config), maxParameter);
+    length += 5 + plan.byteLength;
+    return plan;
+  });
+  return { length, plans };
+}
+
+/** Checks the value ranges an encoder must respect so that decodeUpdate accepts its output. */
+function checkUpdateValues(update: CompressedUpdate, manifest: TensorManifest, config: CompressConfig): void {
+  try {
+    manifest.forEach((entry, t) => {
+      const tensor = update.tensors[t];
+      if (tensor.mode === 'dense-float32') {
+        checkDenseValues(entry.name, tensor.values, config.maxAbsValue, 0);
+      } else {
+        checkQuantizationValues(entry.name, tensor.mean, tensor.lut, config, 0);
+        checkLutAgainstCodes(entry.name, tensor.lut, tensor.codes, 0);
+      }
+    });
+  } catch (error) {
+    if (error instanceof CodecError) throw new InvalidUpdateError(`would not decode: ${error.message}`);
+    throw error;
+  }
+}
+
+function checkDenseValues(name: string, values: Float32Array, limit: number, at: number): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= -limit && v <= limit)) {
+      if (!Number.isFinite(v)) throw new NonFiniteValueError(name, `value ${i}`, at + 4 * i);
+      throw new ValueOutOfRangeError(name, `value ${i}`, v, limit, at + 4 * i);
+    }
+  }
+}
+
+/** Bytes of one update (wire format v1, kind 1). Throws InvalidUpdateError for an update the decoder would refuse. */
+export function encodeUpdate(update: CompressedUpdate, manifest: TensorManifest, config: CompressConfig): Uint8Array {
+  checkCompressConfig(config);
+  checkManifest(manifest);
+  checkUpdate(update, manifest, config);
+  checkUpdateValues(update, manifest, config);
+  const { length, plans } = planUpdate(update, manifest, config);
+  const w = new Writer(length);
+  writeHeader(w, KIND_UPDATE, manifest, config);
+  manifest.forEach((entry, t) => {
+    const tensor = update.tensors[t];
+    w.u32(entry.size);
+    w.u8(UPDATE_MODE_CODES[tensor.mode]);
+    if (tensor.mode === 'dense-float32') {
+      for (let i = 0; i < entry.size; i++) w.f32(tensor.values[i]);
+      return;
+    }
+    if (tensor.mode === 'sparse') writeIndexStream(w, updateGaps(tensor.indices, entry.size, config), plans[t]!);
+    writeQuantization(w, tensor.mean, tensor.lut);
+    packCodes(w, tensor.codes);
+  });
+  if (w.position !== length) throw new Error(`encodeUpdate: wrote ${w.position} of ${length} bytes`);
+  return w.bytes;
+}
+
+/**
+ * Decodes and validates one update. Throws a CodecError for anything but a
+ * canonical v1 update of this manifest under this config; allocates at most
+ * what the manifest's tensors need, whatever the bytes say.
+ */
+export function decodeUpdate(bytes: Uint8Array, manifest: TensorManifest, config: CompressConfig): CompressedUpdate {
+  checkCompressConfig(config);
+  checkManifest(manifest);
+  const r = new Reader(bytes);
+  readHeader(r, KIND_UPDATE, manifest, config);
+  const maxParameter = bitWidth(config.chunkSize);
+  const tensors = manifest.map((entry): CompressedTensor => {
+    readTensorSize(r, entry);
+    const modeAt = r.position;
+    const modeCode = r.u8(`${entry.name} mode`);
+    const mode = tensorMode(entry, config);
+    if (modeCode !== UPDATE_MODE_CODES[mode]) throw new BadModeError(entry.name, modeCode, `${UPDATE_MODE_CODES[mode]} (${mode})`, modeAt);
+    if (mode === 'dense-float32') {
+      r.need(4 * entry.size, `${entry.name} values`);
+      const values = new Float32Array(entry.size);
+      for (let i = 0; i < entry.size; i++) values[i] = r.view.getFloat32(r.position + 4 * i, true);
+      checkDenseValues(entry.name, values, config.maxAbsValue, r.position);
+      r.position += 4 * entry.size;
+      return { mode, values };
+    }
+    const n = mode === 'sparse' ? sparseCount(entry.size, config) : entry.size;
+    let indices: Uint32Array | null = null;
+    if (mode === 'sparse') {
+      const found = new Uint32Array(n);
+      readIndexStream(r, entry.name, found, updateGroups(entry.size, config), maxParameter, () =>
+        updateGaps(found, entry.size, config),
+      );
+      indices = found;
+    }
+    const { mean, lut, at } = readQuantization(r, entry.name, config);
+    const codes = new Uint8Array(n);
+    unpackCodes(r, codes, entry.name);
+    checkLutAgainstCodes(entry.name, lut, codes, at);
+    return indices ? { mode: 'sparse', indices, codes, mean, lut } : { mode: 'dense-quantized', codes, mean, lut };
+  });
+  checkEnd(r);
+  return { chunkSize: config.chunkSize, topK: config.topK, tensors };
+}
+
+// ---------------------------------------------------------------------------
+// Aggregates
+
+/** One tensor of an aggregate G: the union of selected positions with their mean, all values, or nothing. */
+export type AggregateTensor =
+  | { mode: 'sparse'; indices: Uint32Array /* (n) ascending, tensor-relative */; values: Float32Array /* (n) */ }
+  | { mode: 'dense'; values: Float32Array /* (size) */ }
+  | { mode: 'skipped' };
+
+/** The relay's aggregate for one round: what every replica subtracts (× α) from θ. */
+export interface AggregateUpdate {
+  /** Submissions that went into it. */
+  readonly contributorCount: number;
+  readonly tensors: AggregateTensor[];
+}
+
+/** The aggregate mode of a tensor under this config (sparse tensors aggregate sparsely), skipped aside. */
+export function aggregateMode(entry: TensorManifestEntry, config: CompressConfig): 'sparse' | 'dense' {
+  return tensorMode(entry, config) === 'sparse' ? 'sparse' : 'dense';
+}
+
+/** Throws InvalidUpdateError unless the aggregate fits the manifest and would decode. */
+export function checkAggregate(aggregate: AggregateUpdate, manifest: TensorManifest, config: CompressConfig): void {
+  const fail = (why: string): never => {
+    throw new InvalidUpdateError(`aggregate: ${why}`);
+  };
+  if (!Number.isInteger(aggregate.contributorCount) || aggregate.contributorCount < 1 || aggregate.contributorCount > 0xffffffff) {
+    fail(`contributor count ${aggregate.contributorCount}`);
+  }
+  if (aggregate.tensors.length !== manifest.length) fail(`${aggregate.tensors.length} tensors, manifest ${manifest.length}`);
+  const limit = aggregateValueLimit(config);
+  manifest.forEach((entry, t) => {
+    const tensor = aggregate.tensors[t];
+    if (tensor.mode === 'skipped') return;
+    if (tensor.mode !== aggregateMode(entry, config)) fail(`${entry.name}: mode ${tensor.mode}`);
+    if (tensor.mode === 'sparse') {
+      if (tensor.indices.length !== tensor.values.length) fail(`${entry.name}: indices and values differ in length`);
+      let previous = -1;
+      for (const index of tensor.indices) {
+        if (!(index > previous && index < entry.size)) fail(`${entry.name}: index ${index} out of order or range`);
+        previous = index;
+      }
+    } else if (tensor.values.length !== entry.size) {
+      fail(`${entry.name}: ${tensor.values.length} values, tensor has ${entry.size}`);
+    }
+    try {
+      checkDenseValues(entry.name, tensor.values, limit, 0);
+    } catch (error) {
+      if (error instanceof CodecError) fail(error.message);
+      throw error;
+    }
+  });
+}
+
+/** Bytes of one aggregate (wire format v1, kind 2). */
+export function encodeAggregate(aggregate: AggregateUpdate, manifest: TensorManifest, config: CompressConfig): Uint8Array {
+  checkCompressConfig(config);
+  checkManifest(manifest);
+  checkAggregate(aggregate, manifest, config);
+  let length = AGGREGATE_HEADER_BYTES;
+  const plans = manifest.map((entry, t) => {
+    const tensor = aggregate.tensors[t];
+    length += 5;
+    if (tensor.mode === 'skipped') return null;
+    length += 4 * tensor.values.length;
+    if (tensor.mode === 'dense') return null;
+    const plan = planIndexStream(flatGaps(tensor.indices), bitWidth(entry.size));
+    length += 4 + 5 + plan.byteLength;
+    return plan;
+  });
+  const w = new Writer(length);
+  writeHeader(w, KIND_AGGREGATE, manifest, config);
+  w.u32(aggregate.contributorCount);
+  manifest.forEach((entry, t) => {
+    const tensor = aggregate.tensors[t];
+    w.u32(entry.size);
+    w.u8(AGGREGATE_MODE_CODES[tensor.mode]);
+    if (tensor.mode === 'skipped') return;
+    if (tensor.mode === 'sparse') {
+      w.u32(tensor.indices.length);
+      writeIndexStream(w, flatGaps(tensor.indices), plans[t]!);
+    }
+    for (let i = 0; i < tensor.values.length; i++) w.f32(tensor.values[i]);
+  });
+  if (w.position !== length) throw new Error(`encodeAggregate: wrote ${w.position} of ${length} bytes`);
+  return w.bytes;
+}
+
+/** Decodes and validates one aggregate; the same guarantees as decodeUpdate. */
+export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, config: CompressConfig): AggregateUpdate {
+  checkCompressConfig(config);
+  checkManifest(manifest);
+  const r = new Reader(bytes);
+  readHeader(r, KIND_AGGREGATE, manifest, config);
+  const contributorCount = r.u32('contributor count');
+  if (contributorCount === 0) throw new BadCountError('aggregate of zero contributions', 32);
+  const limit = aggregateValueLimit(config);
+  const tensors = manifest.map((entry): AggregateTensor => {
+    readTensorSize(r, entry);
+    const modeAt = r.position;
+    const modeCode = r.u8(`${entry.name} mode`);
+    if (modeCode === AGGREGATE_MODE_CODES.skipped) return { mode: 'skipped' };
+    const mode = aggregateMode(entry, config);
+    if (modeCode !== AGGREGATE_MODE_CODES[mode]) {
+      throw new BadModeError(entry.name, modeCode, `${AGGREGATE_MODE_CODES[mode]} (${mode}) or 2 (skipped)`, modeAt);
+    }
+    let indices: Uint32Array | null = null;
+    let count = entry.size;
+    if (mode === 'sparse') {
+      const countAt = r.position;
+      count = r.u32(`${entry.name} count`);
+      if (count > entry.size) throw new BadCountError(`${entry.name}: ${count} values in a tensor of ${entry.size}`, countAt);
+      // Refuse before allocating when the values could not fit in what is left (each ≥ 4 bytes).
+      r.need(5 + 4 * count, `${entry.name} indices and values`);
+      const found = new Uint32Array(count);
+      readIndexStream(
+        r,
+        entry.name,
+        found,
+        (visit) => visit(0, entry.size, count),
+        bitWidth(entry.size),
+        () => flatGaps(found),
+      );
+      indices = found;
+    }
+    r.need(4 * count, `${entry.name} values`);
+    const values = new Float32Array(count);
+    for (let i = 0; i < count; i++) values[i] = r.view.getFloat32(r.position + 4 * i, true);
+    checkDenseValues(entry.name, values, limit, r.position);
+    r.position += 4 * count;
+    return indices ? { mode: 'sparse', indices, values } : { mode: 'dense', values };
+  });
+  checkEnd(r);
+  return { contributorCount, tensors };
+}
