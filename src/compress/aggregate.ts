@@ -1,0 +1,185 @@
+// Aggregation and the outer step (SPEC §1 steps 6–7, §1.5): the one module the
+// relay and every tab use, so they compute the same θ(t) bit for bit.
+//
+//   per tensor:  v_r ← v_r · min(1, median_r ‖v_r‖ / (‖v_r‖ + 1e-8))   median-norm clip
+//                G   = (1/R) Σ_r v_r  (v_r zero where r did not select) plain mean
+//                skip the tensor if G has NaN/Inf (or leaves the wire bound)
+//   θ ← θ − α·G, α = 1
+//
+// Mean rule: the plain 1/R mean of the paper, not the running code's
+// scatter-mean. It is the rule SparseLoCo's analysis and α = 1 were tuned for
+// and the same mean as DiLoCo's dense baseline, so the two compare directly;
+// and it bounds each replica's influence to 1/R of its clipped update — under a
+// scatter-mean, a coordinate only one replica selected (or a junk one a bad
+// replica picked) is applied at full strength.
+//
+// Median: the lower middle of the sorted norms for even R, as torch.median in
+// the running code (the more conservative choice for R = 2).
+//
+// Determinism: submissions are sorted by their id (UTF-16 code-unit order, no
+// locale) and added into a float32 accumulator in that order, one tensor at a
+// time; norms and clip factors are float64 computations in a fixed order. The
+// same set of submissions therefore gives the same bits in any arrival order,
+// on any machine. The union of selected positions is sent as a sparse
+// aggregate (codec.ts) so a tab applies exactly the relay's G.
+//
+// Leaves out: which submissions are accepted (relay scoring), decoding (codec.ts).
+import { aggregateMode, aggregateValueLimit, type AggregateTensor, type AggregateUpdate } from './codec.ts';
+import { checkManifest, type TensorManifest } from './manifest.ts';
+import {
+  checkCompressConfig,
+  checkUpdate,
+  decompressTensor,
+  type CompressConfig,
+  type CompressedUpdate,
+  type TensorContribution,
+} from './sparseloco.ts';
+
+/** One accepted submission; id is canonical and unique per round (e.g. the payload hash in hex). */
+export interface Submission {
+  readonly id: string;
+  readonly update: CompressedUpdate;
+}
+
+/** The submissions cannot be aggregated (empty, duplicated ids): a bug in the caller. */
+export class AggregateInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Guards the clip factor against a zero norm (as the running code). */
+export const CLIP_EPSILON = 1e-8;
+
+/** Code-unit order, the same in every JavaScript engine and locale. */
+function compareIds(a: Submission, b: Submission): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** ‖v‖₂ in float64, summed in index order. */
+export function l2Norm(values: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i] * values[i];
+  return Math.sqrt(sum);
+}
+
+/** Lower median (element ⌊(R−1)/2⌋ of the ascending sort), like torch.median. */
+export function lowerMedian(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+/** Clip factor per contribution: min(1, median / (‖v‖ + 1e-8)). Norms must be finite. */
+export function medianClipFactors(norms: readonly number[]): number[] {
+  const median = lowerMedian(norms);
+  return norms.map((norm) => Math.min(1, median / (norm + CLIP_EPSILON)));
+}
+
+/**
+ * Combines one tensor's contributions (already in canonical order) into G, or
+ * 'skipped' if G is not finite. size = the tensor's length.
+ */
+export function aggregateTensor(
+  contributions: readonly TensorContribution[],
+  size: number,
+  mode: 'sparse' | 'dense',
+  valueLimit: number,
+): AggregateTensor {
+  const norms = contributions.map((c) => l2Norm(c.values));
+  if (!norms.every(Number.isFinite)) return { mode: 'skipped' };
+  const factors = medianClipFactors(norms);
+  const sum = new Float32Array(size); // (size) float32 accumulator
+  const selected = mode === 'sparse' ? new Uint8Array(size) : null;
+  contributions.forEach((c, r) => {
+    const factor = factors[r];
+    if (c.kind === 'dense') {
+      for (let i = 0; i < size; i++) sum[i] += Math.fround(c.values[i] * factor);
+      if (selected) selected.fill(1);
+    } else {
+      for (let j = 0; j < c.indices.length; j++) {
+        const i = c.indices[j];
+        sum[i] += Math.fround(c.values[j] * factor);
+        if (selected) selected[i] = 1;
+      }
+    }
+  });
+  const count = contributions.length;
+  // NaN fails both comparisons, so this also catches non-finite values.
+  const finite = (v: number): boolean => v >= -valueLimit && v <= valueLimit;
+  if (!selected) {
+    for (let i = 0; i < size; i++) {
+      sum[i] = sum[i] / count;
+      if (!finite(sum[i])) return { mode: 'skipped' };
+    }
+    return { mode: 'dense', values: sum };
+  }
+  let n = 0;
+  for (let i = 0; i < size; i++) n += selected[i];
+  const indices = new Uint32Array(n);
+  const values = new Float32Array(n);
+  for (let i = 0, j = 0; i < size; i++) {
+    if (!selected[i]) continue;
+    indices[j] = i;
+    values[j] = sum[i] / count;
+    if (!finite(values[j])) return { mode: 'skipped' };
+    j++;
+  }
+  return { mode: 'sparse', indices, values };
+}
+
+/**
+ * G for one round from the accepted submissions, in any order. Each update must
+ * fit the manifest and config (decodeUpdate guarantees it; checked again here).
+ */
+export function aggregateUpdates(
+  submissions: readonly Submission[],
+  manifest: TensorManifest,
+  config: CompressConfig,
+): AggregateUpdate {
+  checkCompressConfig(config);
+  checkManifest(manifest);
+  if (submissions.length === 0) throw new AggregateInputError('no submissions to aggregate');
+  const ordered = [...submissions].sort(compareIds);
+  for (let r = 1; r < ordered.length; r++) {
+    if (ordered[r].id === ordered[r - 1].id) throw new AggregateInputError(`submission ${ordered[r].id} appears twice`);
+  }
+  for (const s of ordered) checkUpdate(s.update, manifest, config);
+  const valueLimit = aggregateValueLimit(config);
+  const tensors = manifest.map((entry, t) =>
+    aggregateTensor(
+      ordered.map((s) => decompressTensor(s.update.tensors[t])),
+      entry.size,
+      aggregateMode(entry, config),
+      valueLimit,
+    ),
+  );
+  return { contributorCount: ordered.length, tensors };
+}
+
+/** Outer SGD step θ ← θ − α·G (float32), skipping skipped tensors. Returns the names of the skipped ones. */
+export function applyAggregate(
+  params: Float32Array, // (P) θ, updated in place
+  aggregate: AggregateUpdate,
+  manifest: TensorManifest,
+  alpha = 1,
+): string[] {
+  checkManifest(manifest, params.length);
+  if (aggregate.tensors.length !== manifest.length) {
+    throw new AggregateInputError(`aggregate has ${aggregate.tensors.length} tensors, manifest ${manifest.length}`);
+  }
+  const a = Math.fround(alpha);
+  const skipped: string[] = [];
+  manifest.forEach((entry, t) => {
+    const tensor = aggregate.tensors[t];
+    const base = entry.offset;
+    if (tensor.mode === 'skipped') {
+      skipped.push(entry.name);
+    } else if (tensor.mode === 'dense') {
+      for (let i = 0; i < entry.size; i++) params[base + i] -= Math.fround(a * tensor.values[i]);
+    } else {
+      for (let j = 0; j < tensor.indices.length; j++) params[base + tensor.indices[j]] -= Math.fround(a * tensor.values[j]);
+    }
+  });
+  return skipped;
+}
