@@ -141,8 +141,8 @@ export class NonFiniteValueError extends CodecError {
   }
 }
 export class ValueOutOfRangeError extends CodecError {
-  constructor(tensor: string, what: string, value: number, limit: number, offset: number) {
-    super('value-out-of-range', `${tensor}: ${what} is ${value}, beyond ±${limit}`, offset);
+  constructor(tensor: string, what: string, value: number, bound: string, offset: number) {
+    super('value-out-of-range', `${tensor}: ${what} is ${value}, must be ${bound}`, offset);
   }
 }
 
@@ -288,12 +288,12 @@ function readQuantization(r: Reader, name: string, config: CompressConfig): { me
 /** μ and L are finite and bounded; at = byte offset of μ. */
 function checkQuantizationValues(name: string, mean: number, lut: Float32Array, config: CompressConfig, at: number): void {
   if (!Number.isFinite(mean)) throw new NonFiniteValueError(name, 'mean', at);
-  if (Math.abs(mean) > config.maxAbsValue) throw new ValueOutOfRangeError(name, 'mean', mean, config.maxAbsValue, at);
+  if (Math.abs(mean) > config.maxAbsValue) throw new ValueOutOfRangeError(name, 'mean', mean, `within ±${config.maxAbsValue}`, at);
   const lutLimit = LUT_LIMIT_FACTOR * config.maxAbsValue;
   for (let b = 0; b < 4; b++) {
     const v = lut[b];
     if (!Number.isFinite(v)) throw new NonFiniteValueError(name, `L[${b}]`, at + 4 + 4 * b);
-    if (Math.abs(v) > lutLimit) throw new ValueOutOfRangeError(name, `L[${b}]`, v, lutLimit, at + 4 + 4 * b);
+    if (Math.abs(v) > lutLimit) throw new ValueOutOfRangeError(name, `L[${b}]`, v, `within ±${lutLimit}`, at + 4 + 4 * b);
   }
 }
 
@@ -308,8 +308,9 @@ function checkLutAgainstCodes(name: string, lut: Float32Array, codes: Uint8Array
   for (let b = 0; b < 4; b++) {
     if (!used[b] && lut[b] !== 0) throw new NonCanonicalError(name, `L[${b}] is ${lut[b]} but no value uses bin ${b}`, at + 4 + 4 * b);
   }
-  if (lut[0] > 0 || lut[1] > 0) throw new ValueOutOfRangeError(name, 'L[0] or L[1] (must be ≤ 0)', Math.max(lut[0], lut[1]), 0, at + 4);
-  if (lut[3] < 0) throw new ValueOutOfRangeError(name, 'L[3] (must be ≥ 0)', lut[3], 0, at + 16);
+  if (lut[0] > 0) throw new ValueOutOfRangeError(name, 'L[0]', lut[0], '≤ 0', at + 4);
+  if (lut[1] > 0) throw new ValueOutOfRangeError(name, 'L[1]', lut[1], '≤ 0', at + 8);
+  if (lut[3] < 0) throw new ValueOutOfRangeError(name, 'L[3]', lut[3], '≥ 0', at + 16);
 }
 
 function packCodes(w: Writer, codes: Uint8Array): void {
@@ -484,7 +485,7 @@ function checkDenseValues(name: string, values: Float32Array, limit: number, at:
     const v = values[i];
     if (!(v >= -limit && v <= limit)) {
       if (!Number.isFinite(v)) throw new NonFiniteValueError(name, `value ${i}`, at + 4 * i);
-      throw new ValueOutOfRangeError(name, `value ${i}`, v, limit, at + 4 * i);
+      throw new ValueOutOfRangeError(name, `value ${i}`, v, `within ±${limit}`, at + 4 * i);
     }
   }
 }
