@@ -1,10 +1,12 @@
 // `npm run bench -- <name> [--json] [--budget-ms N] [--key value]`
-// Benches: matmul. With --json the last line of stdout is one JSON object.
+// Benches: matmul, step. With --json the last line of stdout is one JSON object.
 import { benchMatmul } from './matmul.ts';
+import { benchStep } from './step.ts';
 import type { BenchOptions } from './report.ts';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   matmul: benchMatmul,
+  step: benchStep,
 };
 
 function parseArgs(argv: string[]) {

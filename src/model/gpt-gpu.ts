@@ -323,6 +323,21 @@ export class GptGpu {
     return { loss };
   }
 
+  /**
+   * Only the optimizer (norm + clip + AdamW at step t) on whatever gradients
+   * the grads buffer holds: data-parallel training writes averaged gradients
+   * there first.
+   */
+  async optimizerStep(t: number, optimizer: StepOptimizer): Promise<void> {
+    setAdamwStep(this.ctx, this.adamw, this.layout.size, optimizer, t);
+    await this.ctx.run(this.optimizerPass);
+  }
+
+  uploadGrads(flat: Float32Array): void {
+    if (flat.length !== this.layout.size) throw new RangeError(`grads have ${flat.length} floats, layout needs ${this.layout.size}`);
+    this.ctx.write(this.grads, flat);
+  }
+
   /** Copy the mean loss into a pooled staging buffer; resolves after the GPU finishes. */
   private copyLoss(encoder: GPUCommandEncoder): Promise<number> {
     const staging =

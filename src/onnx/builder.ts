@@ -3,6 +3,7 @@
 // baseline in the bench and the GPT forward that cross-checks our WGSL.
 // Leaves out: anything but float32 and int64 tensors, which is all we need.
 import onnxProto from 'onnx-proto';
+import type { onnx as Onnx } from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
@@ -17,10 +18,10 @@ export interface OnnxNode {
 }
 
 export class GraphBuilder {
-  private readonly nodes: onnx.INodeProto[] = [];
-  private readonly initializers: onnx.ITensorProto[] = [];
-  private readonly inputs: onnx.IValueInfoProto[] = [];
-  private readonly outputs: onnx.IValueInfoProto[] = [];
+  private readonly nodes: Onnx.INodeProto[] = [];
+  private readonly initializers: Onnx.ITensorProto[] = [];
+  private readonly inputs: Onnx.IValueInfoProto[] = [];
+  private readonly outputs: Onnx.IValueInfoProto[] = [];
   private counter = 0;
 
   constructor(readonly name: string) {}
@@ -87,7 +88,7 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, elemType: 'float32' | 'int64', dims: Dim[]): onnx.IValueInfoProto {
+function valueInfo(name: string, elemType: 'float32' | 'int64', dims: Dim[]): Onnx.IValueInfoProto {
   return {
     name,
     type: {
@@ -99,7 +100,7 @@ function valueInfo(name: string, elemType: 'float32' | 'int64', dims: Dim[]): on
   };
 }
 
-function attribute(name: string, value: number | number[] | string): onnx.IAttributeProto {
+function attribute(name: string, value: number | number[] | string): Onnx.IAttributeProto {
   const A = onnx.AttributeProto.AttributeType;
   if (typeof value === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: A.INTS, ints: value };

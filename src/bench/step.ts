@@ -1,0 +1,92 @@
+// `npm run bench -- step`: a full training step (forward, backward, grad norm,
+// AdamW) per model preset: ms per step, tokens/s, achieved GFLOP/s of the whole
+// step, and the matmul kernel's GFLOP/s at the preset's MLP shape on the same
+// adapter in the same run. step_gflops / matmul_gflops shows how much the
+// non-matmul kernels and dispatch overhead cost around the matmuls.
+import { acquireNodeDevice } from '../gpu/device-node.ts';
+import { GpuContext } from '../gpu/runtime.ts';
+import { GptGpu } from '../model/gpt-gpu.ts';
+import { GPT_PRESETS, defaultTrainConfig, type GptPresetName } from '../model/config.ts';
+import { initGptParameters } from '../model/init.ts';
+import { batchFor } from '../data/sampler.ts';
+import { prepareMatmulForward } from '../kernels/matmul.ts';
+import { printTable, round, timeIt, type BenchOptions } from './report.ts';
+import type { GptConfig } from '../model/config.ts';
+
+/** FLOPs of one training step (forward + backward ≈ 3× forward), nanoGPT/PaLM estimate. */
+export function stepFlops(config: GptConfig, B: number, T: number, paramCount: number): number {
+  const { nLayer: L, nEmbd: C, blockSize } = config;
+  const nonEmbedding = paramCount - blockSize * C; // wpe costs no multiply-adds
+  const perToken = 6 * nonEmbedding + 6 * L * C * T; // matmuls + causal attention (half of 12·L·C·T)
+  return perToken * B * T;
+}
+
+/** Presets measured by default: on a software adapter only the small ones finish in reasonable time. */
+function defaultModels(software: boolean): { model: GptPresetName; B: number; T: number }[] {
+  return software
+    ? [
+        { model: 'nano', B: 4, T: 64 },
+        { model: 'tiny', B: 2, T: 128 },
+      ]
+    : [
+        { model: 'nano', B: 8, T: 64 },
+        { model: 'tiny', B: 8, T: 128 },
+        { model: 'small', B: 8, T: 256 },
+        { model: 'medium', B: 4, T: 512 },
+      ];
+}
+
+export async function benchStep(options: BenchOptions) {
+  const gpu = await acquireNodeDevice();
+  const ctx = new GpuContext(gpu);
+  const adapter = `${gpu.adapter.vendor}/${gpu.adapter.architecture}`;
+  const software = gpu.adapter.architecture === 'swiftshader' || gpu.adapter.isFallbackAdapter;
+  const runs = options.args.models
+    ? options.args.models.split(',').map((m) => ({ model: m as GptPresetName, B: Number(options.args.B ?? 4), T: Number(options.args.T ?? GPT_PRESETS[m as GptPresetName].blockSize) }))
+    : defaultModels(software);
+  const data = new Uint8Array(1 << 16).map((_, i) => 32 + ((i * 7919) % 95)); // bytes; content does not change the cost
+  const rows = [];
+  for (const { model: name, B, T } of runs) {
+    const config = GPT_PRESETS[name];
+    if (!config) throw new Error(`unknown preset ${name}`);
+    const train = defaultTrainConfig(config);
+    const model = await GptGpu.create(ctx, config, B, T);
+    const { params, layout } = initGptParameters(config, 1);
+    model.uploadParams(params);
+    let t = 0;
+    const optimizer = { lr: 1e-4, beta1: train.beta1, beta2: train.beta2, eps: train.eps, weightDecay: train.weightDecay, gradClip: train.gradClip };
+    const stepMs = await timeIt(async () => {
+      const batch = batchFor(data, 1, t, B, T);
+      await model.step(batch.inputs, batch.targets, ++t, optimizer).loss;
+    }, options.budgetMs, 10);
+    model.destroy();
+
+    // The matmul kernel alone at this preset's MLP up-projection: (B·T, C) · (4C, C)ᵀ.
+    const [m, k, n] = [B * T, config.nEmbd, 4 * config.nEmbd];
+    const mm = {
+      out: ctx.createBuffer('out', m * n * 4),
+      inp: ctx.upload('inp', new Float32Array(m * k).fill(0.5)),
+      weight: ctx.upload('weight', new Float32Array(n * k).fill(0.25)),
+      bias: null,
+    };
+    const dispatch = await prepareMatmulForward(ctx, mm, m, k, n);
+    const matmulMs = await timeIt(() => ctx.run([dispatch]), options.budgetMs);
+    ctx.release([dispatch]);
+    for (const b of [mm.out, mm.inp, mm.weight]) b.destroy();
+
+    const flops = stepFlops(config, B, T, layout.paramCount);
+    rows.push({
+      model: name,
+      params: layout.paramCount,
+      B,
+      T,
+      tokens_per_s: round((B * T) / (stepMs / 1000), 1),
+      step_ms: round(stepMs, 1),
+      step_gflops: round(flops / stepMs / 1e6),
+      matmul_gflops: round((2 * m * n * k) / matmulMs / 1e6),
+    });
+  }
+  printTable(`training step on ${adapter}`, rows.map((r) => ({ ...r, 'step/matmul': round(r.step_gflops / r.matmul_gflops, 3) })));
+  gpu.device.destroy();
+  return { bench: 'step', adapter, rows };
+}
