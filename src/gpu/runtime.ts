@@ -175,11 +175,17 @@ export class GpuContext {
       pipeline = (async () => {
         const module = await this.module(kernel);
         this.device.pushErrorScope('validation');
-        const created = await this.device.createComputePipelineAsync({
-          label: kernel.name,
-          layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layoutFor(kernel.bindings)] }),
-          compute: { module, entryPoint: kernel.entryPoint, constants: kernel.constants as Record<string, number> },
-        });
+        let created: GPUComputePipeline;
+        try {
+          created = await this.device.createComputePipelineAsync({
+            label: kernel.name,
+            layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layoutFor(kernel.bindings)] }),
+            compute: { module, entryPoint: kernel.entryPoint, constants: kernel.constants as Record<string, number> },
+          });
+        } catch (e) {
+          await this.device.popErrorScope();
+          throw new GpuValidationError(`pipeline ${kernel.name} (${kernel.file}): ${e instanceof Error ? e.message : String(e)}`);
+        }
         const error = await this.device.popErrorScope();
         if (error) throw new GpuValidationError(`pipeline ${kernel.name}: ${error.message}`);
         return created;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { gpuContext } from './gpu-context.ts';
 import { ALL_KERNELS, compileAll } from '../../src/kernels/index.ts';
-import { ShaderCompileError } from '../../src/gpu/errors.ts';
+import { GpuValidationError, ShaderCompileError } from '../../src/gpu/errors.ts';
 
 describe('kernel list', () => {
   it('has unique names and every kernel compiles', async () => {
@@ -27,5 +27,15 @@ describe('kernel list', () => {
     expect(error).toBeInstanceOf(ShaderCompileError);
     expect((error as ShaderCompileError).messages[0].line).toBe(3);
     expect((error as Error).message).toContain('broken.wgsl');
+  });
+});
+
+describe('pipeline errors', () => {
+  it('a missing entry point is a typed validation error naming the kernel', async () => {
+    const ctx = await gpuContext();
+    const kernel = { name: 'absent', file: 'tiny.wgsl', entryPoint: 'not_there', bindings: [] as const, source: '@compute @workgroup_size(1) fn main() {}' };
+    const error = await ctx.pipeline(kernel).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GpuValidationError);
+    expect((error as Error).message).toContain('absent');
   });
 });
