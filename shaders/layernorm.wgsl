@@ -1,37 +1,60 @@
 // LayerNorm over the last dimension (llm.c layernorm_forward / layernorm_backward):
 //   mean = Σx/C,  rstd = 1/√(Σ(x−mean)²/C + 1e-5),  out = (x−mean)·rstd·weight + bias
 // Forward also writes mean and rstd (B*T) for the backward pass. Backward
-// accumulates into dinp, dweight and dbias.
+// accumulates into dinp, dweight and dbias. No workgroup memory, no barriers,
+// no atomics: every sum runs in a fixed order inside one invocation, so the
+// same inputs give the same bits on every run.
 //
-// layernorm_forward: one workgroup of 128 per row; each invocation sums a
-// strided slice of the row in order, then a fixed-order tree reduction in
-// workgroup memory. Two passes (mean, then Σ(x−mean)²) as in llm.c, which is
-// more accurate than E[x²]−mean² for rows with a large mean.
+// Why one invocation per row. The first version used a 128- (forward) or
+// 256-invocation (backward) workgroup per row with tree reductions. On
+// SwiftShader, our CI adapter, every workgroupBarrier() turns the workgroup's
+// invocations into coroutines that are switched at each barrier, and a 64-wide
+// row left most of those invocations idle: measured with src/bench/kernels.ts
+// (B·T, C) = (256, 64), forward 65 ms → 0.5 ms and backward 134–190 ms →
+// ~1 ms; (2048, 256) forward ~1000 ms → ~20 ms. On a real GPU a thread per row
+// reads its row with a stride of C between neighbouring threads, so each load
+// instruction touches many cache lines, but each line is reused by the next
+// iterations of the same thread from L1; layernorm is a small share of a step,
+// and the shapes we train (C ≤ 768, B·T in the thousands) still give thousands
+// of threads. A workgroup per row only pays off for very wide rows, which we
+// do not train.
 //
-// layernorm_backward, one dispatch of N + ⌈C/32⌉ workgroups of 256 (N = B*T):
-//   workgroups [0, N): one row each → dinp, with the two row sums
-//     Σ weight·dout and Σ weight·dout·norm tree-reduced as in the forward;
-//   workgroups [N, N+⌈C/32⌉): one block of 32 columns each → dweight, dbias.
-//     Invocation (lane, column) with lane in 0..7 sums rows lane, lane+8, … in
-//     order; the 8 lane sums are then tree-reduced in a fixed order. Reads of
-//     32 adjacent columns stay coalesced, and no float atomics are needed: the
-//     same inputs give the same bits on every run.
-// Leaves out: fusing the residual add, vec4 loads (C need not be a multiple of 4).
+// layernorm_forward: invocation = row. Two passes (mean, then Σ(x−mean)²) as in
+// llm.c, more accurate than E[x²]−mean² for rows with a large mean; each sum
+// uses four interleaved accumulators (a C/4-long dependency chain: less
+// rounding and more instruction-level parallelism than one running sum).
+//
+// layernorm_backward, three dispatches run in order:
+//   layernorm_backward_dinp: invocation = row; the two row sums
+//     Σ weight·dout and Σ weight·dout·norm, then dinp.
+//   layernorm_backward_partials: invocation = (block of ROWS_PER_BLOCK rows,
+//     column); sums norm·dout and dout over its rows in order into
+//     partials (2, K, C), K = ⌈B·T / ROWS_PER_BLOCK⌉. Neighbouring invocations
+//     read neighbouring columns (coalesced on GPUs, contiguous vector loads on
+//     SwiftShader), and there are K·C of them, enough parallelism at large B·T
+//     where one invocation per column looping over all rows would be serial.
+//   layernorm_backward_reduce: invocation = column; dweight, dbias += the K
+//     partials in block order.
+// Leaves out: fusing the residual add, vec4 loads (C need not be a multiple of 4),
+// subgroup reductions (not available on every WebGPU adapter).
 
 const EPS = 1e-5;
-const FORWARD_WORKGROUP_SIZE = 128u;
-const BACKWARD_WORKGROUP_SIZE = 256u;
-const COLUMN_TILE = 32u;                                      // columns per column workgroup
-const ROW_LANES = BACKWARD_WORKGROUP_SIZE / COLUMN_TILE;      // 8 row lanes per column
+// Invocations per workgroup of every entry point; 64 = two NVIDIA warps, one
+// AMD wave64. Without barriers SwiftShader does not care.
+override WORKGROUP_SIZE: u32 = 64u;
+// Rows per dweight/dbias partial sum: short enough for parallelism, long
+// enough that the partials buffer stays a small fraction of the activations.
+override ROWS_PER_BLOCK: u32 = 32u;
 
 struct Params {
   N: u32, // rows, B*T
   C: u32, // channels
+  K: u32, // row blocks, ⌈N / ROWS_PER_BLOCK⌉ (backward only)
 }
 
-// The row index of a workgroup, with the grid folded into 2-D past 65535.
-fn workgroup_index(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.y * nwg.x + wid.x;
+// This invocation's index, with the workgroup grid folded into 2-D past 65535.
+fn invocation_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid.x;
 }
 
 // ── forward ──────────────────────────────────────────────────────────────────
@@ -43,132 +66,139 @@ fn workgroup_index(wid: vec3u, nwg: vec3u) -> u32 {
 @group(0) @binding(5) var<storage, read> bias: array<f32>;       // (C)
 @group(0) @binding(6) var<uniform> forward_params: Params;
 
-var<workgroup> forward_scratch: array<f32, FORWARD_WORKGROUP_SIZE>;
-
-// Sum of forward_scratch over the workgroup, fixed order; every invocation gets it.
-fn forward_workgroup_sum(l: u32, value: f32) -> f32 {
-  forward_scratch[l] = value;
-  workgroupBarrier();
-  for (var stride = FORWARD_WORKGROUP_SIZE / 2u; stride > 0u; stride /= 2u) {
-    if (l < stride) { forward_scratch[l] += forward_scratch[l + stride]; }
-    workgroupBarrier();
-  }
-  let total = forward_scratch[0];
-  // Nobody may overwrite slot 0 with the next sum before everyone has read it.
-  workgroupBarrier();
-  return total;
-}
-
-@compute @workgroup_size(FORWARD_WORKGROUP_SIZE)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn layernorm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                      @builtin(local_invocation_id) lid: vec3u) {
-  let row = workgroup_index(wid, nwg);
+  let row = invocation_index(wid, nwg, lid);
   let C = forward_params.C;
   if (row >= forward_params.N) { return; }
-  let l = lid.x;
   let base = row * C;
+  // Columns [0, C4) go through the four accumulators, the last C % 4 after them.
+  let C4 = C & ~3u;
 
-  var sum = 0.0;
-  for (var c = l; c < C; c += FORWARD_WORKGROUP_SIZE) { sum += inp[base + c]; }
-  let m = forward_workgroup_sum(l, sum) / f32(C);
+  var acc = vec4f(0.0);
+  for (var c = 0u; c < C4; c += 4u) {
+    acc += vec4f(inp[base + c], inp[base + c + 1u], inp[base + c + 2u], inp[base + c + 3u]);
+  }
+  var sum = (acc.x + acc.y) + (acc.z + acc.w);
+  for (var c = C4; c < C; c++) { sum += inp[base + c]; }
+  let m = sum / f32(C);
 
-  var squares = 0.0;
-  for (var c = l; c < C; c += FORWARD_WORKGROUP_SIZE) {
+  acc = vec4f(0.0);
+  for (var c = 0u; c < C4; c += 4u) {
+    let shifted = vec4f(inp[base + c], inp[base + c + 1u], inp[base + c + 2u], inp[base + c + 3u]) - m;
+    acc += shifted * shifted;
+  }
+  var squares = (acc.x + acc.y) + (acc.z + acc.w);
+  for (var c = C4; c < C; c++) {
     let shifted = inp[base + c] - m;
     squares += shifted * shifted;
   }
-  let variance = forward_workgroup_sum(l, squares) / f32(C);
-  let s = 1.0 / sqrt(variance + EPS);
+  let s = 1.0 / sqrt(squares / f32(C) + EPS);
 
-  for (var c = l; c < C; c += FORWARD_WORKGROUP_SIZE) {
+  for (var c = 0u; c < C; c++) {
     out[base + c] = s * (inp[base + c] - m) * weight[c] + bias[c];
   }
-  if (l == 0u) {
-    mean[row] = m;
-    rstd[row] = s;
+  mean[row] = m;
+  rstd[row] = s;
+}
+
+// ── backward: dinp ───────────────────────────────────────────────────────────
+@group(0) @binding(0) var<storage, read_write> dinp: array<f32>;      // (B, T, C)
+@group(0) @binding(1) var<storage, read> dinp_dout: array<f32>;       // (B, T, C)
+@group(0) @binding(2) var<storage, read> dinp_inp: array<f32>;        // (B, T, C)
+@group(0) @binding(3) var<storage, read> dinp_weight: array<f32>;     // (C)
+@group(0) @binding(4) var<storage, read> dinp_mean: array<f32>;       // (B, T)
+@group(0) @binding(5) var<storage, read> dinp_rstd: array<f32>;       // (B, T)
+@group(0) @binding(6) var<uniform> dinp_params: Params;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn layernorm_backward_dinp(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                           @builtin(local_invocation_id) lid: vec3u) {
+  let row = invocation_index(wid, nwg, lid);
+  let C = dinp_params.C;
+  if (row >= dinp_params.N) { return; }
+  let base = row * C;
+  let m = dinp_mean[row];
+  let s = dinp_rstd[row];
+  let C4 = C & ~3u;
+
+  // Σ dnorm and Σ dnorm·norm, four interleaved accumulators each as in the forward.
+  var dnorm_acc = vec4f(0.0);
+  var dnorm_norm_acc = vec4f(0.0);
+  for (var c = 0u; c < C4; c += 4u) {
+    let norm = (vec4f(dinp_inp[base + c], dinp_inp[base + c + 1u], dinp_inp[base + c + 2u], dinp_inp[base + c + 3u]) - m) * s;
+    let dnorm = vec4f(dinp_weight[c], dinp_weight[c + 1u], dinp_weight[c + 2u], dinp_weight[c + 3u]) *
+                vec4f(dinp_dout[base + c], dinp_dout[base + c + 1u], dinp_dout[base + c + 2u], dinp_dout[base + c + 3u]);
+    dnorm_acc += dnorm;
+    dnorm_norm_acc += dnorm * norm;
+  }
+  var dnorm_sum = (dnorm_acc.x + dnorm_acc.y) + (dnorm_acc.z + dnorm_acc.w);
+  var dnorm_norm_sum = (dnorm_norm_acc.x + dnorm_norm_acc.y) + (dnorm_norm_acc.z + dnorm_norm_acc.w);
+  for (var c = C4; c < C; c++) {
+    let norm = (dinp_inp[base + c] - m) * s;
+    let dnorm = dinp_weight[c] * dinp_dout[base + c];
+    dnorm_sum += dnorm;
+    dnorm_norm_sum += dnorm * norm;
+  }
+  let dnorm_mean = dnorm_sum / f32(C);
+  let dnorm_norm_mean = dnorm_norm_sum / f32(C);
+
+  for (var c = 0u; c < C; c++) {
+    let norm = (dinp_inp[base + c] - m) * s;
+    let dnorm = dinp_weight[c] * dinp_dout[base + c];
+    dinp[base + c] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
   }
 }
 
-// ── backward ─────────────────────────────────────────────────────────────────
-@group(0) @binding(0) var<storage, read_write> dinp: array<f32>;    // (B, T, C)
-@group(0) @binding(1) var<storage, read_write> dweight: array<f32>; // (C)
-@group(0) @binding(2) var<storage, read_write> dbias: array<f32>;   // (C)
-@group(0) @binding(3) var<storage, read> dout: array<f32>;          // (B, T, C)
-@group(0) @binding(4) var<storage, read> backward_inp: array<f32>;  // (B, T, C)
-@group(0) @binding(5) var<storage, read> backward_weight: array<f32>; // (C)
-@group(0) @binding(6) var<storage, read> saved_mean: array<f32>;    // (B, T)
-@group(0) @binding(7) var<storage, read> saved_rstd: array<f32>;    // (B, T)
-@group(0) @binding(8) var<uniform> backward_params: Params;
+// ── backward: dweight, dbias partial sums over row blocks ────────────────────
+@group(0) @binding(0) var<storage, read_write> partials: array<f32>;  // (2, K, C): Σ norm·dout, then Σ dout
+@group(0) @binding(1) var<storage, read> partials_dout: array<f32>;   // (B, T, C)
+@group(0) @binding(2) var<storage, read> partials_inp: array<f32>;    // (B, T, C)
+@group(0) @binding(3) var<storage, read> partials_mean: array<f32>;   // (B, T)
+@group(0) @binding(4) var<storage, read> partials_rstd: array<f32>;   // (B, T)
+@group(0) @binding(5) var<uniform> partials_params: Params;
 
-var<workgroup> scratch_a: array<f32, BACKWARD_WORKGROUP_SIZE>;
-var<workgroup> scratch_b: array<f32, BACKWARD_WORKGROUP_SIZE>;
-
-@compute @workgroup_size(BACKWARD_WORKGROUP_SIZE)
-fn layernorm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                      @builtin(local_invocation_id) lid: vec3u) {
-  let index = workgroup_index(wid, nwg);
-  let N = backward_params.N;
-  let C = backward_params.C;
-  let l = lid.x;
-
-  if (index < N) {
-    // Row role: dinp for one row.
-    let row = index;
-    let base = row * C;
-    let m = saved_mean[row];
-    let s = saved_rstd[row];
-    var dnorm_sum = 0.0;
-    var dnorm_norm_sum = 0.0;
-    for (var c = l; c < C; c += BACKWARD_WORKGROUP_SIZE) {
-      let norm = (backward_inp[base + c] - m) * s;
-      let dnorm = backward_weight[c] * dout[base + c];
-      dnorm_sum += dnorm;
-      dnorm_norm_sum += dnorm * norm;
-    }
-    scratch_a[l] = dnorm_sum;
-    scratch_b[l] = dnorm_norm_sum;
-    workgroupBarrier();
-    for (var stride = BACKWARD_WORKGROUP_SIZE / 2u; stride > 0u; stride /= 2u) {
-      if (l < stride) {
-        scratch_a[l] += scratch_a[l + stride];
-        scratch_b[l] += scratch_b[l + stride];
-      }
-      workgroupBarrier();
-    }
-    let dnorm_mean = scratch_a[0] / f32(C);
-    let dnorm_norm_mean = scratch_b[0] / f32(C);
-    for (var c = l; c < C; c += BACKWARD_WORKGROUP_SIZE) {
-      let norm = (backward_inp[base + c] - m) * s;
-      let dnorm = backward_weight[c] * dout[base + c];
-      dinp[base + c] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
-    }
-  } else if (index < N + (C + COLUMN_TILE - 1u) / COLUMN_TILE) {
-    // Column role: dweight and dbias for COLUMN_TILE columns.
-    let column = (index - N) * COLUMN_TILE + l % COLUMN_TILE;
-    let lane = l / COLUMN_TILE;
-    var dweight_sum = 0.0;
-    var dbias_sum = 0.0;
-    if (column < C) {
-      for (var row = lane; row < N; row += ROW_LANES) {
-        let d = dout[row * C + column];
-        let norm = (backward_inp[row * C + column] - saved_mean[row]) * saved_rstd[row];
-        dweight_sum += norm * d;
-        dbias_sum += d;
-      }
-    }
-    scratch_a[l] = dweight_sum;
-    scratch_b[l] = dbias_sum;
-    workgroupBarrier();
-    for (var stride = ROW_LANES / 2u; stride > 0u; stride /= 2u) {
-      if (lane < stride) {
-        scratch_a[l] += scratch_a[l + stride * COLUMN_TILE];
-        scratch_b[l] += scratch_b[l + stride * COLUMN_TILE];
-      }
-      workgroupBarrier();
-    }
-    if (lane == 0u && column < C) {
-      dweight[column] += scratch_a[l];
-      dbias[column] += scratch_b[l];
-    }
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn layernorm_backward_partials(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                               @builtin(local_invocation_id) lid: vec3u) {
+  let index = invocation_index(wid, nwg, lid); // block · C + column
+  let C = partials_params.C;
+  let K = partials_params.K;
+  if (index >= K * C) { return; }
+  let block = index / C;
+  let column = index % C;
+  let end = min(partials_params.N, (block + 1u) * ROWS_PER_BLOCK);
+  var dweight_sum = 0.0;
+  var dbias_sum = 0.0;
+  for (var row = block * ROWS_PER_BLOCK; row < end; row++) {
+    let d = partials_dout[row * C + column];
+    dweight_sum += (partials_inp[row * C + column] - partials_mean[row]) * partials_rstd[row] * d;
+    dbias_sum += d;
   }
+  partials[index] = dweight_sum;
+  partials[K * C + index] = dbias_sum;
+}
+
+// ── backward: dweight, dbias += the partials, in block order ─────────────────
+@group(0) @binding(0) var<storage, read_write> dweight: array<f32>;   // (C)
+@group(0) @binding(1) var<storage, read_write> dbias: array<f32>;     // (C)
+@group(0) @binding(2) var<storage, read> reduce_partials: array<f32>; // (2, K, C)
+@group(0) @binding(3) var<uniform> reduce_params: Params;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn layernorm_backward_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                             @builtin(local_invocation_id) lid: vec3u) {
+  let column = invocation_index(wid, nwg, lid);
+  let C = reduce_params.C;
+  let K = reduce_params.K;
+  if (column >= C) { return; }
+  var dweight_sum = 0.0;
+  var dbias_sum = 0.0;
+  for (var block = 0u; block < K; block++) {
+    dweight_sum += reduce_partials[block * C + column];
+    dbias_sum += reduce_partials[(K + block) * C + column];
+  }
+  dweight[column] += dweight_sum;
+  dbias[column] += dbias_sum;
 }
