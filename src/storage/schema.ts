@@ -1,0 +1,131 @@
+// The tab's IndexedDB schema, typed for `idb` (DBSchema), with one explicit
+// upgrade step per version (jakearchibald/idb style). Only src/storage/ opens
+// the database; everything else goes through the functions in this folder.
+//
+// Versions (each step runs once, in order, inside the versionchange
+// transaction, so a tab that last ran any older version upgrades in one open):
+//   1  checkpoints: one record per (run, global model version): the model and
+//        the per-tab training state needed to resume.
+//      settings: small named values (chosen account, throttle, guest key…).
+//   2  outbox: signed submissions waiting for the relay's acknowledgement,
+//        auto-increment ids (creation order), indexed by next retry time.
+//      checkpoints.by-run-saved: newest checkpoint of a run without reading
+//        every record's blobs.
+// Changing a record shape means a new version with its own step; a step never
+// edits an earlier one, because tabs in the wild are at every version.
+//
+// Why Blobs for tensors: Chromium stores a Blob ~2× faster than the same bytes
+// as an ArrayBuffer (ENVIRONMENT.md: 50 MB in ~0.5 s) and reads it lazily.
+// Leaves out: anything the relay keeps (it has its own store).
+import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
+import type { HexHash } from '../protocol/messages.ts';
+
+export type { HexHash };
+
+export const DATABASE_NAME = 'tessera';
+export const DATABASE_VERSION = 2;
+
+/** Counters that let a resumed tab continue its LR schedule and its statistics. */
+export interface CheckpointCounters {
+  globalStep: number; // inner AdamW steps taken by this tab in this run (AdamW's t, the LR schedule's step)
+  tokens: number; // tokens this tab trained on in this run
+  rounds: number; // rounds this tab took part in
+}
+
+export interface CheckpointRecord {
+  runId: string;
+  version: number; // global model version v of `params`
+  modelHash: HexHash; // modelHash(θ(v)) as the relay announced it (or computed locally when standalone)
+  parameterCount: number; // P: floats in every tensor blob below
+  params: Blob; // (P) float32 little-endian: θ(v)
+  errorFeedback: Blob | null; // (P) float32: SparseLoCo EF residual e (SPEC §1 step 3); null before the first round
+  adamM: Blob | null; // (P) float32: AdamW first moment; null when the optimizer restarts each round
+  adamV: Blob | null; // (P) float32: AdamW second moment
+  counters: CheckpointCounters;
+  savedAt: number; // ms since the Unix epoch, tab clock
+}
+
+export type SubmissionStatus = 'pending' | 'failing';
+
+export interface OutboxRecord {
+  id?: number; // auto-increment: creation order
+  runId: string;
+  round: number;
+  address: string; // SS58-42 signer
+  payloadHash: HexHash;
+  frame: Blob; // the complete submission frame (protocol/messages.ts encodeSubmission), exactly as it is POSTed
+  frameBytes: number;
+  createdAt: number; // ms since epoch
+  attempts: number; // failed sends so far
+  nextAttemptAt: number; // ms since epoch; 0 = send now
+  lastError: string | null; // the last failure, for the "my submissions" list
+}
+
+/** A wallet account the user chose, remembered across visits. */
+export interface ChosenAccount {
+  source: string; // extension name, or 'guest'
+  address: string; // SS58-42
+  name: string | null;
+}
+
+/** A locally generated sr25519 key for kiosks and demos; see src/wallet/guest.ts. */
+export interface GuestKeyRecord {
+  mnemonic: string; // 12 words; the seed is mnemonicToMiniSecret(mnemonic), as wallet extensions derive it
+  address: string; // SS58-42 of the sr25519 public key
+  createdAt: number;
+}
+
+/** Every setting, by name; absent names read as their default (settings.ts). */
+export interface SettingValues {
+  account: ChosenAccount | null;
+  throttle: number; // share of time the GPU works, (0, 1]
+  pauseWhenHidden: boolean;
+  pauseOnBattery: boolean;
+  guestKey: GuestKeyRecord | null;
+}
+
+export type SettingName = keyof SettingValues;
+
+export interface TesseraSchema extends DBSchema {
+  checkpoints: {
+    key: [string, number]; // [runId, version]
+    value: CheckpointRecord;
+    indexes: { 'by-run-saved': [string, number] }; // [runId, savedAt]
+  };
+  settings: {
+    key: SettingName;
+    value: SettingValues[SettingName];
+  };
+  outbox: {
+    key: number;
+    value: OutboxRecord;
+    indexes: { 'by-next-attempt': number; 'by-run-round': [string, number] };
+  };
+}
+
+export type TesseraDatabase = IDBPDatabase<TesseraSchema>;
+type UpgradeTransaction = IDBPTransaction<TesseraSchema, StoreNames<TesseraSchema>[], 'versionchange'>;
+
+/** The upgrade step that brings a database from version n − 1 to n, indexed by n. */
+const UPGRADES: Record<number, (db: TesseraDatabase, tx: UpgradeTransaction) => void> = {
+  1(db) {
+    db.createObjectStore('checkpoints', { keyPath: ['runId', 'version'] });
+    db.createObjectStore('settings');
+  },
+  2(db, tx) {
+    const outbox = db.createObjectStore('outbox', { keyPath: 'id', autoIncrement: true });
+    outbox.createIndex('by-next-attempt', 'nextAttemptAt');
+    outbox.createIndex('by-run-round', ['runId', 'round']);
+    tx.objectStore('checkpoints').createIndex('by-run-saved', ['runId', 'savedAt']);
+  },
+};
+
+/** Runs every step from oldVersion + 1 to newVersion (idb's `upgrade` callback). */
+export function upgradeSchema(db: TesseraDatabase, oldVersion: number, newVersion: number | null, tx: UpgradeTransaction): void {
+  const target = newVersion ?? DATABASE_VERSION;
+  for (let version = oldVersion + 1; version <= target; version++) {
+    const step = UPGRADES[version];
+    if (!step) throw new Error(`no upgrade step to schema version ${version}`);
+    step(db, tx);
+  }
+}
