@@ -12,7 +12,7 @@
 // a 16×16 workgroup computes a 64×64 tile of C; each invocation owns a 4×4
 // block held in four vec4 registers. Per K step of 16, the workgroup stages a
 // 64×16 slab of A and a 16×64 slab of B in workgroup memory (8 KiB), each
-// invocation loading 4 + 4 values with coalesced reads. Bounds checks on the
+// invocation loading one vec4 of each with coalesced reads. Bounds checks on the
 // loads and stores make every shape correct (odd sizes, one row, tall-skinny).
 // Accumulation order over K is fixed, so results are bit-deterministic.
 
@@ -25,7 +25,6 @@ struct Params {
 
 const TILE: u32 = 64u;   // output tile edge
 const TILE_K: u32 = 16u; // reduction slab depth
-const LANES: u32 = 256u; // invocations per workgroup (16 × 16)
 
 @group(0) @binding(0) var<storage, read_write> result: array<f32>; // (M, N)
 @group(0) @binding(1) var<storage, read> a: array<f32>;            // (M, K), or (K, M) when transposed
@@ -46,30 +45,37 @@ fn tile_product(a_transposed: bool, b_transposed: bool, wg: vec3<u32>, lid: vec3
   let col0 = wg.x * TILE;
   var acc: array<vec4<f32>, 4>;
   for (var k0 = 0u; k0 < K; k0 += TILE_K) {
-    // Stage A (64 × 16) and B (16 × 64): 1024 values each, 4 per invocation,
-    // consecutive invocations reading consecutive addresses.
-    for (var l = 0u; l < 4u; l++) {
-      let idx = l * LANES + lidx;
-      var m: u32; var ka: u32;
-      if (a_transposed) { ka = idx / TILE; m = idx % TILE; } else { m = idx / TILE_K; ka = idx % TILE_K; }
-      let gm = row0 + m;
-      let gka = k0 + ka;
-      var va = 0.0;
-      if (gm < M && gka < K) {
-        if (a_transposed) { va = a[gka * M + gm]; } else { va = a[gm * K + gka]; }
+    // Stage A (64 × 16) and B (16 × 64) as 256 vec4s each: every invocation
+    // loads 4 consecutive rows of A (or columns of B) at one k and stores one
+    // whole vec4, so workgroup memory never sees partial-vector writes.
+    // Neighbouring invocations read neighbouring addresses in global memory.
+    var ka: u32; var mg: u32;
+    if (a_transposed) { mg = lidx % 16u; ka = lidx / 16u; } else { ka = lidx % 16u; mg = lidx / 16u; }
+    var va = vec4<f32>(0.0);
+    let gka = k0 + ka;
+    if (gka < K) {
+      for (var i = 0u; i < 4u; i++) {
+        let gm = row0 + mg * 4u + i;
+        if (gm < M) {
+          if (a_transposed) { va[i] = a[gka * M + gm]; } else { va[i] = a[gm * K + gka]; }
+        }
       }
-      a_tile[ka * 16u + m / 4u][m % 4u] = va;
-
-      var n: u32; var kb: u32;
-      if (b_transposed) { n = idx / TILE_K; kb = idx % TILE_K; } else { kb = idx / TILE; n = idx % TILE; }
-      let gn = col0 + n;
-      let gkb = k0 + kb;
-      var vb = 0.0;
-      if (gn < N && gkb < K) {
-        if (b_transposed) { vb = b[gn * K + gkb]; } else { vb = b[gkb * N + gn]; }
-      }
-      b_tile[kb * 16u + n / 4u][n % 4u] = vb;
     }
+    a_tile[ka * 16u + mg] = va;
+
+    var kb: u32; var ng: u32;
+    if (b_transposed) { kb = lidx % 16u; ng = lidx / 16u; } else { ng = lidx % 16u; kb = lidx / 16u; }
+    var vb = vec4<f32>(0.0);
+    let gkb = k0 + kb;
+    if (gkb < K) {
+      for (var j = 0u; j < 4u; j++) {
+        let gn = col0 + ng * 4u + j;
+        if (gn < N) {
+          if (b_transposed) { vb[j] = b[gn * K + gkb]; } else { vb[j] = b[gkb * N + gn]; }
+        }
+      }
+    }
+    b_tile[kb * 16u + ng] = vb;
     workgroupBarrier();
     for (var kk = 0u; kk < TILE_K; kk++) {
       let av = a_tile[kk * 16u + lid.y]; // rows 4·ty .. 4·ty+3
