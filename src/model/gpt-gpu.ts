@@ -243,12 +243,16 @@ export class GptGpu {
 
     // ── optimizer: global norm → clip scale (stays on the GPU) → AdamW ──
     const N = this.layout.size;
-    const partials = this.buffer('gradnorm.partials', gradNormLayout(N).partials);
+    // About one partial per 64 Ki gradients: enough workgroups to fill a big
+    // GPU at 25M+ parameters, few enough that small models don't pay for
+    // hundreds of workgroup reductions (costly on software adapters).
+    const maxPartials = Math.min(4096, Math.max(16, Math.ceil(N / 65536)));
+    const partials = this.buffer('gradnorm.partials', gradNormLayout(N, maxPartials).partials);
     this.gradNormResult = this.ctx.createBuffer('gradnorm.result', GRAD_NORM_RESULT_BYTES);
     this.owned.push(this.gradNormResult);
     const mask = this.ctx.upload('decay-mask', packDecayMask(decayMask(this.layout)));
     this.owned.push(mask);
-    const norm = await prepareGradNorm(ctx, { grads: g, partials, result: this.gradNormResult }, N, optimizer.gradClip);
+    const norm = await prepareGradNorm(ctx, { grads: g, partials, result: this.gradNormResult }, N, optimizer.gradClip, maxPartials);
     this.adamw = await prepareAdamwUpdate(ctx, { params: this.params, grads: g, m: this.m, v: this.v, decayMask: mask, gradNorm: this.gradNormResult }, N, optimizer, 1);
     this.optimizerPass = [...norm, this.adamw];
   }
