@@ -1,0 +1,160 @@
+// The relay's configuration, as data (nanoGPT-style: typed objects whose
+// defaults carry their reason). Two objects, because they live differently:
+//
+//   RunConfig     what the run IS: model, data, inner loop, compression, β, α,
+//                 seeds. Written once into the data directory when the run is
+//                 created; a restart reads it back and never changes it, since
+//                 every checkpoint, update and signature depends on it.
+//   RelayOptions  how this relay process runs it: round timing, quorum,
+//                 limits, allowlist. May change between restarts.
+//
+// Leaves out: command-line parsing (main.ts) and the HTTP port.
+import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
+import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
+import { buildLayout } from '../model/layout.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, type HexHash } from '../protocol/index.ts';
+import type { SwarmTrainSpec } from '../swarm/run-spec.ts';
+
+export interface RunConfig {
+  /** Names the run in every signed header; 1..64 of [A-Za-z0-9._:-]. */
+  runId: string;
+  preset: GptPresetName;
+  model: GptConfig;
+  /** θ(0) = initGptParameters(model, initSeed); volunteers download it rather than re-derive it (init.ts). */
+  initSeed: number;
+  /** Every round's dataSeed; a peer's batches follow deriveDataSeed(runSeed, address, round) (SPEC §2.1). */
+  runSeed: HexHash;
+  /** H: inner AdamW steps per round. */
+  innerSteps: number;
+  /** Inner-loop settings for every volunteer, incl. the LR schedule's length. */
+  train: SwarmTrainSpec;
+  compression: CompressConfig;
+  /** β of the error feedback (volunteers use it; SPEC §1 step 3). */
+  errorFeedbackBeta: number;
+  /** α of θ ← θ − α·G (SPEC §1 step 7). */
+  outerLearningRate: number;
+  /** Training data: the shipped Brown corpus (src/data/prepare.ts); digests pin the exact bytes. */
+  data: { name: string; trainUrl: string; trainBytes: number; trainSha256: string; valBytes: number; valSha256: string };
+  /** Held-out loss measured by the relay after every outer step (0 batches = off). */
+  evaluation: { batchSize: number; seqLen: number; batches: number };
+}
+
+export interface RateLimit {
+  /** Requests allowed at once. */
+  burst: number;
+  /** Tokens added back per second. */
+  perSecond: number;
+}
+
+export interface RelayOptions {
+  /** Time a round stays open for submissions. Long enough for a phone to do H steps of the nano model. */
+  roundMs: number;
+  /** A round closes early once this many submissions are in (SPEC §2.6 aggregates the top 15–20 peers). */
+  quorum: number;
+  /** At the deadline, fewer acknowledged submissions than this extend the round by roundMs instead of closing it. */
+  minSubmissions: number;
+  /** Largest payload accepted (the body limit is this plus the frame's header and signature). */
+  maxPayloadBytes: number;
+  /** Per client IP, before any work: a conference room shares one NAT address, so generous. */
+  ipRateLimit: RateLimit;
+  /** Per address, after the signature checks out: honest tabs submit once per round. */
+  addressRateLimit: RateLimit;
+  /** If set, only these SS58 addresses may submit (a closed run). */
+  allowlist: readonly string[] | null;
+  /** Checkpoints kept on disk besides the current one (catch-up uses updates, not old checkpoints). */
+  keepCheckpoints: number;
+  /** Most aggregates in one catch-up response; a tab further behind loops or downloads the checkpoint. */
+  maxCatchUp: number;
+  /** Swarm stats are pushed at most this often. */
+  statsIntervalMs: number;
+  /** WebSocket ping interval; a client that misses one is dropped (y-webrtc's heartbeat). */
+  heartbeatMs: number;
+  /** Use the first X-Forwarded-For address as the client IP (only behind a trusted proxy). */
+  trustProxy: boolean;
+}
+
+export const RELAY_VERSION = 'tessera-relay/0.1.0';
+
+/** Largest update the codec can produce for this model: dense float32 everywhere plus record overheads. */
+export function payloadLimitFor(model: GptConfig): number {
+  const layout = buildLayout(model);
+  return Math.min(DEFAULT_MAX_PAYLOAD_BYTES, 4 * layout.paramCount + 64 * layout.tensors.length + 4096);
+}
+
+export function defaultRelayOptions(model: GptConfig): RelayOptions {
+  return {
+    roundMs: 120_000,
+    quorum: 16,
+    minSubmissions: 1,
+    maxPayloadBytes: payloadLimitFor(model),
+    ipRateLimit: { burst: 120, perSecond: 10 },
+    addressRateLimit: { burst: 8, perSecond: 0.1 },
+    allowlist: null,
+    keepCheckpoints: 2,
+    maxCatchUp: 64,
+    statsIntervalMs: 2_000,
+    heartbeatMs: 30_000,
+    trustProxy: false,
+  };
+}
+
+export interface RunConfigInput {
+  runId?: string;
+  preset?: GptPresetName;
+  initSeed?: number;
+  runSeed?: HexHash;
+  innerSteps?: number;
+  /** Rounds the LR schedule is planned for: totalSteps = plannedRounds × H. */
+  plannedRounds?: number;
+  train?: Partial<SwarmTrainSpec>;
+  compression?: Partial<CompressConfig>;
+  errorFeedbackBeta?: number;
+  outerLearningRate?: number;
+  evaluation?: Partial<RunConfig['evaluation']>;
+  data: RunConfig['data'];
+}
+
+/** A RunConfig with the defaults below for everything not given. */
+export function buildRunConfig(input: RunConfigInput): RunConfig {
+  const preset = input.preset ?? 'nano'; // the demo default: trains on any GPU, even a phone's
+  const model = GPT_PRESETS[preset];
+  if (!model) throw new Error(`unknown model preset ${String(preset)} (choose from ${Object.keys(GPT_PRESETS).join(', ')})`);
+  const base = defaultTrainConfig(model);
+  const innerSteps = input.innerSteps ?? 15; // SparseLoCo's sweeps start at H = 15 (SPEC §1)
+  const plannedRounds = input.plannedRounds ?? 1000;
+  const train: SwarmTrainSpec = {
+    batchSize: base.batchSize,
+    seqLen: base.seqLen,
+    learningRate: base.learningRate,
+    beta1: base.beta1,
+    beta2: base.beta2,
+    eps: base.eps,
+    weightDecay: base.weightDecay,
+    // Warmup counts global steps (version × H): 100 steps is under 7 rounds at H = 15.
+    warmupSteps: base.warmupSteps,
+    minLrFraction: base.minLrFraction,
+    gradClip: base.gradClip,
+    totalSteps: plannedRounds * innerSteps,
+    ...input.train,
+  };
+  return {
+    runId: input.runId ?? `tessera-${preset}`,
+    preset,
+    model: { ...model },
+    initSeed: input.initSeed ?? 1,
+    // A fixed default keeps a demo reproducible; an operator who wants fresh data assignments passes one.
+    runSeed: input.runSeed ?? `0x${'00'.repeat(31)}01`,
+    innerSteps,
+    train,
+    compression: { ...defaultCompressConfig, ...input.compression },
+    errorFeedbackBeta: input.errorFeedbackBeta ?? DEFAULT_EF_BETA,
+    outerLearningRate: input.outerLearningRate ?? 1, // SPEC §1: α = 1, plain SGD
+    data: input.data,
+    evaluation: {
+      batchSize: 8,
+      seqLen: model.blockSize,
+      batches: 4, // 4·8 fixed windows: the same measurement every round, milliseconds for nano on wasm
+      ...input.evaluation,
+    },
+  };
+}

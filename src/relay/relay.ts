@@ -1,0 +1,665 @@
+// The relay's state and its round lifecycle, in one object (y-webrtc's server
+// style): the current model θ(v), the open round with its acknowledged
+// submissions, the ledger, and the listeners that get push events. The HTTP
+// and WebSocket plumbing lives in server.ts; this file knows nothing of it.
+//
+// Lifecycle of round r (trains from θ(v)):
+//   open     state.json says {round r, version v, deadline}; the timer is set
+//   collect  submit(): checks (below), durable write, then the acknowledgement
+//   close    on `quorum` acknowledged submissions, or at the deadline with at
+//            least `minSubmissions` (fewer: the deadline moves by roundMs)
+//   aggregate  aggregateUpdates over every acknowledged submission (ids =
+//            addresses, so the result does not depend on arrival order)
+//   outer step θ(v+1) = θ(v) − α·G (applyAggregate, on a copy: θ(v) may still
+//            be streaming to a client)
+//   persist  aggregate, checkpoint, round record, then state.json {r+1, v+1}:
+//            the commit point (store.ts)
+//   publish  round-closed, round-opened, stats to every listener; then the
+//            held-out loss of θ(v+1) is measured in the background
+//
+// Checks on a submission, cheapest first, each a typed error (errors.ts):
+// per-IP rate limit → frame and header (decodeSubmission: truncation, size,
+// trailing bytes, header fields, SS58 prefix) → allowlist → run, round, base
+// version and hash (checkHeaderForRound) → deadline → one per address per
+// round → sr25519 signature over <Bytes>header</Bytes> and payload hash
+// (verifySubmission) → per-address rate limit → codec decode (every tensor,
+// indices, finiteness, bounds) → durable write → acknowledgement.
+// Nothing before the write changes any state; a refusal leaves the relay as it was.
+//
+// Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
+// aggregated), copy detection, sharding across processes.
+import { aggregateUpdates, applyAggregate } from '../compress/aggregate.ts';
+import { decodeUpdate, encodeAggregate } from '../compress/codec.ts';
+import type { TensorManifest } from '../compress/manifest.ts';
+import type { CompressedUpdate } from '../compress/sparseloco.ts';
+import { buildLayout, type ParameterLayout } from '../model/layout.ts';
+import { initGptParameters } from '../model/init.ts';
+import {
+  bytesEqual,
+  checkHeaderForRound,
+  decodeSubmission,
+  hashToHex,
+  hexToHash,
+  modelHash,
+  payloadHash,
+  ProtocolError,
+  SS58_PREFIX,
+  SUBMISSION_DOMAIN,
+  verifySubmission,
+  type HexHash,
+  type PushEvent,
+  type RoundState,
+  type SubmissionAck,
+} from '../protocol/index.ts';
+import { encodeBundle, type SwarmRunInfo } from '../swarm/run-spec.ts';
+import { RELAY_VERSION, type RelayOptions, type RunConfig } from './config.ts';
+import { RelayError } from './errors.ts';
+import type { Evaluator } from './evaluator.ts';
+import { failpoint } from './failpoint.ts';
+import { RateLimiter } from './rate-limit.ts';
+import {
+  STORE_FORMAT,
+  type EvaluationRecord,
+  type RelayStateRecord,
+  type RelayStore,
+  type RoundRecord,
+  type SubmissionRecord,
+} from './store.ts';
+
+/** How long a failed close waits before it tries again (storage trouble, e.g. a full disk). */
+const CLOSE_RETRY_MS = 5_000;
+/** Closed-round summaries kept in memory for /api/stats. */
+const HISTORY_LENGTH = 500;
+
+interface Accepted {
+  record: SubmissionRecord;
+  update: CompressedUpdate;
+}
+
+interface OpenRound {
+  round: number;
+  version: number;
+  modelHash: HexHash;
+  openedAt: number;
+  deadline: number;
+  /** Acknowledged (durably stored) submissions, by address. */
+  submissions: Map<string, Accepted>;
+  /** Addresses whose write is in flight: a second submission from them is a duplicate. */
+  reserved: Set<string>;
+  /** In-flight writes; a close waits for them, so every acknowledged submission is aggregated. */
+  writes: Set<Promise<unknown>>;
+  closing: boolean;
+}
+
+export interface LedgerEntry {
+  round: number;
+  status: 'accepted' | 'pending';
+  /** The version the aggregate that includes it produced (null while pending). */
+  version: number | null;
+  payloadHash: HexHash;
+  payloadBytes: number;
+  tokens: number;
+  innerSteps: number;
+  receivedAt: number;
+}
+
+export interface RoundSummary {
+  round: number;
+  version: number;
+  modelHash: HexHash;
+  submissions: number;
+  tokens: number;
+  reason: 'quorum' | 'deadline';
+  closedAt: number;
+  closeMs: number | null;
+}
+
+export interface RelayDependencies {
+  /** Measures θ's held-out loss after every outer step; null turns evaluation off. */
+  evaluator: Evaluator | null;
+  /** The relay's clock (ms since the epoch). Tests move it to reach a deadline without waiting. */
+  now?: () => number;
+  log?: (message: string) => void;
+}
+
+export type PushListener = (event: PushEvent) => void;
+
+export class Relay {
+  readonly layout: ParameterLayout;
+  readonly manifest: TensorManifest;
+  private params: Float32Array; // (layout.size) θ(version); replaced, never mutated
+  private paramBytes: Uint8Array; // the same memory as little-endian bytes, for streaming
+  private round: OpenRound;
+  private readonly ledger = new Map<string, LedgerEntry[]>();
+  private readonly history: RoundSummary[] = [];
+  private readonly evaluations: EvaluationRecord[] = [];
+  private readonly listeners = new Set<PushListener>();
+  private readonly ipLimiter: RateLimiter;
+  private readonly addressLimiter: RateLimiter;
+  private readonly allowlist: Set<string> | null;
+  private readonly now: () => number;
+  private readonly log: (message: string) => void;
+  private tokensClosed = 0;
+  private peers = 0;
+  private deadlineTimer: ReturnType<typeof setTimeout> | null = null;
+  private statsTimer: ReturnType<typeof setTimeout> | null = null;
+  private closing: Promise<void> | null = null;
+  private evaluation: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** Milliseconds the last close took from aggregation to commit (the bench reads it). */
+  lastCloseMs: number | null = null;
+
+  private constructor(
+    readonly config: RunConfig,
+    readonly options: RelayOptions,
+    private readonly store: RelayStore,
+    private readonly evaluator: Evaluator | null,
+    state: RelayStateRecord,
+    params: Float32Array,
+    deps: RelayDependencies,
+  ) {
+    this.layout = buildLayout(config.model);
+    this.manifest = this.layout.tensors;
+    this.params = params;
+    this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
+    this.round = openRound(state);
+    this.ipLimiter = new RateLimiter(options.ipRateLimit);
+    this.addressLimiter = new RateLimiter(options.addressRateLimit);
+    this.allowlist = options.allowlist ? new Set(options.allowlist) : null;
+    this.now = deps.now ?? Date.now;
+    this.log = deps.log ?? (() => {});
+  }
+
+  /**
+   * Opens the run in `store`, creating it from `config` when the store is
+   * empty, and resumes the open round with every acknowledged submission.
+   * An existing run keeps its stored configuration; `config` must name the same run.
+   */
+  static async open(store: RelayStore, config: RunConfig, options: RelayOptions, deps: RelayDependencies): Promise<Relay> {
+    let run = await store.getRun();
+    if (run && run.config.runId !== config.runId) {
+      throw new Error(`the data directory holds run "${run.config.runId}", not "${config.runId}"; use another --data-dir`);
+    }
+    if (!run) {
+      // Genesis: θ(0) first, then the run, then the state that points at both.
+      const { params } = initGptParameters(config.model, config.initSeed);
+      const genesisHash = hashToHex(modelHash(params));
+      await store.putCheckpoint(0, params, genesisHash);
+      run = { format: STORE_FORMAT, config, genesisHash, createdAt: (deps.now ?? Date.now)() };
+      await store.putRun(run);
+    }
+    const runConfig = run.config;
+    let state = await store.getState();
+    if (!state) {
+      const now = (deps.now ?? Date.now)();
+      state = { format: STORE_FORMAT, round: 0, version: 0, modelHash: run.genesisHash, openedAt: now, deadline: now + options.roundMs };
+      await store.putState(state);
+    }
+    const params = await store.getCheckpoint(state.version, state.modelHash);
+    if (!params) throw new Error(`checkpoint v${state.version} named by state.json is missing from the store`);
+    await store.prune(state, options.keepCheckpoints);
+
+    const relay = new Relay(runConfig, options, store, deps.evaluator, state, params, deps);
+    await relay.restore();
+    return relay;
+  }
+
+  /** Rebuilds ledger, history and the open round's submissions from the store. */
+  private async restore(): Promise<void> {
+    for (const record of await this.store.listRoundRecords()) {
+      if (record.round >= this.round.round) continue; // pruned already; defensive
+      this.recordClosedRound(record, null);
+    }
+    this.evaluations.push(...(await this.store.listEvaluations()));
+    const state = this.roundState();
+    for (const stored of await this.store.listSubmissions(this.round.round)) {
+      try {
+        // Everything here passed these checks before it was acknowledged; re-checking
+        // guards against a damaged disk, and costs one verification per submission.
+        const submission = decodeSubmission(stored.frame, { maxPayloadBytes: this.options.maxPayloadBytes });
+        checkHeaderForRound(submission.header, this.config.runId, state);
+        verifySubmission(submission.headerBytes, submission.signature, submission.header.address);
+        if (!bytesEqual(payloadHash(submission.payload), submission.header.payloadHash)) throw new ProtocolError('payload-mismatch', 'payload hash');
+        const update = decodeUpdate(submission.payload, this.manifest, this.config.compression);
+        this.acceptInMemory(submissionRecord(submission.header, stored.receivedAt), update);
+      } catch (error) {
+        this.log(`round ${this.round.round}: stored submission of ${stored.address} fails its checks (${(error as Error).message}); ignored`);
+      }
+    }
+    this.log(`resumed round ${this.round.round} (model v${this.round.version}) with ${this.round.submissions.size} submissions`);
+    if (this.evaluator && !this.evaluations.some((e) => e.version === this.round.version)) this.queueEvaluation(this.round.version, this.params);
+    this.scheduleDeadline();
+    if (this.round.submissions.size >= this.options.quorum) void this.closeRound('quorum');
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  runInfo(): SwarmRunInfo {
+    const c = this.config;
+    return {
+      runId: c.runId,
+      protocol: SUBMISSION_DOMAIN,
+      ss58Prefix: SS58_PREFIX,
+      model: { name: c.preset, parameterCount: this.layout.paramCount },
+      innerSteps: c.innerSteps,
+      roundMs: this.options.roundMs,
+      maxPayloadBytes: this.options.maxPayloadBytes,
+      relayVersion: RELAY_VERSION,
+      swarm: {
+        model: { preset: c.preset, ...c.model },
+        train: c.train,
+        compression: c.compression,
+        errorFeedbackBeta: c.errorFeedbackBeta,
+        outerLearningRate: c.outerLearningRate,
+        runSeed: c.runSeed,
+        data: { name: c.data.name, trainUrl: c.data.trainUrl, trainBytes: c.data.trainBytes, trainSha256: c.data.trainSha256 },
+        quorum: this.options.quorum,
+      },
+    };
+  }
+
+  roundState(): RoundState {
+    const r = this.round;
+    return { round: r.round, version: r.version, modelHash: r.modelHash, deadline: r.deadline, dataSeed: this.config.runSeed };
+  }
+
+  /** RoundState plus what a dashboard shows about the open round. */
+  roundStatus() {
+    return { ...this.roundState(), openedAt: this.round.openedAt, submissions: this.round.submissions.size, quorum: this.options.quorum, closing: this.round.closing };
+  }
+
+  /** The current θ as little-endian float32 bytes (shared memory: never mutated), its version and hash. */
+  checkpoint(): { version: number; modelHash: HexHash; bytes: Uint8Array } {
+    return { version: this.round.version, modelHash: this.round.modelHash, bytes: this.paramBytes };
+  }
+
+  /** Aggregates that take θ(since) forward, at most maxCatchUp of them, as a bundle (run-spec.ts). */
+  async updatesSince(since: number): Promise<{ bundle: Uint8Array; latest: number }> {
+    const latest = this.round.version;
+    if (!Number.isSafeInteger(since) || since < 0 || since > latest) {
+      throw new RelayError('bad-request', `since must be a model version in 0..${latest}`);
+    }
+    const last = Math.min(latest, since + this.options.maxCatchUp);
+    const entries = [];
+    for (let version = since + 1; version <= last; version++) {
+      const stored = await this.store.getAggregate(version);
+      if (!stored) throw new RelayError('gone', `the update to version ${version} is no longer kept; download the checkpoint`);
+      entries.push({ version, modelHash: hexToHash(stored.modelHash), aggregate: stored.bytes });
+    }
+    return { bundle: encodeBundle(entries), latest };
+  }
+
+  ledgerFor(address: string): { address: string; totals: { accepted: number; pending: number; tokens: number }; entries: LedgerEntry[] } {
+    const entries = this.ledger.get(address) ?? [];
+    let accepted = 0;
+    let pending = 0;
+    let tokens = 0;
+    for (const e of entries) {
+      if (e.status === 'accepted') {
+        accepted++;
+        tokens += e.tokens;
+      } else pending++;
+    }
+    return { address, totals: { accepted, pending, tokens }, entries };
+  }
+
+  /** Addresses by tokens contributed in accepted rounds, largest first. */
+  leaderboard(limit = 100) {
+    const rows = [...this.ledger.keys()].map((address) => {
+      const { totals } = this.ledgerFor(address);
+      return { address, rounds: totals.accepted, tokens: totals.tokens };
+    });
+    return rows.sort((a, b) => b.tokens - a.tokens || (a.address < b.address ? -1 : 1)).slice(0, limit);
+  }
+
+  statsEvent(): Extract<PushEvent, { type: 'stats' }> {
+    let pendingTokens = 0;
+    for (const s of this.round.submissions.values()) pendingTokens += s.record.tokens;
+    const loss = this.evaluations.length ? this.evaluations[this.evaluations.length - 1].loss : null;
+    return { type: 'stats', round: this.round.round, peers: this.peers, submissions: this.round.submissions.size, tokens: this.tokensClosed + pendingTokens, loss };
+  }
+
+  stats() {
+    return { ...this.statsEvent(), version: this.round.version, losses: this.evaluations.slice(-HISTORY_LENGTH), rounds: this.history.slice(-50) };
+  }
+
+  // ------------------------------------------------------------ submissions
+
+  /** Runs every check (file header), stores the frame durably, and acknowledges. */
+  async submit(frame: Uint8Array, clientIp: string): Promise<SubmissionAck> {
+    if (this.stopped) throw new RelayError('unavailable', 'the relay is shutting down');
+    const now = this.now();
+    const ipWait = this.ipLimiter.take(clientIp, now);
+    if (ipWait > 0) throw new RelayError('rate-limited', `too many submissions from ${clientIp}; retry in ${ipWait} s`, ipWait);
+    const submission = decodeSubmission(frame, { maxPayloadBytes: this.options.maxPayloadBytes });
+    const { header } = submission;
+    if (this.allowlist && !this.allowlist.has(header.address)) {
+      throw new RelayError('not-allowed', `${header.address} is not on this run's allowlist`);
+    }
+    const round = this.round;
+    checkHeaderForRound(header, this.config.runId, this.roundState());
+    if (round.closing || now > round.deadline) throw new RelayError('late', `round ${round.round} closed for submissions at ${new Date(round.deadline).toISOString()}`);
+    if (round.submissions.has(header.address) || round.reserved.has(header.address)) {
+      throw new RelayError('duplicate', `${header.address} already submitted to round ${round.round}`);
+    }
+    verifySubmission(submission.headerBytes, submission.signature, header.address);
+    if (!bytesEqual(payloadHash(submission.payload), header.payloadHash)) {
+      throw new ProtocolError('payload-mismatch', 'BLAKE2b-256 of the payload differs from the signed payload hash');
+    }
+    const addressWait = this.addressLimiter.take(header.address, now);
+    if (addressWait > 0) throw new RelayError('rate-limited', `too many submissions from ${header.address}; retry in ${addressWait} s`, addressWait);
+    if (header.innerSteps < 1 || header.tokens < 1) throw new RelayError('bad-update', 'a submission must report at least one inner step and one token');
+    const update = decodeUpdate(submission.payload, this.manifest, this.config.compression);
+
+    // Everything above was synchronous: the round cannot have changed under it.
+    const record = submissionRecord(header, now);
+    round.reserved.add(header.address);
+    const write = (async () => {
+      try {
+        await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now });
+      } catch (error) {
+        this.log(`storing a submission failed: ${(error as Error).message}`);
+        throw new RelayError('unavailable', 'the relay could not store the submission; nothing was recorded, retry');
+      } finally {
+        round.reserved.delete(header.address);
+      }
+      failpoint('submission:after-write');
+      this.acceptInMemory(record, update);
+    })();
+    round.writes.add(write);
+    try {
+      await write;
+    } finally {
+      round.writes.delete(write);
+    }
+    this.statsSoon();
+    if (round.submissions.size >= this.options.quorum && round === this.round) void this.closeRound('quorum');
+    return { round: round.round, address: header.address, payloadHash: record.payloadHash, receivedAt: now };
+  }
+
+  private acceptInMemory(record: SubmissionRecord, update: CompressedUpdate): void {
+    this.round.submissions.set(record.address, { record, update });
+    this.ledgerEntries(record.address).push({
+      round: this.round.round,
+      status: 'pending',
+      version: null,
+      payloadHash: record.payloadHash,
+      payloadBytes: record.payloadBytes,
+      tokens: record.tokens,
+      innerSteps: record.innerSteps,
+      receivedAt: record.receivedAt,
+    });
+  }
+
+  private ledgerEntries(address: string): LedgerEntry[] {
+    let entries = this.ledger.get(address);
+    if (!entries) this.ledger.set(address, (entries = []));
+    return entries;
+  }
+
+  // ------------------------------------------------------------ round close
+
+  /** Closes the open round (idempotent while a close runs). Resolves when it has committed, extended or failed. */
+  closeRound(reason: 'quorum' | 'deadline'): Promise<void> {
+    if (this.closing) return this.closing;
+    this.round.closing = true;
+    this.clearDeadline();
+    this.closing = this.runClose(reason).finally(() => {
+      this.closing = null;
+    });
+    return this.closing;
+  }
+
+  private async runClose(reason: 'quorum' | 'deadline'): Promise<void> {
+    const round = this.round;
+    await Promise.allSettled([...round.writes]);
+    const accepted = [...round.submissions.values()];
+    if (accepted.length === 0 || (reason === 'deadline' && accepted.length < this.options.minSubmissions)) {
+      await this.extendRound(round);
+      return;
+    }
+    try {
+      const started = performance.now();
+      const { compression, outerLearningRate } = this.config;
+      const aggregate = aggregateUpdates(
+        accepted.map((s) => ({ id: s.record.address, update: s.update })),
+        this.manifest,
+        compression,
+      );
+      const aggregateBytes = encodeAggregate(aggregate, this.manifest, compression);
+      const next = this.params.slice(); // θ(v) may still be streaming to a client
+      const skipped = applyAggregate(next, aggregate, this.manifest, outerLearningRate);
+      const nextHash = hashToHex(modelHash(next));
+      const version = round.version + 1;
+      await this.store.putAggregate({ version, modelHash: nextHash, bytes: aggregateBytes });
+      failpoint('close:after-aggregate');
+      await this.store.putCheckpoint(version, next, nextHash);
+      failpoint('close:after-checkpoint');
+      const closedAt = this.now();
+      const record: RoundRecord = {
+        round: round.round,
+        baseVersion: round.version,
+        version,
+        modelHash: nextHash,
+        aggregateHash: hashToHex(payloadHash(aggregateBytes)),
+        aggregateBytes: aggregateBytes.length,
+        reason,
+        openedAt: round.openedAt,
+        closedAt,
+        skippedTensors: skipped,
+        submissions: accepted.map((s) => s.record).sort((a, b) => (a.address < b.address ? -1 : 1)),
+      };
+      await this.store.putRoundRecord(record);
+      failpoint('close:after-record');
+      const state: RelayStateRecord = {
+        format: STORE_FORMAT,
+        round: round.round + 1,
+        version,
+        modelHash: nextHash,
+        openedAt: closedAt,
+        deadline: closedAt + this.options.roundMs,
+      };
+      await this.store.putState(state); // commit
+      failpoint('close:after-state');
+      this.lastCloseMs = performance.now() - started;
+
+      // Committed: switch the in-memory state over and tell everyone.
+      for (const s of accepted) {
+        const entry = this.ledgerEntries(s.record.address).find((e) => e.round === round.round);
+        if (entry) Object.assign(entry, { status: 'accepted', version });
+      }
+      this.recordClosedRound(record, this.lastCloseMs, false);
+      this.params = next;
+      this.paramBytes = new Uint8Array(next.buffer, next.byteOffset, next.byteLength);
+      this.round = openRound(state);
+      this.log(
+        `round ${record.round} closed (${reason}): ${accepted.length} submissions → model v${version} ${nextHash.slice(0, 18)}… in ${this.lastCloseMs.toFixed(0)} ms` +
+          (skipped.length ? `; skipped non-finite ${skipped.join(', ')}` : ''),
+      );
+      this.broadcast({ type: 'round-closed', round: record.round, submitted: accepted.length, accepted: accepted.length, version, modelHash: nextHash });
+      this.broadcast({ type: 'round-opened', state: this.roundState() });
+      this.broadcast(this.statsEvent());
+      this.scheduleDeadline();
+      this.store.prune(state, this.options.keepCheckpoints).catch((error: Error) => this.log(`pruning failed: ${error.message}`));
+      if (this.evaluator) this.queueEvaluation(version, next);
+    } catch (error) {
+      // Storage trouble: nothing was committed and every submission is still on disk. Retry later.
+      this.log(`closing round ${round.round} failed: ${(error as Error).stack ?? error}; retrying in ${CLOSE_RETRY_MS} ms`);
+      round.closing = false;
+      if (!this.stopped) this.deadlineTimer = setTimeout(() => void this.closeRound(reason), CLOSE_RETRY_MS);
+    }
+  }
+
+  /** No (or too few) submissions at the deadline: keep the round open for another roundMs. */
+  private async extendRound(round: OpenRound): Promise<void> {
+    const now = this.now();
+    const state: RelayStateRecord = {
+      format: STORE_FORMAT,
+      round: round.round,
+      version: round.version,
+      modelHash: round.modelHash,
+      openedAt: round.openedAt,
+      deadline: now + this.options.roundMs,
+    };
+    try {
+      await this.store.putState(state);
+      round.deadline = state.deadline;
+      this.broadcast({ type: 'round-opened', state: this.roundState() });
+    } catch (error) {
+      this.log(`extending round ${round.round} failed: ${(error as Error).message}`);
+      round.deadline = now + CLOSE_RETRY_MS;
+    }
+    round.closing = false;
+    this.scheduleDeadline();
+  }
+
+  private recordClosedRound(record: RoundRecord, closeMs: number | null, fromStore = true): void {
+    let tokens = 0;
+    for (const s of record.submissions) {
+      tokens += s.tokens;
+      if (fromStore) {
+        this.ledgerEntries(s.address).push({
+          round: record.round,
+          status: 'accepted',
+          version: record.version,
+          payloadHash: s.payloadHash,
+          payloadBytes: s.payloadBytes,
+          tokens: s.tokens,
+          innerSteps: s.innerSteps,
+          receivedAt: s.receivedAt,
+        });
+      }
+    }
+    this.tokensClosed += tokens;
+    this.history.push({
+      round: record.round,
+      version: record.version,
+      modelHash: record.modelHash,
+      submissions: record.submissions.length,
+      tokens,
+      reason: record.reason,
+      closedAt: record.closedAt,
+      closeMs,
+    });
+    if (this.history.length > HISTORY_LENGTH) this.history.splice(0, this.history.length - HISTORY_LENGTH);
+  }
+
+  private queueEvaluation(version: number, params: Float32Array): void {
+    const evaluator = this.evaluator!;
+    this.evaluation = this.evaluation.then(async () => {
+      if (this.stopped) return;
+      try {
+        const loss = await evaluator.evaluate(params);
+        const record = { version, loss, evaluatedAt: this.now() };
+        await this.store.appendEvaluation(record);
+        this.evaluations.push(record);
+        this.log(`model v${version}: validation loss ${loss.toFixed(4)}`);
+        this.broadcast(this.statsEvent());
+      } catch (error) {
+        // The loss is advisory: a failed evaluation never stops the run.
+        this.log(`evaluating model v${version} failed: ${(error as Error).message}`);
+      }
+    });
+  }
+
+  /** Resolves when every queued evaluation has finished (tests, shutdown). */
+  evaluationsSettled(): Promise<void> {
+    return this.evaluation;
+  }
+
+  evaluationHistory(): readonly EvaluationRecord[] {
+    return this.evaluations;
+  }
+
+  // ------------------------------------------------------------- deadlines
+
+  private scheduleDeadline(): void {
+    this.clearDeadline();
+    if (this.stopped) return;
+    const delay = Math.max(0, this.round.deadline - this.now());
+    // setTimeout holds at most 2^31−1 ms; a longer wait re-arms itself.
+    this.deadlineTimer = setTimeout(() => {
+      if (this.now() >= this.round.deadline) void this.closeRound('deadline');
+      else this.scheduleDeadline();
+    }, Math.min(delay, 2 ** 31 - 1));
+  }
+
+  private clearDeadline(): void {
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+  }
+
+  // ------------------------------------------------------------------ push
+
+  subscribe(listener: PushListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Connected push clients (the server counts them). */
+  setPeers(peers: number): void {
+    this.peers = peers;
+    this.statsSoon();
+  }
+
+  private broadcast(event: PushEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log(`a push listener failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Coalesces stats pushes to one per statsIntervalMs. */
+  private statsSoon(): void {
+    if (this.statsTimer || this.stopped) return;
+    this.statsTimer = setTimeout(() => {
+      this.statsTimer = null;
+      this.broadcast(this.statsEvent());
+    }, this.options.statsIntervalMs);
+  }
+
+  /** Stops timers and waits for an in-flight close and evaluation. Idempotent. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearDeadline();
+    if (this.statsTimer) clearTimeout(this.statsTimer);
+    this.statsTimer = null;
+    await this.closing;
+    await Promise.allSettled([...this.round.writes]);
+    await this.evaluation;
+    this.clearDeadline();
+    await this.store.close();
+  }
+}
+
+function openRound(state: RelayStateRecord): OpenRound {
+  return {
+    round: state.round,
+    version: state.version,
+    modelHash: state.modelHash,
+    openedAt: state.openedAt,
+    deadline: state.deadline,
+    submissions: new Map(),
+    reserved: new Set(),
+    writes: new Set(),
+    closing: false,
+  };
+}
+
+function submissionRecord(
+  header: { address: string; payloadHash: Uint8Array; payloadBytes: number; tokens: number; innerSteps: number; clientVersion: string },
+  receivedAt: number,
+): SubmissionRecord {
+  return {
+    address: header.address,
+    payloadHash: hashToHex(header.payloadHash),
+    payloadBytes: header.payloadBytes,
+    tokens: header.tokens,
+    innerSteps: header.innerSteps,
+    clientVersion: header.clientVersion,
+    receivedAt,
+  };
+}

@@ -1,0 +1,140 @@
+// RelayStore: everything the relay keeps across a crash, behind one small
+// interface. The embedded default is FileRelayStore (plain files, fsync'd);
+// a deployment past one machine would put blobs (checkpoints, aggregates,
+// submission frames) in object storage and records (state, rounds, ledger)
+// in a shared database behind the same methods.
+//
+// The contract every implementation keeps:
+//   - a method resolves only once what it wrote survives power loss;
+//   - a write is all or nothing: a reader sees the old value or the new one,
+//     never part of one;
+//   - putState is the commit point of a round close: whatever a close writes
+//     before it (aggregate, checkpoint, round record) is invisible to the
+//     relay after a restart unless the state that points at it was committed.
+//     Those writes are deterministic functions of the stored submissions, so
+//     a restart that closes the round again writes the same bytes;
+//   - getCheckpoint/getAggregate verify content hashes and throw
+//     CorruptStoreError rather than return damaged bytes.
+//
+// Leaves out: in-memory caching (the relay keeps θ and the open round in memory).
+import type { HexHash } from '../protocol/index.ts';
+import type { RunConfig } from './config.ts';
+
+export const STORE_FORMAT = 1;
+
+/** The run as created: its configuration and θ(0)'s hash. Written once. */
+export interface StoredRun {
+  format: number;
+  config: RunConfig;
+  genesisHash: HexHash;
+  createdAt: number;
+}
+
+/** The open round and the model it trains from: the relay's one mutable record. */
+export interface RelayStateRecord {
+  format: number;
+  round: number;
+  version: number;
+  modelHash: HexHash;
+  openedAt: number;
+  deadline: number;
+}
+
+/** One acknowledged submission: the exact signed frame and when the relay received it. */
+export interface StoredSubmission {
+  address: string;
+  frame: Uint8Array;
+  receivedAt: number;
+}
+
+/** What the ledger keeps about one submission (the frame itself stays in the store as evidence). */
+export interface SubmissionRecord {
+  address: string;
+  payloadHash: HexHash;
+  payloadBytes: number;
+  tokens: number;
+  innerSteps: number;
+  clientVersion: string;
+  receivedAt: number;
+}
+
+/** A closed round: who went into which aggregate, and the model it produced. */
+export interface RoundRecord {
+  round: number;
+  baseVersion: number;
+  /** Version and modelHash after the outer step. */
+  version: number;
+  modelHash: HexHash;
+  /** payloadHash (BLAKE2b-256) of the aggregate bytes, and their length. */
+  aggregateHash: HexHash;
+  aggregateBytes: number;
+  reason: 'quorum' | 'deadline';
+  openedAt: number;
+  closedAt: number;
+  /** Tensors whose aggregate was not finite and were left unchanged (SPEC §1.5). */
+  skippedTensors: string[];
+  submissions: SubmissionRecord[];
+}
+
+export interface StoredAggregate {
+  /** The model version this aggregate produces. */
+  version: number;
+  /** modelHash of that version. */
+  modelHash: HexHash;
+  bytes: Uint8Array;
+}
+
+export interface EvaluationRecord {
+  version: number;
+  /** Mean cross-entropy (nats per byte) on the held-out windows. */
+  loss: number;
+  evaluatedAt: number;
+}
+
+/** A stored object failed its integrity check (bad magic, length or hash). */
+export class CorruptStoreError extends Error {
+  constructor(
+    readonly what: string,
+    message: string,
+  ) {
+    super(`${what}: ${message}`);
+    this.name = 'CorruptStoreError';
+  }
+}
+
+export interface RelayStore {
+  getRun(): Promise<StoredRun | null>;
+  putRun(run: StoredRun): Promise<void>;
+  getState(): Promise<RelayStateRecord | null>;
+  /** The commit point (see the file header). */
+  putState(state: RelayStateRecord): Promise<void>;
+
+  /** Durable before it resolves: the relay acknowledges only after this. */
+  putSubmission(round: number, submission: StoredSubmission): Promise<void>;
+  listSubmissions(round: number): Promise<StoredSubmission[]>;
+
+  /** θ(version), as little-endian float32 with its modelHash. */
+  putCheckpoint(version: number, params: Float32Array, modelHash: HexHash): Promise<void>;
+  /** Verified against the stored hash and, when given, the expected one. Null if absent. */
+  getCheckpoint(version: number, expectedHash?: HexHash): Promise<Float32Array | null>;
+  listCheckpoints(): Promise<number[]>;
+
+  putAggregate(aggregate: StoredAggregate): Promise<void>;
+  /** Verified against its stored content hash. Null if absent (never written or pruned). */
+  getAggregate(version: number): Promise<StoredAggregate | null>;
+
+  putRoundRecord(record: RoundRecord): Promise<void>;
+  /** Every stored round record, ascending by round. */
+  listRoundRecords(): Promise<RoundRecord[]>;
+
+  appendEvaluation(evaluation: EvaluationRecord): Promise<void>;
+  listEvaluations(): Promise<EvaluationRecord[]>;
+
+  /**
+   * Deletes what no committed state refers to: leftovers of a close that
+   * crashed before its commit (objects beyond `state`) and checkpoints older
+   * than the newest `keepCheckpoints` before the current one.
+   */
+  prune(state: RelayStateRecord, keepCheckpoints: number): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,195 @@
+// The relay's HTTP API and push channel as typed calls, for the headless
+// volunteer and the browser Worker alike: fetch and a WebSocket constructor
+// are the only platform pieces, and both are passed in or taken from
+// globalThis (Node 20 has fetch but no global WebSocket: pass `ws`'s).
+// Every answer is validated (protocol/messages.ts, run-spec.ts); every
+// refusal becomes a RelayRequestError carrying the relay's error code.
+//
+// Leaves out: retries and backoff policy (the caller's loop decides), caching
+// (the tab's storage layer keeps checkpoints).
+import {
+  hashToHex,
+  isErrorBody,
+  modelHash,
+  parseErrorBody,
+  parsePushEvent,
+  parseRoundState,
+  parseSubmissionAck,
+  ProtocolError,
+  type HexHash,
+  type PushEvent,
+  type RoundState,
+  type SubmissionAck,
+} from '../protocol/index.ts';
+import { decodeBundle, parseSwarmRunInfo, type BundleEntry, type SwarmRunInfo } from './run-spec.ts';
+
+/** A refusal or failure answered by the relay (status > 0) or the network (status 0). */
+export class RelayRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly retryAfterSeconds: number | null = null,
+  ) {
+    super(message);
+    this.name = 'RelayRequestError';
+  }
+}
+
+/** The part of the WebSocket API used here; the browser's and `ws`'s both fit. */
+export interface WebSocketLike {
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: unknown) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  close(): void;
+}
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface RoundStatus extends RoundState {
+  submissions: number;
+  quorum: number;
+  closing: boolean;
+}
+
+export interface RelayClientOptions {
+  fetch?: typeof fetch;
+  WebSocket?: WebSocketConstructor;
+}
+
+export class RelayClient {
+  readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly WebSocketImpl: WebSocketConstructor | null;
+
+  constructor(baseUrl: string, options: RelayClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.WebSocketImpl = options.WebSocket ?? ((globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? null);
+  }
+
+  private async request(path: string, init?: RequestInit): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.baseUrl}${path}`, init);
+    } catch (cause) {
+      throw new RelayRequestError(0, 'network', `cannot reach the relay at ${this.baseUrl}: ${(cause as Error).message}`);
+    }
+    if (response.ok) return response;
+    let code = 'http-error';
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const json: unknown = await response.json();
+      if (isErrorBody(json)) ({ code, message } = parseErrorBody(json).error);
+    } catch {
+      // Not an error body (a proxy's page, say): keep the status line.
+    }
+    const retryAfter = Number(response.headers.get('retry-after'));
+    throw new RelayRequestError(response.status, code, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null);
+  }
+
+  private async json(path: string): Promise<unknown> {
+    const response = await this.request(path);
+    try {
+      return await response.json();
+    } catch (cause) {
+      throw new ProtocolError('bad-message', `${path}: the relay did not answer JSON`, { cause });
+    }
+  }
+
+  async run(): Promise<SwarmRunInfo> {
+    return parseSwarmRunInfo(await this.json('/api/run'));
+  }
+
+  async round(): Promise<RoundStatus> {
+    const json = await this.json('/api/round');
+    const state = parseRoundState(json);
+    const o = json as Record<string, unknown>;
+    return {
+      ...state,
+      submissions: typeof o.submissions === 'number' ? o.submissions : 0,
+      quorum: typeof o.quorum === 'number' ? o.quorum : 0,
+      closing: o.closing === true,
+    };
+  }
+
+  /** θ of the current version, checked against the hash the relay names for it. */
+  async checkpoint(): Promise<{ version: number; modelHash: HexHash; params: Float32Array }> {
+    const response = await this.request('/api/checkpoint');
+    const version = Number(response.headers.get('x-tessera-model-version'));
+    const claimed = response.headers.get('x-tessera-model-hash');
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (!Number.isSafeInteger(version) || !claimed || bytes.length % 4 !== 0) {
+      throw new ProtocolError('bad-message', 'checkpoint response without a version, a hash or whole floats');
+    }
+    const params = new Float32Array(bytes.length / 4);
+    new Uint8Array(params.buffer).set(bytes);
+    const actual = hashToHex(modelHash(params));
+    if (actual !== claimed) throw new ProtocolError('bad-message', `checkpoint v${version} hashes to ${actual}, the relay says ${claimed}`);
+    return { version, modelHash: actual, params };
+  }
+
+  /** The aggregates after `since` (at most the relay's maxCatchUp), in order. */
+  async updates(since: number): Promise<{ entries: BundleEntry[]; latest: number }> {
+    const response = await this.request(`/api/updates?since=${since}`);
+    const latest = Number(response.headers.get('x-tessera-latest-version'));
+    const entries = decodeBundle(new Uint8Array(await response.arrayBuffer()), since);
+    return { entries, latest: Number.isSafeInteger(latest) ? latest : since + entries.length };
+  }
+
+  async submit(frame: Uint8Array): Promise<SubmissionAck> {
+    const response = await this.request('/api/submissions', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: frame as BodyInit,
+    });
+    return parseSubmissionAck(await response.json());
+  }
+
+  async ledger(address: string): Promise<unknown> {
+    return this.json(`/api/ledger/${encodeURIComponent(address)}`);
+  }
+
+  /**
+   * Push events until close() is called; reconnects with backoff (1 s doubling
+   * to 30 s). Returns null where no WebSocket implementation is available:
+   * the caller then relies on polling.
+   */
+  events(onEvent: (event: PushEvent) => void, onProblem?: (message: string) => void): { close(): void } | null {
+    const Impl = this.WebSocketImpl;
+    if (!Impl) return null;
+    const url = `${this.baseUrl.replace(/^http/, 'ws')}/api/events`;
+    let socket: WebSocketLike | null = null;
+    let closed = false;
+    let retryMs = 1000;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const connect = () => {
+      socket = new Impl(url);
+      socket.onopen = () => {
+        retryMs = 1000;
+      };
+      socket.onmessage = ({ data }) => {
+        try {
+          const text = typeof data === 'string' ? data : new TextDecoder().decode(data as ArrayBuffer);
+          onEvent(parsePushEvent(JSON.parse(text)));
+        } catch (error) {
+          onProblem?.(`ignored a push message: ${(error as Error).message}`);
+        }
+      };
+      socket.onerror = () => {};
+      socket.onclose = () => {
+        if (closed) return;
+        timer = setTimeout(connect, retryMs);
+        retryMs = Math.min(30_000, retryMs * 2);
+      };
+    };
+    connect();
+    return {
+      close() {
+        closed = true;
+        if (timer) clearTimeout(timer);
+        socket?.close();
+      },
+    };
+  }
+}

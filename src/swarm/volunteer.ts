@@ -1,0 +1,296 @@
+// One volunteer's round loop (DESIGN "The round, end to end", right column),
+// the same in the headless Node volunteer and the browser Worker:
+//
+//   sync     have θ(v) of the open round? else catch up by applying the
+//            published aggregates (each checked against the relay's hash),
+//            or download the checkpoint
+//   train    H inner AdamW steps on the batches of
+//            samplerSeed(runSeed, address, round), from step v·H
+//   compress EF + top-k + 2-bit (RoundCompressor), encode (codec v1)
+//   sign     header {run, round, v, modelHash(θ(v)), payload hash, …},
+//            wallet signRaw (extension or keyring signer)
+//   submit   POST the frame; a refusal puts the update back into EF
+//   wait     until the relay publishes a newer version (push event or poll)
+//   apply    the round's aggregate → θ(v+1); its modelHash must equal the
+//            relay's, else the volunteer re-downloads the checkpoint
+//
+// No Node imports: fetch, WebSocket and the GPU come from the caller.
+// Leaves out: persistence between sessions (the tab's storage layer keeps
+// θ, EF and the outbox), scoring, choosing B from the device's speed.
+import { applyAggregate } from '../compress/aggregate.ts';
+import { decodeAggregate, encodeUpdate } from '../compress/codec.ts';
+import type { TensorManifest } from '../compress/manifest.ts';
+import { buildLayout } from '../model/layout.ts';
+import {
+  encodeSubmission,
+  hashToHex,
+  hexToHash,
+  modelHash,
+  payloadHash,
+  signHeader,
+  SUBMISSION_DOMAIN,
+  type HexHash,
+  type PushEvent,
+  type RawSigner,
+  type RoundState,
+  type SubmissionAck,
+} from '../protocol/index.ts';
+import { CpuRoundCompressor, type RoundCompressor } from './compressor.ts';
+import { RelayRequestError, type RelayClient } from './relay-client.ts';
+import { gptConfigOf, samplerSeed, type SwarmRunInfo } from './run-spec.ts';
+import type { LocalTrainer } from './trainer.ts';
+
+export type VolunteerEvent =
+  | { type: 'synced'; version: number; modelHash: HexHash; via: 'checkpoint' | 'updates' }
+  | { type: 'trained'; round: number; version: number; steps: number; tokens: number; lastLoss: number; ms: number }
+  | { type: 'submitted'; round: number; payloadBytes: number; ack: SubmissionAck }
+  | { type: 'refused'; round: number; code: string; message: string }
+  | { type: 'applied'; version: number; modelHash: HexHash }
+  | { type: 'mismatch'; version: number; expected: HexHash; actual: HexHash }
+  | { type: 'problem'; message: string };
+
+export interface RoundOutcome {
+  round: number;
+  /** The relay acknowledged this volunteer's submission. */
+  submitted: boolean;
+  /** Error code when it was refused. */
+  refusedWith: string | null;
+  /** Model version and hash after the round (equal to the relay's). */
+  version: number;
+  modelHash: HexHash;
+}
+
+export interface VolunteerOptions {
+  client: RelayClient;
+  signer: RawSigner;
+  /** SS58 prefix-42 address the signer signs for. */
+  address: string;
+  /** Printable ASCII, 1..64 bytes: the build, for the relay's logs. */
+  clientVersion: string;
+  /** Builds the trainer once the run is known. */
+  createTrainer: (run: SwarmRunInfo) => Promise<LocalTrainer>;
+  /** Default: the CPU reference compressor. */
+  createCompressor?: (run: SwarmRunInfo, manifest: TensorManifest, paramCount: number) => RoundCompressor;
+  onEvent?: (event: VolunteerEvent) => void;
+  /** How often to ask for the round while waiting, besides push events. */
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The volunteer's copy of the model is not the relay's, even after a fresh download. */
+export class ModelDivergedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelDivergedError';
+  }
+}
+
+export class Volunteer {
+  private params: Float32Array | null = null; // (P) θ(version)
+  private version = -1;
+  private hash: HexHash | null = null;
+  private newestSeen = -1; // newest model version a push event announced
+  private wake: (() => void) | null = null;
+  private readonly manifest: TensorManifest;
+  private readonly paramCount: number;
+  private events: { close(): void } | null = null;
+
+  private constructor(
+    readonly run: SwarmRunInfo,
+    private readonly options: VolunteerOptions,
+    private readonly trainer: LocalTrainer,
+    private readonly compressor: RoundCompressor,
+  ) {
+    const layout = buildLayout(gptConfigOf(run.swarm));
+    this.manifest = layout.tensors;
+    this.paramCount = layout.size;
+  }
+
+  /** Fetches the run, checks it is one this build can join, builds trainer and compressor, subscribes to events. */
+  static async join(options: VolunteerOptions): Promise<Volunteer> {
+    const run = await options.client.run();
+    if (run.protocol !== SUBMISSION_DOMAIN) throw new Error(`the relay speaks ${run.protocol}; this volunteer speaks ${SUBMISSION_DOMAIN}`);
+    const layout = buildLayout(gptConfigOf(run.swarm));
+    if (layout.paramCount !== run.model.parameterCount) {
+      throw new Error(`the run's model has ${run.model.parameterCount} parameters; this build lays it out with ${layout.paramCount}`);
+    }
+    const trainer = await options.createTrainer(run);
+    const compressor =
+      options.createCompressor?.(run, layout.tensors, layout.size) ??
+      new CpuRoundCompressor(layout.size, layout.tensors, run.swarm.compression, run.swarm.errorFeedbackBeta);
+    const volunteer = new Volunteer(run, options, trainer, compressor);
+    volunteer.events = options.client.events(
+      (event) => volunteer.onPush(event),
+      (message) => options.onEvent?.({ type: 'problem', message }),
+    );
+    return volunteer;
+  }
+
+  get address(): string {
+    return this.options.address;
+  }
+
+  /** The volunteer's model version and hash (null before the first sync). */
+  model(): { version: number; modelHash: HexHash | null; params: Float32Array | null } {
+    return { version: this.version, modelHash: this.hash, params: this.params };
+  }
+
+  private emit(event: VolunteerEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private onPush(event: PushEvent): void {
+    const version = event.type === 'round-closed' ? event.version : event.type === 'round-opened' ? event.state.version : -1;
+    if (version > this.newestSeen) {
+      this.newestSeen = version;
+      this.wake?.();
+    }
+  }
+
+  /** Contributes to `rounds` rounds (submitted or refused), or until the signal aborts. */
+  async runRounds(rounds: number): Promise<RoundOutcome[]> {
+    const outcomes: RoundOutcome[] = [];
+    while (outcomes.length < rounds && !this.options.signal?.aborted) outcomes.push(await this.contribute());
+    return outcomes;
+  }
+
+  /** One round: sync, train, compress, sign, submit, wait for the close, apply. */
+  async contribute(): Promise<RoundOutcome> {
+    const state = await this.syncToOpenRound();
+    const { swarm } = this.run;
+    const globalParams = this.params!;
+    const trained = await this.trainer.train(globalParams, {
+      seed: samplerSeed(swarm.runSeed, this.address, state.round),
+      firstStep: state.version * this.run.innerSteps,
+      steps: this.run.innerSteps,
+      signal: this.options.signal,
+    });
+    this.emit({
+      type: 'trained',
+      round: state.round,
+      version: state.version,
+      steps: trained.steps,
+      tokens: trained.tokens,
+      lastLoss: trained.losses[trained.losses.length - 1] ?? NaN,
+      ms: trained.ms,
+    });
+
+    const update = await this.compressor.compress(globalParams, trained.params);
+    const payload = encodeUpdate(update, this.manifest, swarm.compression);
+    let submitted = false;
+    let refusedWith: string | null = null;
+    try {
+      const signed = await signHeader(this.options.signer, {
+        runId: this.run.runId,
+        round: state.round,
+        baseModelVersion: state.version,
+        baseModelHash: hexToHash(state.modelHash),
+        payloadHash: payloadHash(payload),
+        payloadBytes: payload.length,
+        address: this.address,
+        innerSteps: trained.steps,
+        tokens: trained.tokens,
+        clientVersion: this.options.clientVersion,
+      });
+      const ack = await this.options.client.submit(encodeSubmission(signed, payload));
+      submitted = true;
+      this.emit({ type: 'submitted', round: state.round, payloadBytes: payload.length, ack });
+    } catch (error) {
+      // Not taken by the relay (late, a newer round, the relay unreachable, the user cancelled):
+      // what was compressed stays in the residual for a later round.
+      await this.compressor.restore(update);
+      const code = (error as { code?: unknown }).code;
+      refusedWith = typeof code === 'string' ? code : 'error';
+      this.emit({ type: 'refused', round: state.round, code: refusedWith, message: (error as Error).message });
+      if (!(error instanceof RelayRequestError)) throw error;
+    }
+
+    // After 'late' or 'duplicate' this round's close is still to come; wait for it like a submitter.
+    if (submitted || refusedWith === 'late' || refusedWith === 'duplicate') await this.waitForVersionAfter(state.version);
+    const after = await this.syncToOpenRound();
+    return { round: state.round, submitted, refusedWith, version: after.version, modelHash: after.modelHash };
+  }
+
+  /** Brings θ to the open round's version (catch-up first, checkpoint as the fallback); returns that round. */
+  private async syncToOpenRound(): Promise<RoundState> {
+    for (let attempt = 0; ; attempt++) {
+      const state = await this.options.client.round();
+      if (this.version === state.version && this.hash === state.modelHash) return state;
+      if (this.params && this.version >= 0 && this.version < state.version) {
+        try {
+          await this.catchUp(state.version);
+        } catch (error) {
+          this.emit({ type: 'problem', message: `catch-up failed (${(error as Error).message}); downloading the checkpoint` });
+        }
+      }
+      if (this.version !== state.version || this.hash !== state.modelHash) {
+        const checkpoint = await this.options.client.checkpoint();
+        this.params = checkpoint.params;
+        this.version = checkpoint.version;
+        this.hash = checkpoint.modelHash;
+        this.emit({ type: 'synced', version: this.version, modelHash: this.hash, via: 'checkpoint' });
+      }
+      if (this.version === state.version && this.hash === state.modelHash) return state;
+      // The round moved on while we downloaded; look again (bounded: something is wrong if it keeps moving).
+      if (attempt >= 5) throw new ModelDivergedError(`cannot match the relay's model v${state.version} ${state.modelHash}`);
+    }
+  }
+
+  /** Applies published aggregates until θ reaches `target`, checking each result against the relay's hash. */
+  private async catchUp(target: number): Promise<void> {
+    const { swarm } = this.run;
+    while (this.version < target) {
+      const { entries } = await this.options.client.updates(this.version);
+      if (entries.length === 0) throw new Error(`the relay has no updates after v${this.version}`);
+      for (const entry of entries) {
+        const aggregate = decodeAggregate(entry.aggregate, this.manifest, swarm.compression);
+        const next = this.params!.slice();
+        applyAggregate(next, aggregate, this.manifest, swarm.outerLearningRate);
+        const actual = hashToHex(modelHash(next));
+        const expected = hashToHex(entry.modelHash);
+        if (actual !== expected) {
+          this.emit({ type: 'mismatch', version: entry.version, expected, actual });
+          throw new ModelDivergedError(`applying the update to v${entry.version} gave ${actual}, the relay has ${expected}`);
+        }
+        this.params = next;
+        this.version = entry.version;
+        this.hash = actual;
+        this.emit({ type: 'applied', version: this.version, modelHash: actual });
+      }
+    }
+    this.emit({ type: 'synced', version: this.version, modelHash: this.hash!, via: 'updates' });
+  }
+
+  /** Resolves once the relay has a model newer than `version` (push event, or the poll every pollMs). */
+  private async waitForVersionAfter(version: number): Promise<void> {
+    const pollMs = this.options.pollMs ?? 2_000;
+    while (!this.options.signal?.aborted) {
+      if (this.newestSeen > version) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, pollMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wake = done;
+      });
+      this.wake = null;
+      if (this.newestSeen > version) return;
+      try {
+        const state = await this.options.client.round();
+        if (state.version > version) return;
+      } catch (error) {
+        this.emit({ type: 'problem', message: `polling the round failed: ${(error as Error).message}` });
+      }
+    }
+  }
+
+  /** Unsubscribes and frees the trainer and compressor. */
+  close(): void {
+    this.events?.close();
+    this.events = null;
+    this.wake?.();
+    this.trainer.destroy();
+    this.compressor.destroy();
+  }
+}
