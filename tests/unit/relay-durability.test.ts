@@ -1,0 +1,212 @@
+// Durability: the relay runs as its own process and is killed with SIGKILL —
+// from outside while submissions are in flight, and from inside at named
+// points of a submission and of a round close (TESSERA_RELAY_FAILPOINT, which
+// is exactly `kill -9` at that instant). After a restart:
+//   - every acknowledged submission is still there (ledger, round, duplicate on replay);
+//   - the round closes to the model a never-crashed relay would have made
+//     (recomputed here from the same payloads with the aggregation module);
+//   - every checkpoint on disk verifies, and no temporary file survives.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { aggregateUpdates, applyAggregate } from '../../src/compress/aggregate.ts';
+import { decodeUpdate } from '../../src/compress/codec.ts';
+import { hashToHex, modelHash, type HexHash } from '../../src/protocol/index.ts';
+import { FileRelayStore } from '../../src/relay/file-store.ts';
+import { decodeBundle } from '../../src/swarm/run-spec.ts';
+import {
+  COMPRESSION,
+  NANO_LAYOUT,
+  getBytes,
+  getJson,
+  kill9,
+  post,
+  signedFrame,
+  spawnRelay,
+  tempDir,
+  updatePayload,
+  walletFor,
+  type RelayProcess,
+} from './relay-fixtures.ts';
+
+const running: RelayProcess[] = [];
+
+async function start(dir: string, args: string[], env: Record<string, string> = {}): Promise<RelayProcess> {
+  const relay = await spawnRelay(dir, args, env);
+  running.push(relay);
+  return relay;
+}
+
+afterEach(async () => {
+  // Never leave a relay behind, whatever failed.
+  for (const relay of running.splice(0)) await kill9(relay);
+});
+
+beforeAll(async () => {
+  await cryptoWaitReady();
+});
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value !== null) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function floatsOf(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+/** θ(1) as a relay that never crashed makes it from these submissions. */
+function expectedNextHash(theta0: Float32Array, submissions: { address: string; payload: Uint8Array }[]): HexHash {
+  const manifest = NANO_LAYOUT.tensors;
+  const aggregate = aggregateUpdates(
+    submissions.map((s) => ({ id: s.address, update: decodeUpdate(s.payload, manifest, COMPRESSION) })),
+    manifest,
+    COMPRESSION,
+  );
+  const next = theta0.slice();
+  applyAggregate(next, aggregate, manifest, 1);
+  return hashToHex(modelHash(next));
+}
+
+function temporaries(dir: string): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...temporaries(path));
+    else if (name.includes('.tmp-')) found.push(path);
+  }
+  return found;
+}
+
+/** Opens the store directly (relay stopped) and verifies every checkpoint and the state's. */
+async function verifyStore(dir: string, expectedVersion: number, expectedHash: HexHash): Promise<number> {
+  const store = await FileRelayStore.open(dir);
+  const state = await store.getState();
+  expect(state).toMatchObject({ version: expectedVersion, modelHash: expectedHash });
+  const versions = await store.listCheckpoints();
+  expect(versions).toContain(expectedVersion);
+  for (const version of versions) expect(await store.getCheckpoint(version)).toBeInstanceOf(Float32Array);
+  expect(await store.getCheckpoint(expectedVersion, expectedHash)).toBeInstanceOf(Float32Array);
+  for (let version = 1; version <= expectedVersion; version++) expect((await store.getAggregate(version))?.modelHash).toBeDefined();
+  expect(temporaries(dir)).toEqual([]);
+  return versions.length;
+}
+
+describe('relay durability (kill -9)', () => {
+  it('keeps every acknowledged submission across a kill during concurrent submissions', async () => {
+    const dir = tempDir('durable-submit');
+    let relay = await start(dir, ['--quorum', '1000', '--round-ms', '600000']);
+    const round = await getJson(relay.url, 'api/round');
+    const theta0 = floatsOf((await getBytes(relay.url, 'api/checkpoint')).bytes);
+    const submissions = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const wallet = walletFor(30 + i);
+        const payload = updatePayload(30 + i);
+        return { address: wallet.address, payload, frame: await signedFrame({ wallet, round: 0, version: 0, modelHash: round.modelHash, payload }) };
+      }),
+    );
+
+    const acknowledged = new Map<string, string>(); // address → payloadHash from the ack
+    for (const s of submissions.slice(0, 4)) {
+      const { status, json } = await post(relay.url, s.frame);
+      expect(status).toBe(200);
+      acknowledged.set(s.address, json.payloadHash);
+    }
+    // Eight more at once; kill -9 as soon as the first answer arrives.
+    const inFlight = submissions.slice(4).map((s) =>
+      post(relay.url, s.frame).then(
+        ({ status, json }) => {
+          if (status === 200) acknowledged.set(s.address, json.payloadHash);
+          return status;
+        },
+        () => 'no answer' as const,
+      ),
+    );
+    await Promise.race(inFlight);
+    await kill9(relay);
+    const outcomes = await Promise.all(inFlight);
+    console.log(`kill -9 with 8 submissions in flight: ${outcomes.filter((o) => o === 200).length} acknowledged before the kill, ${acknowledged.size} in all`);
+
+    relay = await start(dir, ['--quorum', '1000', '--round-ms', '600000']);
+    const resumed = await getJson(relay.url, 'api/round');
+    expect(resumed).toMatchObject({ round: 0, version: 0, modelHash: round.modelHash });
+    expect(resumed.submissions).toBeGreaterThanOrEqual(acknowledged.size);
+    for (const [address, payloadHash] of acknowledged) {
+      const ledger = await getJson(relay.url, `api/ledger/${address}`);
+      expect(ledger.entries).toMatchObject([{ round: 0, status: 'pending', payloadHash }]);
+      const replay = await post(relay.url, submissions.find((s) => s.address === address)!.frame);
+      expect([replay.status, replay.json.error.code]).toEqual([409, 'duplicate']);
+    }
+    // The rest: stored but unanswered ones are duplicates now, lost ones are accepted.
+    for (const s of submissions) if (!acknowledged.has(s.address)) expect([200, 409]).toContain((await post(relay.url, s.frame)).status);
+    expect((await getJson(relay.url, 'api/round')).submissions).toBe(12);
+    await kill9(relay);
+
+    // A restart with quorum 12 closes the round at once, to the model made from all twelve.
+    relay = await start(dir, ['--quorum', '12', '--round-ms', '600000']);
+    const expected = expectedNextHash(theta0, submissions);
+    const closed = await waitFor('the round to close', async () => {
+      const state = await getJson(relay.url, 'api/round');
+      return state.version === 1 ? state : null;
+    });
+    expect(closed.modelHash).toBe(expected);
+    await kill9(relay);
+    await verifyStore(dir, 1, expected);
+  }, 300_000);
+
+  const points = [
+    'submission:after-write@3', // the third submission is on disk, its acknowledgement never sent
+    'checkpoint:tmp-written@2', // θ(1) half-written into its temporary file (@1 is θ(0) at genesis)
+    'close:after-aggregate',
+    'close:after-checkpoint',
+    'close:after-record',
+    'close:after-state', // committed, not yet announced
+  ];
+  for (const point of points) {
+    it(`resumes and closes to the same model after kill -9 at ${point}`, async () => {
+      const dir = tempDir('durable-close');
+      let relay = await start(dir, ['--quorum', '3', '--round-ms', '600000'], { TESSERA_RELAY_FAILPOINT: point });
+      const round = await getJson(relay.url, 'api/round');
+      const theta0 = floatsOf((await getBytes(relay.url, 'api/checkpoint')).bytes);
+      const submissions = [];
+      for (let i = 0; i < 3; i++) {
+        const wallet = walletFor(50 + i);
+        const payload = updatePayload(50 + i);
+        submissions.push({ address: wallet.address, payload, frame: await signedFrame({ wallet, round: 0, version: 0, modelHash: round.modelHash, payload }) });
+      }
+      const statuses = [];
+      for (const s of submissions) statuses.push(await post(relay.url, s.frame).then((r) => r.status, () => 'no answer'));
+      expect(statuses.slice(0, 2)).toEqual([200, 200]);
+      await relay.exited; // the failpoint killed it
+      expect(relay.child.signalCode).toBe('SIGKILL');
+
+      relay = await start(dir, ['--quorum', '3', '--round-ms', '600000']);
+      const expected = expectedNextHash(theta0, submissions);
+      const state = await waitFor('round 1', async () => {
+        const s = await getJson(relay.url, 'api/round');
+        return s.version === 1 ? s : null;
+      });
+      expect(state).toMatchObject({ round: 1, version: 1, modelHash: expected });
+      const checkpoint = await getBytes(relay.url, 'api/checkpoint');
+      expect(hashToHex(modelHash(floatsOf(checkpoint.bytes)))).toBe(expected);
+      expect(checkpoint.headers.get('etag')).toBe(`"${expected}"`);
+      const bundle = decodeBundle((await getBytes(relay.url, 'api/updates?since=0')).bytes, 0);
+      expect(bundle.map((e) => [e.version, hashToHex(e.modelHash)])).toEqual([[1, expected]]);
+      for (const s of submissions) {
+        const ledger = await getJson(relay.url, `api/ledger/${s.address}`);
+        expect(ledger.entries).toMatchObject([{ round: 0, status: 'accepted', version: 1 }]);
+      }
+      await kill9(relay);
+      const checkpoints = await verifyStore(dir, 1, expected);
+      console.log(`kill -9 at ${point}: answers ${statuses.join(', ')}; after restart v1 = ${expected.slice(0, 18)}…, ${checkpoints} checkpoints verify`);
+    }, 300_000);
+  }
+});
