@@ -9,9 +9,12 @@
 // 256-invocation (backward) workgroup per row with tree reductions. On
 // SwiftShader, our CI adapter, every workgroupBarrier() turns the workgroup's
 // invocations into coroutines that are switched at each barrier, and a 64-wide
-// row left most of those invocations idle: measured with src/bench/kernels.ts
-// (B·T, C) = (256, 64), forward 65 ms → 0.5 ms and backward 134–190 ms →
-// ~1 ms; (2048, 256) forward ~1000 ms → ~20 ms. On a real GPU a thread per row
+// row left most of those invocations idle. Measured with src/bench/kernels.ts
+// on SwiftShader (2 shared cores, so ±2× noise): at (B·T, C) = (256, 64)
+// forward 65 ms → 0.5 ms, backward ~185 ms → ~1 ms (all three dispatches); at
+// (2048, 256) forward 1–2.5 s → 20–60 ms, backward 5–10 s → 40–180 ms. A small
+// workgroup per row (32 or 64 with a tree) was also tried: 30–80 ms forward
+// at (256, 64), barriers still dominate. On a real GPU a thread per row
 // reads its row with a stride of C between neighbouring threads, so each load
 // instruction touches many cache lines, but each line is reused by the next
 // iterations of the same thread from L1; layernorm is a small share of a step,

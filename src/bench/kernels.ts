@@ -14,7 +14,7 @@
 // `perPass` times back to back inside its timed pass and the pass time is
 // divided by that count; the default picks perPass from the warm-up round.
 //
-// Leaves out: statistics beyond median/min, and any pass-level overlap (real
+// Leaves out: statistics beyond median/min/mean, and any pass-level overlap (real
 // GPUs may overlap dispatches of one pass; here each is measured alone).
 import type { GpuContext, PreparedDispatch } from '../gpu/runtime.ts';
 
