@@ -12,7 +12,7 @@
 // row left most of those invocations idle. Measured with src/bench/kernels.ts
 // on SwiftShader (2 shared cores, so ±2× noise): at (B·T, C) = (256, 64)
 // forward 65 ms → 0.5 ms, backward ~185 ms → ~1 ms (all three dispatches); at
-// (2048, 256) forward 1–2.5 s → 20–60 ms, backward 5–10 s → 40–180 ms. A small
+// (2048, 256) forward 1–3.7 s → 20–60 ms, backward 2–10 s → 40–180 ms. A small
 // workgroup per row (32 or 64 with a tree) was also tried: 30–80 ms forward
 // at (256, 64), barriers still dominate. On a real GPU a thread per row
 // reads its row with a stride of C between neighbouring threads, so each load
