@@ -11,6 +11,7 @@ import { initGptParameters } from '../model/init.ts';
 import { batchFor } from '../data/sampler.ts';
 import { prepareMatmulForward } from '../kernels/matmul.ts';
 import { printTable, round, timeIt, type BenchOptions } from './report.ts';
+import { timeDispatches } from './kernels.ts';
 import type { GptConfig } from '../model/config.ts';
 
 /** FLOPs of one training step (forward + backward ≈ 3× forward), nanoGPT/PaLM estimate. */
@@ -46,6 +47,7 @@ export async function benchStep(options: BenchOptions) {
     : defaultModels(software);
   const data = new Uint8Array(1 << 16).map((_, i) => 32 + ((i * 7919) % 95)); // bytes; content does not change the cost
   const rows = [];
+  let kernels: { kernel: string; dispatches: number; ms: number; share: number }[] = [];
   for (const { model: name, B, T } of runs) {
     const config = GPT_PRESETS[name];
     if (!config) throw new Error(`unknown preset ${name}`);
@@ -59,6 +61,7 @@ export async function benchStep(options: BenchOptions) {
       const batch = batchFor(data, 1, t, B, T);
       await model.step(batch.inputs, batch.targets, ++t, optimizer).loss;
     }, options.budgetMs, 10);
+    if (!rows.length) kernels = await kernelBreakdown(ctx, model);
     model.destroy();
 
     // The matmul kernel alone at this preset's MLP up-projection: (B·T, C) · (4C, C)ᵀ.
@@ -87,6 +90,23 @@ export async function benchStep(options: BenchOptions) {
     });
   }
   printTable(`training step on ${adapter}`, rows.map((r) => ({ ...r, 'step/matmul': round(r.step_gflops / r.matmul_gflops, 3) })));
+  printTable(`per-kernel time of one ${runs[0].model} step (each dispatch timed alone, summed by kernel)`, kernels);
   gpu.device.destroy();
-  return { bench: 'step', adapter, rows };
+  return { bench: 'step', adapter, rows, kernels };
+}
+
+/** GPU time per kernel over one step's dispatches (timestamp queries where the adapter has them). */
+async function kernelBreakdown(ctx: GpuContext, model: GptGpu) {
+  const timings = await timeDispatches(ctx, model.stepDispatches, 3);
+  const byKernel = new Map<string, { dispatches: number; ms: number }>();
+  for (const t of timings) {
+    const entry = byKernel.get(t.name) ?? { dispatches: 0, ms: 0 };
+    entry.dispatches++;
+    entry.ms += t.medianMs;
+    byKernel.set(t.name, entry);
+  }
+  const total = [...byKernel.values()].reduce((sum, e) => sum + e.ms, 0);
+  return [...byKernel]
+    .map(([kernel, e]) => ({ kernel, dispatches: e.dispatches, ms: round(e.ms, 2), share: round(e.ms / total, 3), clock: timings[0].clock }))
+    .sort((a, b) => b.ms - a.ms);
 }

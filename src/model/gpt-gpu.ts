@@ -359,6 +359,11 @@ export class GptGpu {
     })();
   }
 
+  /** Every prepared dispatch of a step, in order (for per-kernel timing). */
+  get stepDispatches(): readonly PreparedDispatch[] {
+    return [...this.forwardPass, ...this.backwardPass, ...this.optimizerPass];
+  }
+
   /** Dispatch counts, for the bench and the device panel. */
   get dispatchCounts() {
     return { forward: this.forwardPass.length, backward: this.backwardPass.length, optimizer: this.optimizerPass.length };
