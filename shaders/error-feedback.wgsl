@@ -5,11 +5,12 @@
 // operation to float32; this kernel gives the same bits.
 //
 // Why the OR with params.zero: a compiler may contract `β·e + Δ` into one fused
-// multiply-add (one rounding instead of the reference's two), and Vulkan and
-// D3D drivers do so for plain SPIR-V/HLSL. Passing the product through an
-// integer OR with a value only known at run time (always 0) forces it to be
-// materialised as a rounded float32 first; the cost is one integer op per
-// element in a memory-bound kernel.
+// multiply-add (one rounding instead of the reference's two); SPIR-V without
+// NoContraction and HLSL without `precise` allow it, and WGSL has no way to
+// forbid it. Passing the product through an integer OR with a value known only
+// at run time (always 0) forces it to be materialised as a rounded float32
+// first; the cost is one integer op per element in a memory-bound kernel.
+// (SwiftShader does not contract either way; this is for hardware drivers.)
 //
 // Workgroups are laid out 2-D (x · y ≥ ⌈P / 256⌉, x ≤ 65535), as in
 // adamw.wgsl: one dimension holds at most 16.7M floats.
