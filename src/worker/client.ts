@@ -1,0 +1,97 @@
+// The page's side of the training Worker: creates it, sends typed requests,
+// and fans its events out to subscribers after checking each one's kind
+// (protocol.ts parseWorkerEvent: unknown kinds are refused, not ignored).
+// A Worker that fails to load or crashes becomes an 'error' event too, so the
+// UI has one place to listen.
+// Leaves out: deciding when to pause (pause-conditions.ts) and what to show
+// (src/app/).
+import { parseWorkerEvent, type PauseReason, type TrainingSetup, type WorkerEvent, type WorkerRequest } from './protocol.ts';
+
+export type WorkerEventListener = (event: WorkerEvent) => void;
+
+/** The part of a Worker the client uses (a real Worker fits; tests may pass another). */
+export interface WorkerLike {
+  postMessage(message: unknown): void;
+  terminate(): void;
+  onmessage: ((event: MessageEvent) => void) | null;
+  onerror: ((event: ErrorEvent) => void) | null;
+}
+
+export function createTrainingWorker(): WorkerLike {
+  // Vite bundles the Worker from this exact expression (new URL + import.meta.url).
+  return new Worker(new URL('./training-worker.ts', import.meta.url), { type: 'module', name: 'tessera-training' });
+}
+
+export class TrainingClient {
+  private worker: WorkerLike | null = null;
+  private readonly listeners = new Set<WorkerEventListener>();
+
+  constructor(private readonly createWorker: () => WorkerLike = createTrainingWorker) {}
+
+  subscribe(listener: WorkerEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: WorkerEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private ensureWorker(): WorkerLike {
+    if (this.worker) return this.worker;
+    const worker = this.createWorker();
+    worker.onmessage = (message) => {
+      let event: WorkerEvent;
+      try {
+        event = parseWorkerEvent(message.data);
+      } catch (error) {
+        event = { kind: 'error', code: 'internal', message: (error as Error).message, advice: 'This is a bug in Tessera; please report it.', fatal: false, canRestart: false };
+      }
+      this.emit(event);
+    };
+    worker.onerror = (error) => {
+      error.preventDefault?.();
+      this.emit({
+        kind: 'error',
+        code: 'internal',
+        message: `The training worker crashed: ${error.message || 'no message'}`,
+        advice: 'Reload the page. If it happens again, please report it with your browser version.',
+        fatal: true,
+        canRestart: true,
+      });
+      this.worker?.terminate();
+      this.worker = null;
+    };
+    this.worker = worker;
+    return worker;
+  }
+
+  private send(request: WorkerRequest): void {
+    this.ensureWorker().postMessage(request);
+  }
+
+  start(setup: TrainingSetup): void {
+    this.send({ kind: 'start', setup });
+  }
+  pause(reason: PauseReason): void {
+    if (this.worker) this.send({ kind: 'pause', reason });
+  }
+  resume(reason: PauseReason): void {
+    if (this.worker) this.send({ kind: 'resume', reason });
+  }
+  setThrottle(throttle: number): void {
+    if (this.worker) this.send({ kind: 'setThrottle', throttle });
+  }
+  stop(): void {
+    if (this.worker) this.send({ kind: 'stop' });
+  }
+  requestSnapshot(): void {
+    if (this.worker) this.send({ kind: 'snapshot' });
+  }
+
+  /** Ends the Worker at once (GPU memory is freed with it). */
+  terminate(): void {
+    this.worker?.terminate();
+    this.worker = null;
+  }
+}

@@ -1,0 +1,203 @@
+// What the page and the training Worker say to each other: requests (page →
+// Worker) and events (Worker → page) as discriminated unions on `kind`, with a
+// `switch` on every receiving side that rejects unknown kinds (web-llm's
+// message.ts style). Requests are validated field by field when they arrive:
+// the Worker is a boundary, and a bad setting should fail loudly there.
+//
+// Why not comlink: comlink turns the Worker into RPC calls, but most of this
+// traffic is a stream the Worker pushes (progress, steps, evaluations, errors)
+// and the page only sends a handful of fire-and-forget commands. With comlink
+// every stream would become a Comlink.proxy callback with its own lifetime to
+// release, and the message shapes would hide behind method signatures. Plain
+// postMessage with one typed union keeps each message visible, serializable
+// (the events can be logged or replayed in tests), and transferable (snapshot
+// parameters move without a copy).
+//
+// Leaves out: the relay round logic (src/swarm/), which posts its own 'round'
+// events through the page; the Worker's standalone mode never sends them.
+import type { AdapterSummary } from '../gpu/device.ts';
+import type { GpuErrorCode } from '../gpu/errors.ts';
+import { GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
+
+/** Why training is paused; training runs only while no reason holds. */
+export type PauseReason = 'user' | 'hidden' | 'battery';
+export const PAUSE_REASONS: readonly PauseReason[] = ['user', 'hidden', 'battery'];
+
+export interface TrainingSetup {
+  runId: string; // 'local' when training standalone (no relay); names the checkpoints
+  preset: GptPresetName;
+  batchSize: number; // B
+  seqLen: number; // T ≤ blockSize
+  seed: number; // data seed (safe integer) and, standalone, the init seed
+  totalSteps: number; // LR schedule horizon (steps to the cosine floor)
+  evalEvery: number; // steps between local validation evaluations; 0 = never
+  checkpointEvery: number; // steps between checkpoints; 0 = never
+  throttle: number; // share of time the GPU works, [0.1, 1]
+  trainUrl: string; // absolute URL of the training bytes (the Worker resolves relative URLs against its own script)
+  valUrl: string; // absolute URL of the validation bytes
+}
+
+export type WorkerRequest =
+  | { kind: 'start'; setup: TrainingSetup }
+  | { kind: 'pause'; reason: PauseReason }
+  | { kind: 'resume'; reason: PauseReason }
+  | { kind: 'setThrottle'; throttle: number }
+  | { kind: 'stop' }
+  /** Ask for the current parameters (for sampling text on the page). */
+  | { kind: 'snapshot' };
+
+export type ProgressPhase =
+  | 'acquiring-device'
+  | 'downloading-data'
+  | 'downloading-model' // relay mode: θ(v) from the relay
+  | 'catching-up' // relay mode: applying missed aggregates
+  | 'compiling-shaders'
+  | 'allocating-model'
+  | 'restoring-checkpoint'
+  | 'first-step';
+
+export const PHASE_LABELS: Record<ProgressPhase, string> = {
+  'acquiring-device': 'Opening the GPU',
+  'downloading-data': 'Downloading training text',
+  'downloading-model': 'Downloading the current model',
+  'catching-up': 'Catching up with the swarm',
+  'compiling-shaders': 'Compiling GPU kernels',
+  'allocating-model': 'Allocating the model on the GPU',
+  'restoring-checkpoint': 'Restoring the saved checkpoint',
+  'first-step': 'Running the first training step',
+};
+
+export type TrainingState = 'preparing' | 'training' | 'paused' | 'stopped' | 'failed';
+
+export type WorkerErrorCode = GpuErrorCode | 'data-unavailable' | 'diverged' | 'storage' | 'bad-request' | 'internal';
+
+export type WorkerEvent =
+  | { kind: 'progress'; phase: ProgressPhase; fraction: number | null; detail: string | null }
+  | {
+      kind: 'ready';
+      adapter: AdapterSummary;
+      preset: GptPresetName;
+      config: GptConfig;
+      parameterCount: number; // P
+      batchSize: number; // B
+      seqLen: number; // T
+      flopsPerStep: number; // estimated forward + backward FLOPs of one step
+      resumedFromStep: number | null; // global step of the restored checkpoint, null for a fresh model
+    }
+  | { kind: 'status'; state: TrainingState; pausedFor: PauseReason[]; throttle: number }
+  | { kind: 'step'; step: number; loss: number; lr: number; tokens: number; ms: number; flops: number }
+  | { kind: 'evaluation'; step: number; loss: number } // local validation loss (not the swarm's)
+  | { kind: 'checkpoint'; step: number; bytes: number; ms: number }
+  | {
+      kind: 'round';
+      phase: 'submitted' | 'acknowledged' | 'applied';
+      round: number;
+      payloadBytes: number | null; // compressed bytes sent
+      denseBytes: number | null; // 4·P: what a dense float32 update would have been
+      version: number | null; // global model version after 'applied'
+    }
+  | { kind: 'snapshot'; step: number; preset: GptPresetName; config: GptConfig; params: Float32Array }
+  | { kind: 'error'; code: WorkerErrorCode; message: string; advice: string; fatal: boolean; canRestart: boolean };
+
+export type WorkerEventKind = WorkerEvent['kind'];
+
+/** A request the Worker could not accept; the Worker answers with an 'error' event of code 'bad-request'. */
+export class WorkerMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerMessageError';
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+function fields(value: unknown, path: string): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new WorkerMessageError(`${path}: expected an object`);
+  return value as Fields;
+}
+
+function integer(o: Fields, key: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new WorkerMessageError(`setup.${key}: expected an integer in ${min}..${max}, got ${String(v)}`);
+  return v;
+}
+
+function url(o: Fields, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || !/^(https?|blob|data):/.test(v)) throw new WorkerMessageError(`setup.${key}: expected an absolute URL, got ${String(v)}`);
+  return v;
+}
+
+export function parseThrottle(value: unknown, path = 'throttle'): number {
+  if (typeof value !== 'number' || !(value >= 0.1 && value <= 1)) throw new WorkerMessageError(`${path}: expected a number in [0.1, 1], got ${String(value)}`);
+  return value;
+}
+
+function pauseReason(value: unknown): PauseReason {
+  if (!PAUSE_REASONS.includes(value as PauseReason)) throw new WorkerMessageError(`reason: expected one of ${PAUSE_REASONS.join(', ')}, got ${String(value)}`);
+  return value as PauseReason;
+}
+
+export function parseTrainingSetup(value: unknown): TrainingSetup {
+  const o = fields(value, 'setup');
+  const preset = o.preset as GptPresetName;
+  if (typeof preset !== 'string' || !Object.hasOwn(GPT_PRESETS, preset)) {
+    throw new WorkerMessageError(`setup.preset: expected one of ${Object.keys(GPT_PRESETS).join(', ')}, got ${String(preset)}`);
+  }
+  const runId = o.runId;
+  if (typeof runId !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(runId)) throw new WorkerMessageError(`setup.runId: expected 1..64 characters of [A-Za-z0-9._:-]`);
+  return {
+    runId,
+    preset,
+    batchSize: integer(o, 'batchSize', 1, 512),
+    seqLen: integer(o, 'seqLen', 1, GPT_PRESETS[preset].blockSize),
+    seed: integer(o, 'seed', 0),
+    totalSteps: integer(o, 'totalSteps', 1),
+    evalEvery: integer(o, 'evalEvery', 0),
+    checkpointEvery: integer(o, 'checkpointEvery', 0),
+    throttle: parseThrottle(o.throttle, 'setup.throttle'),
+    trainUrl: url(o, 'trainUrl'),
+    valUrl: url(o, 'valUrl'),
+  };
+}
+
+/** Validates a message that arrived at the Worker; unknown kinds are refused. */
+export function parseWorkerRequest(data: unknown): WorkerRequest {
+  const o = fields(data, 'request');
+  const kind = o.kind as WorkerRequest['kind'];
+  switch (kind) {
+    case 'start':
+      return { kind, setup: parseTrainingSetup(o.setup) };
+    case 'pause':
+    case 'resume':
+      return { kind, reason: pauseReason(o.reason) };
+    case 'setThrottle':
+      return { kind, throttle: parseThrottle(o.throttle) };
+    case 'stop':
+    case 'snapshot':
+      return { kind };
+    default:
+      throw new WorkerMessageError(`unknown request kind ${JSON.stringify(kind)}`);
+  }
+}
+
+/** Checks that a message from the Worker is an event of a known kind (the page's side of the switch). */
+export function parseWorkerEvent(data: unknown): WorkerEvent {
+  const o = fields(data, 'event');
+  const kind = o.kind as WorkerEventKind;
+  switch (kind) {
+    case 'progress':
+    case 'ready':
+    case 'status':
+    case 'step':
+    case 'evaluation':
+    case 'checkpoint':
+    case 'round':
+    case 'snapshot':
+    case 'error':
+      // Events come from our own Worker bundle; their fields are typed at the source.
+      return o as unknown as WorkerEvent;
+    default:
+      throw new WorkerMessageError(`unknown event kind ${JSON.stringify(kind)}`);
+  }
+}
