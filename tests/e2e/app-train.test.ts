@@ -1,0 +1,126 @@
+// The built app trains standalone in headless Chromium: the training Worker
+// acquires WebGPU (SwiftShader), downloads the shipped Brown data, compiles the
+// kernels and runs inner steps whose finite losses reach the dashboard; a
+// checkpoint lands in the page's real IndexedDB; a guest wallet is created
+// and remembered; the demo route renders the join QR code and a live sample
+// written by onnxruntime-web from the Worker's parameters; both screens fit a
+// 375 px phone without sideways scrolling; screenshots go to
+// test-results/screenshots/; the page logs no errors.
+// Smallest preset, B = 2, T = 16: SwiftShader takes seconds per step.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { BrowserContext, Page } from 'playwright-core';
+import { ensureDataset } from '../../src/data/prepare.ts';
+import { isValidAddress } from '../../src/protocol/address.ts';
+import { launchBrowser, openPage } from './support/browser.ts';
+import { serveDist } from './support/static-server.ts';
+
+const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
+const DIST_DATA = fileURLToPath(new URL('../../dist/data/brown-train.bin', import.meta.url));
+const TRAINING_QUERY = '?preset=nano&batch=2&seq=16&evalEvery=4&checkpointEvery=2';
+
+let server: Awaited<ReturnType<typeof serveDist>>;
+let browser: BrowserContext;
+
+beforeAll(async () => {
+  ensureDataset(); // public/data/, which the build copies into dist/
+  if (!existsSync(DIST_DATA)) throw new Error('dist/data/ has no training data: run `npm run build` (it prepares the data, then builds)');
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  server = await serveDist();
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function stepsShown(page: Page): Promise<number> {
+  return Number(await page.getByTestId('step-count').getAttribute('data-steps'));
+}
+
+/** True when nothing on the page is wider than the viewport, once layout and ResizeObservers have run (two frames). */
+async function fitsWidth(page: Page): Promise<boolean> {
+  await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
+  return page.evaluate('document.documentElement.scrollWidth <= window.innerWidth');
+}
+
+describe('app: standalone training', () => {
+  it('trains in the Worker, keeps a guest wallet, renders the demo screen, and logs no errors', async () => {
+    const { page, errors } = await openPage(browser, `${server.url}${TRAINING_QUERY}`);
+    await page.getByTestId('device-panel').and(page.locator('[data-status="ready"]')).waitFor({ timeout: 60_000 });
+
+    // Standalone: the swarm panel says so instead of showing numbers.
+    const relay = page.getByTestId('relay-panel');
+    expect(await relay.getAttribute('data-connected')).toBe('false');
+    expect(await relay.innerText()).toContain('not connected to a relay');
+
+    // Start with the keyboard, as a keyboard user would.
+    const start = page.getByTestId('start-training');
+    await start.and(page.locator(':enabled')).waitFor({ timeout: 30_000 });
+    await start.focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('training-progress').waitFor({ timeout: 30_000 });
+
+    // At least two inner steps, each with a finite loss (a non-finite one stops training with an error).
+    await page.waitForFunction(
+      `Number(document.querySelector('[data-testid="step-count"]')?.dataset.steps ?? 0) >= 2 || !!document.querySelector('[data-testid="training-error"]')`,
+      undefined,
+      { timeout: 300_000, polling: 500 },
+    );
+    expect(await page.getByTestId('training-error').count()).toBe(0);
+    expect(await stepsShown(page)).toBeGreaterThanOrEqual(2);
+    const loss = Number(await page.getByTestId('last-loss').innerText());
+    expect(Number.isFinite(loss)).toBe(true);
+    // A fresh byte-level model starts near ln 256 ≈ 5.55 nats.
+    expect(loss).toBeGreaterThan(3);
+    expect(loss).toBeLessThan(7);
+    expect(Number(await page.getByTestId('inner-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
+    // evalEvery=4: the held-out loss of the fresh model was measured before the first step.
+    expect(Number(await page.getByTestId('validation-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
+    expect(await page.getByTestId('training-panel').getAttribute('data-state')).toBe('training');
+    expect(await page.getByTestId('model-summary').innerText()).toContain('nano');
+    expect(await page.getByTestId('tokens-per-second').innerText()).toMatch(/tok\/s$/);
+    expect(await page.getByTestId('gflops').innerText()).toMatch(/GFLOP\/s$/);
+
+    // checkpointEvery=2: the Worker saved one to this browser's IndexedDB.
+    await page.getByTestId('last-checkpoint').filter({ hasText: /^step \d+$/ }).waitFor({ timeout: 120_000 });
+
+    // Guest wallet: created, shown as a guest, an SS58-42 address, remembered after a reload.
+    await page.getByTestId('use-guest').click();
+    const account = page.getByTestId('wallet-account');
+    await account.and(page.locator('[data-kind="guest"]')).waitFor({ timeout: 30_000 });
+    const address = (await page.getByTestId('wallet-address').innerText()).trim();
+    expect(isValidAddress(address)).toBe(true);
+    expect(await account.innerText()).toContain('Guest');
+
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-1280.png`, fullPage: true });
+    await page.setViewportSize({ width: 375, height: 812 });
+    expect(await fitsWidth(page)).toBe(true);
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-375.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 720 });
+
+    // The demo route, in the same tab (training goes on): QR code of the join URL and a live sample.
+    await page.getByTestId('demo-link').click();
+    const qr = page.getByTestId('join-qr');
+    await qr.and(page.locator('[data-ready="true"]')).waitFor({ timeout: 30_000 });
+    expect(await qr.getAttribute('data-url')).toBe(`${server.url.replace(/\/$/, '')}/`);
+    expect(await qr.locator('svg path').count()).toBeGreaterThan(0);
+    await page.getByTestId('demo-sample').filter({ hasText: /^The / }).waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('demo-contributors').innerText()).toBe('not connected to a relay');
+    await page.screenshot({ path: `${SCREENSHOTS}demo-1280.png` });
+    await page.setViewportSize({ width: 375, height: 812 });
+    expect(await fitsWidth(page)).toBe(true);
+    await page.screenshot({ path: `${SCREENSHOTS}demo-375.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 720 });
+
+    // Back on the dashboard after a reload: the guest account is remembered.
+    await page.goto(`${server.url}${TRAINING_QUERY}#/`);
+    await page.getByTestId('wallet-account').and(page.locator('[data-kind="guest"]')).waitFor({ timeout: 30_000 });
+    expect((await page.getByTestId('wallet-address').innerText()).trim()).toBe(address);
+
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
