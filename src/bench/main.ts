@@ -1,12 +1,14 @@
 // `npm run bench -- <name> [--json] [--budget-ms N] [--key value]`
-// Benches: matmul, step. With --json the last line of stdout is one JSON object.
+// Benches: matmul, step, compress. With --json the last line of stdout is one JSON object.
 import { benchMatmul } from './matmul.ts';
 import { benchStep } from './step.ts';
+import { benchCompress } from './compress.ts';
 import type { BenchOptions } from './report.ts';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   matmul: benchMatmul,
   step: benchStep,
+  compress: benchCompress,
 };
 
 function parseArgs(argv: string[]) {

@@ -12,40 +12,14 @@
 // Dimension letters: P floats in the flat parameter buffers, N values selected
 // over all tensors in one round (Σ sparseCount, plus every value of a dense
 // tensor), K chunks in the table (every tensor cut into chunkSize pieces).
-import errorFeedbackSource from '../../shaders/error-feedback.wgsl?raw';
-import topKSource from '../../shaders/top-k.wgsl?raw';
-import removeSentSource from '../../shaders/remove-sent.wgsl?raw';
-import { divUp, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
+import { divUp, type Binding, type GpuContext, type PreparedDispatch } from '../gpu/runtime.ts';
+import { errorFeedbackKernel, removeSentKernel, topKChunksKernel } from '../kernels/sparseloco.ts';
 import type { TensorManifest } from './manifest.ts';
 import { chunkKeep, tensorMode, type CompressConfig, type TensorMode } from './sparseloco.ts';
 
+export { errorFeedbackKernel, removeSentKernel, sparselocoKernels, topKChunksKernel } from '../kernels/sparseloco.ts';
+
 const EF_LANES = 256; // workgroup size of error-feedback.wgsl
-
-export const errorFeedbackKernel: KernelSpec = {
-  name: 'error_feedback',
-  file: 'error-feedback.wgsl',
-  source: errorFeedbackSource,
-  entryPoint: 'error_feedback',
-  bindings: ['write', 'read', 'read', 'uniform'],
-};
-
-export const topKChunksKernel: KernelSpec = {
-  name: 'top_k_chunks',
-  file: 'top-k.wgsl',
-  source: topKSource,
-  entryPoint: 'top_k_chunks',
-  bindings: ['read', 'read', 'write', 'uniform'],
-};
-
-export const removeSentKernel: KernelSpec = {
-  name: 'remove_sent',
-  file: 'remove-sent.wgsl',
-  source: removeSentSource,
-  entryPoint: 'remove_sent',
-  bindings: ['write', 'read', 'read', 'read', 'read', 'uniform'],
-};
-
-export const sparselocoKernels: readonly KernelSpec[] = [errorFeedbackKernel, topKChunksKernel, removeSentKernel];
 
 // ---------------------------------------------------------------------------
 // The chunk table

@@ -13,6 +13,7 @@ import { gradNormKernels } from './grad-norm.ts';
 import { layernormKernels } from './layernorm.ts';
 import { matmulKernels } from './matmul.ts';
 import { residualKernels } from './residual.ts';
+import { sparselocoKernels } from './sparseloco.ts';
 
 export const ALL_KERNELS: readonly KernelSpec[] = [
   ...encoderKernels,
@@ -25,6 +26,7 @@ export const ALL_KERNELS: readonly KernelSpec[] = [
   ...gradNormKernels,
   ...adamwKernels,
   ...fillKernels,
+  ...sparselocoKernels,
 ];
 
 /** Compile every kernel's pipeline; reports progress as (done, total). */
