@@ -7,10 +7,18 @@
 // `params` buffer holds them, so a GPU compressor never needs a readback.
 //
 // Each compressor owns its replicas' EF residuals (float32, zero at first use,
-// kept across rounds, never sent).
+// kept across rounds, never sent). Two implementations:
+//   CpuReplicaCompressor  the plain-TypeScript reference (sparseloco.ts)
+//   GpuReplicaCompressor  SparseLoCoGpu (sparseloco-gpu.ts): one GPU residual
+//                         buffer, each replica's residual swapped in and out
+//                         through the CPU like the simulator's AdamW moments
+// Both must give the same update bits (sparseloco-gpu.ts says so and
+// tests/gpu/sim.test.ts checks it over whole runs).
 // Leaves out: the wire codec and aggregation (simulate.ts calls codec.ts and
 // aggregate.ts on the returned update, exactly as a tab and the relay do).
+import type { GpuContext } from '../gpu/runtime.ts';
 import type { GptGpu } from '../model/gpt-gpu.ts';
+import { SparseLoCoGpu } from '../compress/sparseloco-gpu.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import {
   DEFAULT_EF_BETA,
@@ -63,6 +71,54 @@ export class CpuReplicaCompressor implements ReplicaCompressor {
   }
 
   destroy(): void {
+    this.residuals.clear();
+  }
+}
+
+/** SparseLoCoGpu behind the same interface: e stays on the GPU during a compression. */
+export class GpuReplicaCompressor implements ReplicaCompressor {
+  readonly name = 'gpu';
+  private readonly residuals = new Map<number, Float32Array>(); // replica → (P) EF residual while swapped out
+  private resident = -1; // replica whose residual the GPU buffer holds; −1: none (buffer is zero)
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    private readonly compressor: SparseLoCoGpu,
+    private readonly globalParams: GPUBuffer, // (P) θ at the start of the round
+  ) {}
+
+  static async create(
+    ctx: GpuContext,
+    manifest: TensorManifest,
+    paramCount: number, // P: floats of the flat parameter buffer (layout.size)
+    config: CompressConfig,
+    beta: number = DEFAULT_EF_BETA,
+  ): Promise<GpuReplicaCompressor> {
+    const compressor = await SparseLoCoGpu.create(ctx, manifest, paramCount, { config, beta });
+    return new GpuReplicaCompressor(ctx, compressor, ctx.createBuffer('sim.global-params', paramCount * 4));
+  }
+
+  async compress(replica: number, globalParams: Float32Array, model: GptGpu): Promise<CompressedUpdate> {
+    if (this.resident !== replica) {
+      if (this.resident >= 0) this.residuals.set(this.resident, await this.compressor.readResidual());
+      const saved = this.residuals.get(replica);
+      if (saved) this.compressor.writeResidual(saved);
+      else this.compressor.resetResidual();
+      this.resident = replica;
+    }
+    this.ctx.write(this.globalParams, globalParams);
+    return this.compressor.compress(this.globalParams, model.params);
+  }
+
+  /** A copy of one replica's residual (tests, diagnostics). */
+  async residual(replica: number): Promise<Float32Array | undefined> {
+    if (replica === this.resident) return this.compressor.readResidual();
+    return this.residuals.get(replica)?.slice();
+  }
+
+  destroy(): void {
+    this.compressor.destroy();
+    this.globalParams.destroy();
     this.residuals.clear();
   }
 }

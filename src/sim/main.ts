@@ -4,7 +4,8 @@
 //
 //   npm run sim -- --algo sparseloco|diloco|ddp --peers R --inner H --rounds N
 //                  --model nano|tiny|small|medium [--batch B] [--seq T] [--seed S]
-//                  [--lr LR] [--warmup STEPS] [--eval-batches N] [--topk K] [--chunk N] [--json]
+//                  [--lr LR] [--warmup STEPS] [--eval-batches N] [--topk K] [--chunk N]
+//                  [--compressor cpu|gpu] [--json]
 //
 // Prints one line per round (validation loss of the global model, bytes sent
 // per peer); with --json the last line is the whole result as JSON.
@@ -20,7 +21,7 @@ import { SIM_ALGORITHMS, runSimulation, type SimAlgorithm } from './simulate.ts'
 
 const USAGE = `usage: npm run sim -- --algo ${SIM_ALGORITHMS.join('|')} --peers R --inner H --rounds N --model ${Object.keys(GPT_PRESETS).join('|')}
                     [--batch B] [--seq T] [--seed S] [--lr LR] [--warmup STEPS] [--eval-batches N]
-                    [--topk K] [--chunk N] [--json]`;
+                    [--topk K] [--chunk N] [--compressor cpu|gpu] [--json]`;
 
 class UsageError extends Error {}
 
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
       'eval-batches': { type: 'string' },
       topk: { type: 'string' },
       chunk: { type: 'string' },
+      compressor: { type: 'string', default: 'cpu' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -86,13 +88,16 @@ async function main(): Promise<void> {
     chunkSize: integer(values.chunk, 'chunk', defaultCompressConfig.chunkSize),
   };
 
+  const compressor = values.compressor;
+  if (compressor !== 'cpu' && compressor !== 'gpu') throw new UsageError(`--compressor must be cpu or gpu, got ${compressor}`);
+
   const gpu = await acquireNodeDevice();
   const ctx = new GpuContext(gpu);
   const adapter = `${gpu.adapter.vendor || 'unknown'}/${gpu.adapter.architecture || 'unknown'}`;
   const data = ensureDataset();
   console.log(
     `sim ${algo}: ${modelName}, R=${peers} H=${inner} rounds=${rounds} B=${batch} T=${seq} seed=${seed}` +
-      `${algo === 'sparseloco' ? ` top-${compress.topK}/${compress.chunkSize}` : ''} on ${adapter}`,
+      `${algo === 'sparseloco' ? ` top-${compress.topK}/${compress.chunkSize} (${compressor} compressor)` : ''} on ${adapter}`,
   );
   const result = await runSimulation({
     ctx,
@@ -108,6 +113,7 @@ async function main(): Promise<void> {
     data,
     evalBatches,
     compress,
+    compressor,
     train: { ...(lr !== undefined && { learningRate: lr }), ...(warmup !== undefined && { warmupSteps: warmup }) },
     onRound: (r) =>
       console.log(

@@ -52,7 +52,7 @@ import {
   type DensePseudoGradient,
   type NesterovOuterConfig,
 } from '../compress/diloco.ts';
-import { CpuReplicaCompressor, type ReplicaCompressor } from './compressor.ts';
+import { CpuReplicaCompressor, GpuReplicaCompressor, type ReplicaCompressor } from './compressor.ts';
 
 export const SIM_ALGORITHMS = ['sparseloco', 'diloco', 'ddp'] as const;
 export type SimAlgorithm = (typeof SIM_ALGORITHMS)[number];
@@ -78,10 +78,24 @@ export interface SimulationOptions {
   compress?: CompressConfig;
   efBeta?: number;
   outer?: NesterovOuterConfig;
-  /** SparseLoCo's compressor; default the CPU reference. */
-  makeCompressor?: (manifest: TensorManifest, config: CompressConfig, beta: number) => ReplicaCompressor;
+  /** SparseLoCo's compressor: 'cpu' (the reference, default), 'gpu', or a factory (tests, new implementations). */
+  compressor?: 'cpu' | 'gpu' | CompressorFactory;
   onRound?: (round: RoundResult) => void;
 }
+
+/** What a compressor needs to set itself up. paramCount = layout.size, the flat buffer's length. */
+export type CompressorFactory = (setup: {
+  ctx: GpuContext;
+  manifest: TensorManifest;
+  paramCount: number;
+  config: CompressConfig;
+  beta: number;
+}) => ReplicaCompressor | Promise<ReplicaCompressor>;
+
+const COMPRESSORS: Record<'cpu' | 'gpu', CompressorFactory> = {
+  cpu: ({ manifest, config, beta }) => new CpuReplicaCompressor(manifest, config, beta),
+  gpu: ({ ctx, manifest, paramCount, config, beta }) => GpuReplicaCompressor.create(ctx, manifest, paramCount, config, beta),
+};
 
 export interface RoundResult {
   round: number; // 1-based
@@ -164,10 +178,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const denseBytes = 4 * layout.paramCount;
   // The clip threshold is fixed when the grad-norm dispatch is prepared; lr and the rest are set per step.
   const model = await GptGpu.create(ctx, options.model, B, T, optimizerAt(train, 0, totalSteps));
-  const compressor =
-    algo === 'sparseloco'
-      ? (options.makeCompressor ?? ((m, c, b) => new CpuReplicaCompressor(m, c, b)))(manifest, compressConfig, beta)
-      : null;
+  let compressor: ReplicaCompressor | null = null;
+  if (algo === 'sparseloco') {
+    const choice = options.compressor ?? 'cpu';
+    const factory = typeof choice === 'function' ? choice : COMPRESSORS[choice];
+    if (!factory) throw new RangeError(`compressor must be cpu, gpu or a factory, got ${String(choice)}`);
+    try {
+      compressor = await factory({ ctx, manifest, paramCount: layout.size, config: compressConfig, beta });
+    } catch (e) {
+      model.destroy();
+      throw e;
+    }
+  }
 
   try {
     const globalParams = initial.slice(); // (layout.size) θ, the coordinator's copy

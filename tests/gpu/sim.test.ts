@@ -1,7 +1,8 @@
 // The swarm simulator on the real engine (Dawn on SwiftShader): a tiny run of
 // each algorithm (nano, R = 2, H = 3, 2 rounds, B = 2, T = 32) must lower the
 // validation loss, count bytes as specified, feed every algorithm the same
-// tokens, and — for SparseLoCo — reproduce the global model bit for bit.
+// tokens, and — for SparseLoCo — reproduce the global model bit for bit, also
+// with the GPU compressor in place of the CPU reference.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuContext } from './gpu-context.ts';
 import type { GpuContext } from '../../src/gpu/runtime.ts';
@@ -59,7 +60,7 @@ describe('swarm simulator', () => {
     const payloadLengths: number[][] = [];
     const result = await runSimulation({
       ...options('sparseloco'),
-      makeCompressor: (manifest, compressConfig, beta): ReplicaCompressor => {
+      compressor: ({ manifest, config: compressConfig, beta }): ReplicaCompressor => {
         const inner = new CpuReplicaCompressor(manifest, compressConfig, beta);
         let calls = 0;
         return {
@@ -88,9 +89,11 @@ describe('swarm simulator', () => {
     expect(result.total_bytes_up_per_peer).toBe(result.rounds[0].bytes_up_per_peer + result.rounds[1].bytes_up_per_peer);
   });
 
-  it('SparseLoCo is deterministic: a second run gives the same global model, bit for bit', async () => {
+  // The second run swaps in the GPU compressor: the same bits prove both determinism and that the swap point works.
+  it('SparseLoCo is deterministic: a second run (GPU compressor) gives the same global model, bit for bit', async () => {
     const first = results.sparseloco!;
-    const second = await runSimulation(options('sparseloco'));
+    const second = await runSimulation({ ...options('sparseloco'), compressor: 'gpu' });
+    expect(second.compressor).toBe('gpu');
     const a = new Uint32Array(first.finalParams.buffer, first.finalParams.byteOffset, first.finalParams.length);
     const b = new Uint32Array(second.finalParams.buffer, second.finalParams.byteOffset, second.finalParams.length);
     let differing = 0;
