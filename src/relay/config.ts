@@ -57,7 +57,11 @@ export interface RelayOptions {
   maxPayloadBytes: number;
   /** Per client IP, before any work: a conference room shares one NAT address, so generous. */
   ipRateLimit: RateLimit;
-  /** Per address, after the signature checks out: honest tabs submit once per round. */
+  /**
+   * Per address, after the signature checks out. An honest tab submits once per
+   * round (and rounds of a fast demo can be seconds apart); this bounds a key
+   * that keeps sending signed junk to the codec.
+   */
   addressRateLimit: RateLimit;
   /** If set, only these SS58 addresses may submit (a closed run). */
   allowlist: readonly string[] | null;
@@ -88,7 +92,7 @@ export function defaultRelayOptions(model: GptConfig): RelayOptions {
     minSubmissions: 1,
     maxPayloadBytes: payloadLimitFor(model),
     ipRateLimit: { burst: 120, perSecond: 10 },
-    addressRateLimit: { burst: 8, perSecond: 0.1 },
+    addressRateLimit: { burst: 20, perSecond: 1 },
     allowlist: null,
     keepCheckpoints: 2,
     maxCatchUp: 64,

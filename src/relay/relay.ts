@@ -221,7 +221,7 @@ export class Relay {
         verifySubmission(submission.headerBytes, submission.signature, submission.header.address);
         if (!bytesEqual(payloadHash(submission.payload), submission.header.payloadHash)) throw new ProtocolError('payload-mismatch', 'payload hash');
         const update = decodeUpdate(submission.payload, this.manifest, this.config.compression);
-        this.acceptInMemory(submissionRecord(submission.header, stored.receivedAt), update);
+        this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), update);
       } catch (error) {
         this.log(`round ${this.round.round}: stored submission of ${stored.address} fails its checks (${(error as Error).message}); ignored`);
       }
@@ -364,7 +364,7 @@ export class Relay {
         round.reserved.delete(header.address);
       }
       failpoint('submission:after-write');
-      this.acceptInMemory(record, update);
+      this.acceptInMemory(round, record, update);
     })();
     round.writes.add(write);
     try {
@@ -377,10 +377,10 @@ export class Relay {
     return { round: round.round, address: header.address, payloadHash: record.payloadHash, receivedAt: now };
   }
 
-  private acceptInMemory(record: SubmissionRecord, update: CompressedUpdate): void {
-    this.round.submissions.set(record.address, { record, update });
+  private acceptInMemory(round: OpenRound, record: SubmissionRecord, update: CompressedUpdate): void {
+    round.submissions.set(record.address, { record, update });
     this.ledgerEntries(record.address).push({
-      round: this.round.round,
+      round: round.round,
       status: 'pending',
       version: null,
       payloadHash: record.payloadHash,

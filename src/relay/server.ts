@@ -162,7 +162,12 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       case '/api/ledger':
         return sendJson(res, 200, relay.leaderboard());
       case '/api/ledger/:address': {
-        const address = decodeURIComponent(ledgerMatch![1]);
+        let address = '';
+        try {
+          address = decodeURIComponent(ledgerMatch![1]);
+        } catch {
+          // Malformed percent-encoding: not an address either.
+        }
         if (!isValidAddress(address)) throw new RelayError('bad-request', 'not an SS58 prefix-42 address');
         return sendJson(res, 200, relay.ledgerFor(address));
       }

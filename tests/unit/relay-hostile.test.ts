@@ -209,6 +209,7 @@ describe('relay: hostile submissions', () => {
       ['GET', 'api/updates?since=abc', 400, 'bad-request'],
       ['GET', 'api/updates?since=99', 400, 'bad-request'],
       ['GET', 'api/ledger/0x1234', 400, 'bad-request'],
+      ['GET', 'api/ledger/%zz', 400, 'bad-request'],
       ['GET', 'api/nope', 404, 'not-found'],
       ['PUT', 'api/run', 405, 'method-not-allowed'],
       ['GET', 'api/submissions', 405, 'method-not-allowed'],
@@ -237,6 +238,24 @@ describe('relay: allowlist and rate limits', () => {
       expect([limited.status, limited.json.error.code]).toEqual([429, 'rate-limited']);
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
       expect((await getJson(relay.url, 'api/round')).submissions).toBe(1);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('limits signed attempts per address', async () => {
+    const wallet = walletFor(22);
+    const relay = await startTestRelay(tempDir('address-limit'), { addressRateLimit: { burst: 2, perSecond: 0.01 } });
+    try {
+      const state = await getJson(relay.url, 'api/round');
+      const frame = (innerSteps: number) => signedFrame({ wallet, round: 0, version: 0, modelHash: state.modelHash, payload, innerSteps });
+      // Two signed attempts the relay refuses after verifying them spend the address's burst…
+      for (let i = 0; i < 2; i++) expect((await post(relay.url, await frame(0))).json.error.code).toBe('bad-update');
+      // …so a third, valid one waits its turn.
+      const limited = await post(relay.url, await frame(2));
+      expect([limited.status, limited.json.error.code]).toEqual([429, 'rate-limited']);
+      // Another key is not affected.
+      expect((await post(relay.url, await signedFrame({ wallet: walletFor(23), round: 0, version: 0, modelHash: state.modelHash, payload }))).status).toBe(200);
     } finally {
       await relay.close();
     }
