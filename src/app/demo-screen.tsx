@@ -40,7 +40,7 @@ export function DemoScreen() {
       </header>
       <section className="demo-chart" aria-label="Loss">
         <LineChart
-          title={view.innerLoss.x.length ? 'Loss — this tab (standalone; not connected to a relay)' : 'Loss — waiting for the first training step'}
+          title={view.innerLoss.x.length ? 'Loss of this tab: training (orange), held-out (blue) — standalone, not connected to a relay' : 'Loss — waiting for the first training step'}
           xLabel="step"
           yLabel="loss"
           series={[
@@ -48,7 +48,7 @@ export function DemoScreen() {
             { label: 'held-out', x: view.validationLoss.x, y: view.validationLoss.y, color: VALIDATION_COLOR, points: true },
           ]}
           revision={view.revision}
-          height={360}
+          height={270}
           big
           testId="demo-loss-chart"
         />

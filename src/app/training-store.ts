@@ -94,9 +94,18 @@ export class TrainingStore {
       case 'progress':
         this.update({ progress: { phase: event.phase, fraction: event.fraction, detail: event.detail } });
         break;
-      case 'ready':
-        this.update({ ready: event, error: null });
+      case 'ready': {
+        // A fresh model (or an older checkpoint) restarts the step axis: drop the series it would overlap.
+        const lastX = this.view.innerLoss.x.at(-1);
+        if (lastX !== undefined && lastX >= (event.resumedFromStep ?? 0)) {
+          for (const series of [this.view.innerLoss, this.view.validationLoss]) {
+            series.x.length = 0;
+            series.y.length = 0;
+          }
+          this.update({ ready: event, error: null, lastStep: null });
+        } else this.update({ ready: event, error: null });
         break;
+      }
       case 'status':
         this.update({
           state: event.state,

@@ -1,8 +1,9 @@
 // The built app trains standalone in headless Chromium: the training Worker
 // acquires WebGPU (SwiftShader), downloads the shipped Brown data, compiles the
 // kernels and runs inner steps whose finite losses reach the dashboard; a
-// checkpoint lands in the page's real IndexedDB; a guest wallet is created
-// and remembered; the demo route renders the join QR code and a live sample
+// pause and resume work; a checkpoint lands in the page's real IndexedDB and
+// training resumes from it after a reload; a guest wallet is created and
+// remembered; the demo route renders the join QR code and a live sample
 // written by onnxruntime-web from the Worker's parameters; both screens fit a
 // 375 px phone without sideways scrolling; screenshots go to
 // test-results/screenshots/; the page logs no errors.
@@ -84,6 +85,18 @@ describe('app: standalone training', () => {
     expect(await page.getByTestId('tokens-per-second').innerText()).toMatch(/tok\/s$/);
     expect(await page.getByTestId('gflops').innerText()).toMatch(/GFLOP\/s$/);
 
+    // Pause and resume (the pause button, then the resume button, by keyboard-reachable buttons).
+    await page.getByTestId('pause-training').click();
+    await page.getByTestId('training-panel').and(page.locator('[data-state="paused"]')).waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('paused-because').innerText()).toBe('Paused because you paused it.');
+    const pausedAt = await stepsShown(page);
+    await page.getByTestId('resume-training').click();
+    await page.waitForFunction(`Number(document.querySelector('[data-testid="step-count"]')?.dataset.steps ?? 0) > ${pausedAt}`, undefined, {
+      timeout: 120_000,
+      polling: 500,
+    });
+    expect(await page.getByTestId('training-panel').getAttribute('data-state')).toBe('training');
+
     // checkpointEvery=2: the Worker saved one to this browser's IndexedDB.
     await page.getByTestId('last-checkpoint').filter({ hasText: /^step \d+$/ }).waitFor({ timeout: 120_000 });
 
@@ -116,9 +129,16 @@ describe('app: standalone training', () => {
     await page.setViewportSize({ width: 1280, height: 720 });
 
     // Back on the dashboard after a reload: the guest account is remembered.
+    // (goto to a URL that differs only in its hash would not reload: navigate, then reload.)
     await page.goto(`${server.url}${TRAINING_QUERY}#/`);
+    await page.reload();
     await page.getByTestId('wallet-account').and(page.locator('[data-kind="guest"]')).waitFor({ timeout: 30_000 });
     expect((await page.getByTestId('wallet-address').innerText()).trim()).toBe(address);
+    // …and training resumes from the checkpoint in IndexedDB instead of a fresh model.
+    await page.getByTestId('start-training').and(page.locator(':enabled')).click({ timeout: 60_000 });
+    await page.getByTestId('model-summary').filter({ hasText: /resumed from step [1-9]\d*/ }).waitFor({ timeout: 120_000 });
+    await page.getByTestId('stop-training').click();
+    await page.getByTestId('training-panel').and(page.locator('[data-state="stopped"]')).waitFor({ timeout: 120_000 });
 
     expect(errors).toEqual([]);
     await page.close();
