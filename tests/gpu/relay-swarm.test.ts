@@ -12,7 +12,7 @@ import type { RelayServer } from '../../src/relay/server.ts';
 import { RelayClient, type WebSocketConstructor } from '../../src/swarm/relay-client.ts';
 import type { RoundOutcome, Volunteer, VolunteerEvent } from '../../src/swarm/volunteer.ts';
 import { createNodeVolunteer } from '../../src/volunteer/node-volunteer.ts';
-import { getBytes, getJson, startTestRelay, tempDir } from '../unit/relay-fixtures.ts';
+import { getBytes, getJson, removeTempDirs, startTestRelay, tempDir } from '../unit/relay-fixtures.ts';
 import { gpuContext } from './gpu-context.ts';
 
 const ROUNDS = 3;
@@ -26,6 +26,7 @@ afterAll(async () => {
   events?.close();
   for (const v of volunteers) v.close();
   await server?.close();
+  removeTempDirs();
 });
 
 describe('relay + three headless volunteers', () => {

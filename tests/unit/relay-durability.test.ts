@@ -8,7 +8,7 @@
 //   - every checkpoint on disk verifies, and no temporary file survives.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { aggregateUpdates, applyAggregate } from '../../src/compress/aggregate.ts';
 import { decodeUpdate } from '../../src/compress/codec.ts';
@@ -22,6 +22,7 @@ import {
   getJson,
   kill9,
   post,
+  removeTempDirs,
   signedFrame,
   spawnRelay,
   tempDir,
@@ -46,6 +47,8 @@ afterEach(async () => {
 beforeAll(async () => {
   await cryptoWaitReady();
 });
+
+afterAll(() => removeTempDirs());
 
 async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000): Promise<T> {
   const start = Date.now();

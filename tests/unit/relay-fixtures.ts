@@ -4,7 +4,7 @@
 // hostile headers the protocol module refuses to build, HTTP helpers, and a
 // relay started as a child process (so `kill -9` hits the real thing).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,9 +41,18 @@ export const TEST_RUN: Omit<RunConfigInput, 'data'> = {
 export const NANO_LAYOUT = buildLayout(GPT_PRESETS.nano);
 export const COMPRESSION = defaultCompressConfig;
 
-/** A fresh temporary directory for one relay's data. */
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory for one relay's data (removed by removeTempDirs). */
 export function tempDir(label: string): string {
-  return mkdtempSync(join(tmpdir(), `tessera-${label}-`));
+  const dir = mkdtempSync(join(tmpdir(), `tessera-${label}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Deletes every directory tempDir made in this test file (call from afterAll, after the relays stopped). */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A relay in this process on 127.0.0.1, a free port, no app, no evaluation unless asked. */

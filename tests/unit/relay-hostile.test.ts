@@ -20,6 +20,7 @@ import {
   post,
   getJson,
   rawFrame,
+  removeTempDirs,
   residual,
   signedFrame,
   startTestRelay,
@@ -97,6 +98,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  removeTempDirs();
 });
 
 describe('relay: hostile submissions', () => {

@@ -9,7 +9,7 @@ import { decodeAggregate } from '../../src/compress/codec.ts';
 import { hashToHex, payloadHash } from '../../src/protocol/index.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { decodeBundle } from '../../src/swarm/run-spec.ts';
-import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, signedFrame, startTestRelay, tempDir, updatePayload, walletFor } from './relay-fixtures.ts';
+import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, removeTempDirs, signedFrame, startTestRelay, tempDir, updatePayload, walletFor } from './relay-fixtures.ts';
 
 const SUBMITTERS = 200;
 let server: RelayServer;
@@ -21,6 +21,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  removeTempDirs();
 });
 
 describe('relay under load', () => {

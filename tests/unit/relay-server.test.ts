@@ -10,7 +10,7 @@ import { WebSocket } from 'ws';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { launchRelay } from '../../src/relay/launch.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
-import { getBytes, getJson, post, signedFrame, startTestRelay, tempDir, TEST_RUN, updatePayload, walletFor } from './relay-fixtures.ts';
+import { getBytes, getJson, post, removeTempDirs, signedFrame, startTestRelay, tempDir, TEST_RUN, updatePayload, walletFor } from './relay-fixtures.ts';
 
 let server: RelayServer;
 
@@ -25,6 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  removeTempDirs();
 });
 
 /** A raw GET, so the path reaches the server exactly as written. */

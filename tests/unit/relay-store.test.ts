@@ -5,7 +5,7 @@
 // undelivered update, and the keyring signer against the strict verifier.
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { decompress } from '../../src/compress/sparseloco.ts';
 import { encodeHeader, hashToHex, modelHash, payloadHash, ProtocolError, verifySubmission, signHeader, type HexHash } from '../../src/protocol/index.ts';
@@ -14,11 +14,13 @@ import { FileRelayStore } from '../../src/relay/file-store.ts';
 import { CpuRoundCompressor } from '../../src/swarm/compressor.ts';
 import { keyringSigner } from '../../src/swarm/keyring-signer.ts';
 import { decodeBundle, encodeBundle, parseSwarmRunInfo, samplerSeed } from '../../src/swarm/run-spec.ts';
-import { COMPRESSION, NANO_LAYOUT, getJson, headerFor, residual, startTestRelay, tempDir } from './relay-fixtures.ts';
+import { COMPRESSION, NANO_LAYOUT, getJson, headerFor, removeTempDirs, residual, startTestRelay, tempDir } from './relay-fixtures.ts';
 
 beforeAll(async () => {
   await cryptoWaitReady();
 });
+
+afterAll(() => removeTempDirs());
 
 const state = (version: number, round: number, hash: HexHash) => ({ format: 1, round, version, modelHash: hash, openedAt: 1, deadline: 2 });
 
