@@ -1,14 +1,16 @@
 // `npm run bench -- <name> [--json] [--budget-ms N] [--key value]`
-// Benches: matmul, step, compress. With --json the last line of stdout is one JSON object.
+// Benches: matmul, step, compress, relay. With --json the last line of stdout is one JSON object.
 import { benchMatmul } from './matmul.ts';
 import { benchStep } from './step.ts';
 import { benchCompress } from './compress.ts';
+import { benchRelay } from './relay.ts';
 import type { BenchOptions } from './report.ts';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   matmul: benchMatmul,
   step: benchStep,
   compress: benchCompress,
+  relay: benchRelay,
 };
 
 function parseArgs(argv: string[]) {
