@@ -62,8 +62,8 @@ export interface InjectedLike {
 
 /** The part of a Playwright Page the wallet needs (playwright-core's Page fits). */
 export interface PageLike {
-  exposeFunction(name: string, callback: (request: RawSignRequest) => unknown): Promise<void>;
-  addInitScript(script: { content: string }): Promise<void>;
+  exposeFunction(name: string, callback: (request: RawSignRequest) => unknown): Promise<unknown>;
+  addInitScript(script: { content: string }): Promise<unknown>;
 }
 
 export interface TestWallet {
