@@ -10,8 +10,10 @@
 //
 // Per round t (all three consume exactly R·H·B·T tokens, the same ones):
 //   sparseloco  replica r: H AdamW steps from θ(t−1) on its data; compressor
-//               (EF β = 0.95, top-k, 2-bit; compressor.ts) → encodeUpdate →
-//               bytes (counted) → decodeUpdate; relay: aggregateUpdates
+//               (EF β = 0.95, top-k, 2-bit; compressor.ts, CPU reference or
+//               GPU) → encodeUpdate → bytes (counted; the largest of the R
+//               payloads, which differ by a few bytes) → decodeUpdate;
+//               relay: aggregateUpdates
 //               (median-norm clip, 1/R mean) → encodeAggregate (counted as the
 //               download) → decodeAggregate → θ(t) = θ(t−1) − 1·G.
 //   diloco      replica r: the same H steps; Δ_r = θ(t−1) − θ_r sent densely
