@@ -73,5 +73,11 @@ export class CpuRoundCompressor implements RoundCompressor {
     return this.e.slice();
   }
 
+  /** Replaces e with a saved residual (a tab resuming from its checkpoint). */
+  load(residual: Float32Array): void {
+    if (residual.length !== this.e.length) throw new RangeError(`a residual of ${residual.length} floats does not fit ${this.e.length}`);
+    this.e.set(residual);
+  }
+
   destroy(): void {}
 }

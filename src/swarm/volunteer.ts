@@ -15,6 +15,10 @@
 //            relay's, else the volunteer re-downloads the checkpoint
 //
 // No Node imports: fetch, WebSocket and the GPU come from the caller.
+// A tab that saved its state resumes through startFrom() (θ(v) from its
+// checkpoint; sync() then catches up from there) and, when it already
+// submitted to the open round before a reload, through sync() and
+// waitForNewerModel() instead of contribute(), so no round is trained twice.
 // Leaves out: persistence between sessions (the tab's storage layer keeps
 // θ, EF and the outbox), scoring, choosing B from the device's speed.
 import { applyAggregate } from '../compress/aggregate.ts';
@@ -128,6 +132,31 @@ export class Volunteer {
 
   get address(): string {
     return this.options.address;
+  }
+
+  /**
+   * Starts from a saved θ(version) instead of nothing (a tab's checkpoint), so
+   * the first sync catches up with the published aggregates rather than
+   * downloading the whole model. Refused if the parameters do not hash to
+   * `modelHash` or do not fit the run's layout.
+   */
+  startFrom(saved: { version: number; modelHash: HexHash; params: Float32Array }): void {
+    if (saved.params.length !== this.paramCount) throw new Error(`a saved model of ${saved.params.length} floats does not fit this run's ${this.paramCount}`);
+    const actual = hashToHex(modelHash(saved.params));
+    if (actual !== saved.modelHash) throw new ModelDivergedError(`the saved model v${saved.version} hashes to ${actual}, not ${saved.modelHash}`);
+    this.params = saved.params;
+    this.version = saved.version;
+    this.hash = actual;
+  }
+
+  /** Brings θ to the open round's model (catch-up, or the checkpoint) and returns that round. */
+  sync(): Promise<RoundState> {
+    return this.syncToOpenRound();
+  }
+
+  /** Resolves once the relay has a model newer than `version` (or the signal aborts). */
+  waitForNewerModel(version: number): Promise<void> {
+    return this.waitForVersionAfter(version);
   }
 
   /** The volunteer's model version and hash (null before the first sync). */
