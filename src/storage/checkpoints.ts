@@ -12,7 +12,8 @@
 // Leaves out: deciding when to checkpoint (the worker/round logic) and the
 // model hash itself (src/protocol/header.ts modelHash).
 import { StorageError, abortQuietly, storageError } from './errors.ts';
-import type { CheckpointCounters, CheckpointRecord, HexHash, TesseraDatabase } from './schema.ts';
+import type { IDBPTransaction, StoreNames } from 'idb';
+import type { CheckpointCounters, CheckpointRecord, HexHash, TesseraDatabase, TesseraSchema } from './schema.ts';
 
 export interface CheckpointState {
   runId: string;
@@ -56,11 +57,10 @@ async function fromBlob(blob: Blob | null): Promise<Float32Array | null> {
   return blob === null ? null : new Float32Array(await blob.arrayBuffer());
 }
 
-/** Writes the checkpoint and prunes the run's older ones beyond `keep`, in one transaction. */
-export async function saveCheckpoint(db: TesseraDatabase, state: CheckpointState, options: SaveOptions = {}): Promise<void> {
-  const keep = Math.max(1, options.keep ?? DEFAULT_KEEP);
+/** The stored form of a checkpoint (tensors as Blobs), built before any transaction opens. */
+export function checkpointRecord(state: CheckpointState, now = Date.now()): CheckpointRecord {
   const P = state.params.length;
-  const record: CheckpointRecord = {
+  return {
     runId: state.runId,
     version: state.version,
     modelHash: state.modelHash,
@@ -70,16 +70,30 @@ export async function saveCheckpoint(db: TesseraDatabase, state: CheckpointState
     adamM: toBlob('adamM', state.adamM, P),
     adamV: toBlob('adamV', state.adamV, P),
     counters: { ...state.counters },
-    savedAt: options.now ?? Date.now(),
+    savedAt: now,
   };
-  const tx = db.transaction('checkpoints', 'readwrite');
+}
+
+/** Puts the record and deletes the run's checkpoints beyond the newest `keep`, inside the caller's transaction. */
+export async function putCheckpointRecord(
+  tx: IDBPTransaction<TesseraSchema, StoreNames<TesseraSchema>[], 'readwrite'>,
+  record: CheckpointRecord,
+  keep = DEFAULT_KEEP,
+): Promise<void> {
+  const store = tx.objectStore('checkpoints');
+  await store.put(record);
+  let cursor = await store.index('by-run-saved').openCursor(IDBKeyRange.bound([record.runId, -Infinity], [record.runId, Infinity]), 'prev');
+  for (let seen = 0; cursor; cursor = await cursor.continue()) {
+    if (++seen > Math.max(1, keep)) await cursor.delete();
+  }
+}
+
+/** Writes the checkpoint and prunes the run's older ones beyond `keep`, in one transaction. */
+export async function saveCheckpoint(db: TesseraDatabase, state: CheckpointState, options: SaveOptions = {}): Promise<void> {
+  const record = checkpointRecord(state, options.now);
+  const tx = db.transaction(['checkpoints'], 'readwrite');
   try {
-    const store = tx.store;
-    await store.put(record);
-    let cursor = await store.index('by-run-saved').openCursor(IDBKeyRange.bound([state.runId, -Infinity], [state.runId, Infinity]), 'prev');
-    for (let seen = 0; cursor; cursor = await cursor.continue()) {
-      if (++seen > keep) await cursor.delete();
-    }
+    await putCheckpointRecord(tx, record, options.keep);
     await tx.done;
   } catch (error) {
     abortQuietly(tx);

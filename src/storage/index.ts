@@ -6,3 +6,4 @@ export * from './database.ts';
 export * from './checkpoints.ts';
 export * from './outbox.ts';
 export * from './settings.ts';
+export * from './round-state.ts';

@@ -30,6 +30,12 @@ export interface CheckpointCounters {
   globalStep: number; // inner AdamW steps taken by this tab in this run (AdamW's t, the LR schedule's step)
   tokens: number; // tokens this tab trained on in this run
   rounds: number; // rounds this tab took part in
+  /**
+   * Swarm mode: the last round this tab trained for and signed (its update is
+   * in the outbox or at the relay). A resumed tab never trains that round
+   * again. Absent standalone and in checkpoints written before it existed.
+   */
+  lastRound?: number;
 }
 
 export interface CheckpointRecord {
@@ -82,6 +88,7 @@ export interface SettingValues {
   pauseWhenHidden: boolean;
   pauseOnBattery: boolean;
   guestKey: GuestKeyRecord | null;
+  autoJoin: boolean; // rejoin the relay's swarm when the page opens (set by "Join", cleared by "Stop")
 }
 
 export type SettingName = keyof SettingValues;

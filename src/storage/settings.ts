@@ -13,6 +13,7 @@ export const DEFAULT_SETTINGS: Readonly<SettingValues> = {
   pauseWhenHidden: false, // training in a background tab is the point of leaving it open
   pauseOnBattery: true, // a laptop on battery should not drain for us unless the user says so
   guestKey: null,
+  autoJoin: false, // a first visit waits for the user's "Join"; after that a reload resumes by itself
 };
 
 /** Smallest throttle: below this the GPU idles so much that a round's H steps miss the deadline. */
@@ -28,6 +29,7 @@ export function validateSetting<N extends SettingName>(name: N, value: SettingVa
       break;
     case 'pauseWhenHidden':
     case 'pauseOnBattery':
+    case 'autoJoin':
       if (typeof value !== 'boolean') reject('true or false');
       break;
     case 'account': {
