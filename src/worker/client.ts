@@ -5,7 +5,8 @@
 // UI has one place to listen.
 // Leaves out: deciding when to pause (pause-conditions.ts) and what to show
 // (src/app/).
-import { parseWorkerEvent, type PauseReason, type TrainingSetup, type WorkerEvent, type WorkerRequest } from './protocol.ts';
+import type { PushEvent } from '../protocol/messages.ts';
+import { parseWorkerEvent, type PauseReason, type SwarmSetup, type TrainingSetup, type WorkerEvent, type WorkerRequest } from './protocol.ts';
 
 export type WorkerEventListener = (event: WorkerEvent) => void;
 
@@ -72,6 +73,18 @@ export class TrainingClient {
 
   start(setup: TrainingSetup): void {
     this.send({ kind: 'start', setup });
+  }
+  /** Swarm mode: run the relay's rounds; signatures are asked for with 'sign-request' events. */
+  join(setup: SwarmSetup): void {
+    this.send({ kind: 'join', setup });
+  }
+  /** A relay push event for the swarm session (the page holds the tab's one WebSocket). */
+  push(event: PushEvent): void {
+    if (this.worker) this.send({ kind: 'push', event });
+  }
+  /** The wallet's answer to a 'sign-request' (exactly one of signature and error). */
+  signResult(id: number, signature: string | null, error: string | null): void {
+    if (this.worker) this.send({ kind: 'sign-result', id, signature, error });
   }
   pause(reason: PauseReason): void {
     if (this.worker) this.send({ kind: 'pause', reason });

@@ -13,11 +13,18 @@
 // (the events can be logged or replayed in tests), and transferable (snapshot
 // parameters move without a copy).
 //
-// Leaves out: the relay round logic (src/swarm/), which posts its own 'round'
-// events through the page; the Worker's standalone mode never sends them.
+// Two modes share the controls (pause, throttle, stop, snapshot):
+//   standalone  'start' with a TrainingSetup: the tab trains its own model;
+//   swarm       'join' with a SwarmSetup: the tab runs the relay's round loop
+//               (src/swarm/volunteer.ts). Signing happens where the wallet
+//               lives, on the page (extension-dapp needs `window`): the Worker
+//               asks with a 'sign-request' event and the page answers with a
+//               'sign-result' request carrying the signature or the refusal.
+// Leaves out: the round logic itself (src/swarm/, src/worker/swarm-session.ts).
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { GpuErrorCode } from '../gpu/errors.ts';
 import { GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
+import { parsePushEvent, type PushEvent } from '../protocol/messages.ts';
 
 /** Why training is paused; training runs only while no reason holds. */
 export type PauseReason = 'user' | 'hidden' | 'battery';
@@ -37,8 +44,21 @@ export interface TrainingSetup {
   valUrl: string; // absolute URL of the validation bytes
 }
 
+/** What the Worker needs to join a relay's swarm; the run itself comes from the relay. */
+export interface SwarmSetup {
+  relayUrl: string; // absolute URL of the relay (the page's own origin)
+  address: string; // SS58-42 account that signs this tab's submissions
+  throttle: number; // share of time the GPU works, [0.1, 1]
+  clientVersion: string; // printable ASCII, 1..64 bytes: signed into every header
+}
+
 export type WorkerRequest =
   | { kind: 'start'; setup: TrainingSetup }
+  | { kind: 'join'; setup: SwarmSetup }
+  /** The page's answer to a 'sign-request': the wallet's signature, or why there is none. */
+  | { kind: 'sign-result'; id: number; signature: string | null; error: string | null }
+  /** A relay push event the page received: one WebSocket per tab, the Worker hears through the page. */
+  | { kind: 'push'; event: PushEvent }
   | { kind: 'pause'; reason: PauseReason }
   | { kind: 'resume'; reason: PauseReason }
   | { kind: 'setThrottle'; throttle: number }
@@ -54,7 +74,11 @@ export type ProgressPhase =
   | 'compiling-shaders'
   | 'allocating-model'
   | 'restoring-checkpoint'
-  | 'first-step';
+  | 'first-step'
+  | 'delivering-outbox' // swarm: signed submissions a previous visit left unsent
+  | 'signing' // swarm: waiting for the wallet
+  | 'sending' // swarm: POSTing the update (retries with backoff while the round is open)
+  | 'waiting-for-round'; // swarm: submitted; waiting for the other volunteers and the round's close
 
 export const PHASE_LABELS: Record<ProgressPhase, string> = {
   'acquiring-device': 'Opening the GPU',
@@ -65,14 +89,27 @@ export const PHASE_LABELS: Record<ProgressPhase, string> = {
   'allocating-model': 'Allocating the model on the GPU',
   'restoring-checkpoint': 'Restoring the saved checkpoint',
   'first-step': 'Running the first training step',
+  'delivering-outbox': 'Delivering submissions saved on an earlier visit',
+  signing: 'Waiting for your wallet to sign this round\'s update',
+  sending: 'Sending the update to the relay',
+  'waiting-for-round': 'Waiting for the round to close',
 };
 
 export type TrainingState = 'preparing' | 'training' | 'paused' | 'stopped' | 'failed';
 
-export type WorkerErrorCode = GpuErrorCode | 'data-unavailable' | 'diverged' | 'storage' | 'bad-request' | 'internal';
+export type WorkerErrorCode = GpuErrorCode | 'data-unavailable' | 'diverged' | 'storage' | 'bad-request' | 'relay' | 'busy' | 'internal';
+
+/** What happened to this tab's submission of one round (swarm mode). */
+export type RoundPhase =
+  | 'trained' // H inner steps done; compressing and signing next
+  | 'sending' // signed and saved in the outbox; POSTing
+  | 'retrying' // the relay was unreachable or busy; the outbox retries with backoff
+  | 'acknowledged' // the relay stored it (or already had it: a replay answered 'duplicate')
+  | 'refused' // not taken (the relay's code, or 'signer-refused'): its update went back into the residual
+  | 'closed'; // the round closed and this tab applied its aggregate
 
 export type WorkerEvent =
-  | { kind: 'progress'; phase: ProgressPhase; fraction: number | null; detail: string | null }
+  | { kind: 'progress'; phase: ProgressPhase; fraction: number | null; detail: string | null; at: number }
   | {
       kind: 'ready';
       adapter: AdapterSummary;
@@ -83,23 +120,43 @@ export type WorkerEvent =
       seqLen: number; // T
       flopsPerStep: number; // estimated forward + backward FLOPs of one step
       resumedFromStep: number | null; // global step of the restored checkpoint, null for a fresh model
+      mode: 'standalone' | 'swarm';
+      runId: string;
+      resumedFromVersion: number | null; // swarm: global model version of the restored checkpoint
     }
   | { kind: 'status'; state: TrainingState; pausedFor: PauseReason[]; throttle: number }
-  | { kind: 'step'; step: number; loss: number; lr: number; tokens: number; ms: number; flops: number }
+  | { kind: 'step'; step: number; loss: number; lr: number; tokens: number; ms: number; flops: number; at: number }
   | { kind: 'evaluation'; step: number; loss: number } // local validation loss (not the swarm's)
   | { kind: 'checkpoint'; step: number; bytes: number; ms: number }
   | {
       kind: 'round';
-      phase: 'submitted' | 'acknowledged' | 'applied';
+      phase: RoundPhase;
       round: number;
-      payloadBytes: number | null; // compressed bytes sent
+      frameBytes: number | null; // bytes POSTed (header + signature + payload)
+      payloadBytes: number | null; // the compressed update alone
       denseBytes: number | null; // 4·P: what a dense float32 update would have been
-      version: number | null; // global model version after 'applied'
+      version: number | null; // 'closed': the global model version the round produced
+      code: string | null; // 'refused' / 'retrying': the reason's code
+      message: string | null;
     }
+  /** Swarm: the tab's copy of the global model changed (downloaded, caught up, applied, or restored). */
+  | { kind: 'model'; version: number; modelHash: `0x${string}`; via: 'checkpoint' | 'updates' | 'saved' }
+  /** Swarm: please have the wallet sign `data` (hex of the header bytes) for `address`; answer with 'sign-result'. */
+  | { kind: 'sign-request'; id: number; address: string; data: string; round: number }
   | { kind: 'snapshot'; step: number; preset: GptPresetName; config: GptConfig; params: Float32Array }
   | { kind: 'error'; code: WorkerErrorCode; message: string; advice: string; fatal: boolean; canRestart: boolean };
 
 export type WorkerEventKind = WorkerEvent['kind'];
+
+/**
+ * When something happened, in ms since the epoch on the high-resolution clock
+ * (timeOrigin + now()): comparable between the Worker and the page, so the
+ * page can place the Worker's phases on its own timeline (performance marks)
+ * whatever the delay before it reads the message.
+ */
+export function eventTime(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 /** A request the Worker could not accept; the Worker answers with an 'error' event of code 'bad-request'. */
 export class WorkerMessageError extends Error {
@@ -161,6 +218,28 @@ export function parseTrainingSetup(value: unknown): TrainingSetup {
   };
 }
 
+export function parseSwarmSetup(value: unknown): SwarmSetup {
+  const o = fields(value, 'setup');
+  const relayUrl = url(o, 'relayUrl');
+  if (!/^https?:/.test(relayUrl)) throw new WorkerMessageError(`setup.relayUrl: expected an http(s) URL, got ${relayUrl}`);
+  const address = o.address;
+  if (typeof address !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{46,48}$/.test(address)) throw new WorkerMessageError(`setup.address: expected an SS58 address, got ${String(address)}`);
+  const clientVersion = o.clientVersion;
+  if (typeof clientVersion !== 'string' || !/^[\x20-\x7e]{1,64}$/.test(clientVersion)) throw new WorkerMessageError('setup.clientVersion: expected 1..64 printable ASCII characters');
+  return { relayUrl, address, clientVersion, throttle: parseThrottle(o.throttle, 'setup.throttle') };
+}
+
+function signResult(o: Fields): Extract<WorkerRequest, { kind: 'sign-result' }> {
+  const id = o.id;
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw new WorkerMessageError(`sign-result.id: expected a positive integer, got ${String(id)}`);
+  const signature = o.signature ?? null;
+  const error = o.error ?? null;
+  if (signature !== null && (typeof signature !== 'string' || !/^0x[0-9a-fA-F]+$/.test(signature))) throw new WorkerMessageError('sign-result.signature: expected 0x hex or null');
+  if (error !== null && typeof error !== 'string') throw new WorkerMessageError('sign-result.error: expected a string or null');
+  if ((signature === null) === (error === null)) throw new WorkerMessageError('sign-result: expected exactly one of signature and error');
+  return { kind: 'sign-result', id, signature, error };
+}
+
 /** Validates a message that arrived at the Worker; unknown kinds are refused. */
 export function parseWorkerRequest(data: unknown): WorkerRequest {
   const o = fields(data, 'request');
@@ -168,6 +247,16 @@ export function parseWorkerRequest(data: unknown): WorkerRequest {
   switch (kind) {
     case 'start':
       return { kind, setup: parseTrainingSetup(o.setup) };
+    case 'join':
+      return { kind, setup: parseSwarmSetup(o.setup) };
+    case 'sign-result':
+      return signResult(o);
+    case 'push':
+      try {
+        return { kind, event: parsePushEvent(o.event) };
+      } catch (error) {
+        throw new WorkerMessageError(`push.event: ${(error as Error).message}`);
+      }
     case 'pause':
     case 'resume':
       return { kind, reason: pauseReason(o.reason) };
@@ -193,6 +282,8 @@ export function parseWorkerEvent(data: unknown): WorkerEvent {
     case 'evaluation':
     case 'checkpoint':
     case 'round':
+    case 'model':
+    case 'sign-request':
     case 'snapshot':
     case 'error':
       // Events come from our own Worker bundle; their fields are typed at the source.

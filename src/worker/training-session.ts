@@ -1,4 +1,4 @@
-// The training Worker's state machine, standalone mode (no relay yet): open
+// The training Worker's state machine, standalone mode (no relay): open
 // the GPU, download the data, compile every kernel, build the model (restoring
 // this run's checkpoint when there is one), then train step after step with
 // the shared inner loop (src/train/inner-loop.ts), reporting every step.
@@ -15,10 +15,9 @@
 // Device loss arrives through GpuDevice.lost; it is reported as a fatal error
 // the user can restart from (the next start reacquires a device and resumes
 // from the last checkpoint).
-// Leaves out: relay rounds, compression and signing (src/swarm/ drives those
-// and reuses the model and checkpoints this session keeps).
+// Leaves out: relay rounds, compression and signing (swarm-session.ts runs
+// those when the page was served by a relay).
 import { acquireDevice, type GpuDevice } from '../gpu/device.ts';
-import { GpuError } from '../gpu/errors.ts';
 import { GpuContext } from '../gpu/runtime.ts';
 import { compileAll } from '../kernels/index.ts';
 import { GPT_PRESETS, defaultTrainConfig, type GptConfig, type TrainConfig } from '../model/config.ts';
@@ -26,11 +25,12 @@ import { GptGpu } from '../model/gpt-gpu.ts';
 import { initGptParameters } from '../model/init.ts';
 import { gptParamCount } from '../model/layout.ts';
 import { hashToHex, modelHash } from '../protocol/header.ts';
-import { StorageError, loadLatestCheckpoint, saveCheckpoint, type TesseraDatabase } from '../storage/index.ts';
-import { NonFiniteLossError, evaluate, runInnerLoop } from '../train/inner-loop.ts';
-import { DataUnavailableError, fetchBytes } from './fetch-bytes.ts';
+import { loadLatestCheckpoint, saveCheckpoint, type TesseraDatabase } from '../storage/index.ts';
+import { evaluate, runInnerLoop } from '../train/inner-loop.ts';
+import { errorEvent } from './error-event.ts';
+import { fetchBytes } from './fetch-bytes.ts';
 import { trainingFlopsPerStep } from './flops.ts';
-import type { PauseReason, ProgressPhase, TrainingSetup, TrainingState, WorkerErrorCode, WorkerEvent, WorkerRequest } from './protocol.ts';
+import { eventTime, type PauseReason, type ProgressPhase, type TrainingSetup, type TrainingState, type WorkerErrorCode, type WorkerEvent, type WorkerRequest } from './protocol.ts';
 
 export interface SessionEnvironment {
   /** navigator.gpu of the Worker (or Dawn's GPU in Node). */
@@ -110,6 +110,11 @@ export class TrainingSession {
           this.wakeUp();
         }
         break;
+      case 'join':
+      case 'sign-result':
+      case 'push':
+        // training-worker.ts routes these to the swarm session.
+        throw new Error(`the standalone session does not handle '${request.kind}'`);
       default: {
         const unknown: never = request;
         throw new Error(`unhandled request ${JSON.stringify(unknown)}`);
@@ -127,7 +132,7 @@ export class TrainingSession {
   }
 
   private progress(phase: ProgressPhase, fraction: number | null, detail: string | null = null): void {
-    this.env.post({ kind: 'progress', phase, fraction, detail });
+    this.env.post({ kind: 'progress', phase, fraction, detail, at: eventTime() });
   }
 
   private fail(code: WorkerErrorCode, message: string, advice: string, fatal: boolean, canRestart: boolean): void {
@@ -253,6 +258,9 @@ export class TrainingSession {
         seqLen: setup.seqLen,
         flopsPerStep: trainingFlopsPerStep(config, setup.batchSize, setup.seqLen),
         resumedFromStep: resumed ? resumed.step : null,
+        mode: 'standalone',
+        runId: setup.runId,
+        resumedFromVersion: null,
       });
       run.finished = this.trainLoop(run).finally(release);
     } catch (error) {
@@ -315,7 +323,7 @@ export class TrainingSession {
             first = false;
             run.step = report.step + 1;
             run.tokens += report.tokens;
-            this.env.post({ kind: 'step', ...report, flops: trainingFlopsPerStep(run.config, model.B, model.T) });
+            this.env.post({ kind: 'step', ...report, flops: trainingFlopsPerStep(run.config, model.B, model.T), at: eventTime() });
           },
         });
         const workMs = performance.now() - started;
@@ -373,7 +381,8 @@ export class TrainingSession {
     }
   }
 
-  private async stop(): Promise<void> {
+  /** Stops training (after the step in flight) and frees the GPU; resolves when done. */
+  async stop(): Promise<void> {
     await this.starting;
     const run = this.run;
     if (!run) return;
@@ -387,18 +396,6 @@ export class TrainingSession {
 
   /** Posts an 'error' event for any failure, with the user-facing message and advice. */
   private report(error: unknown, fatal: boolean): void {
-    if (error instanceof GpuError) {
-      const canRestart = error.code === 'device-lost' || error.code === 'out-of-memory' || error.code === 'validation';
-      this.fail(error.code, error.message, error.advice, fatal, canRestart);
-    } else if (error instanceof NonFiniteLossError) {
-      this.fail('diverged', error.message, 'Restart training: it resumes from the last checkpoint. If it happens again, lower the learning rate or the batch size.', fatal, true);
-    } else if (error instanceof DataUnavailableError) {
-      this.fail('data-unavailable', `The training text could not be downloaded: ${error.message}`, 'Check the connection to the server that served this page, then restart.', fatal, true);
-    } else if (error instanceof StorageError) {
-      this.fail('storage', error.message, error.advice, fatal, false);
-    } else {
-      const message = error instanceof Error ? error.message : String(error);
-      this.fail('internal', `Training stopped unexpectedly: ${message}`, 'Reload the page; if it happens again, please report it with your browser version.', fatal, true);
-    }
+    this.env.post(errorEvent(error, fatal));
   }
 }
