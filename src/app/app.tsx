@@ -1,7 +1,8 @@
 // The app shell: the dashboard (#/) — device, self-test, training, charts,
 // swarm, wallet, samples, local data — and the demo screen (#/demo).
-// Until the relay integration lands, training is standalone and every swarm
-// figure says "not connected to a relay".
+// Served by a relay (npm start), the tab trains for the swarm and every swarm
+// figure is the relay's; served by a plain static host, it trains standalone
+// and the swarm figures say "not connected to a relay" (relay-store.ts probes).
 import { useState } from 'react';
 import { ChartsPanel } from './charts-panel.tsx';
 import { DemoScreen } from './demo-screen.tsx';

@@ -1,25 +1,43 @@
-// Training controls: start / pause / resume / stop, the throttle, the pause
-// options (hidden tab, battery), progress for every preparation phase, live
-// figures (step, loss, tokens/s, GFLOP/s) and the Worker's errors with their
-// advice and a restart button when restarting can help.
+// Training controls: start (standalone) or join (swarm) / pause / resume /
+// stop, the throttle, the pause options (hidden tab, battery), progress for
+// every preparation phase and wait, live figures (step, loss, tokens/s,
+// GFLOP/s, time to the first step, this tab's model version and hash) and the
+// Worker's errors with their advice and a restart button when restarting can
+// help.
+// When a relay served this page the tab trains for the swarm: "Join the swarm"
+// signs with the account chosen in the wallet panel (or makes a guest key),
+// and a reload rejoins by itself until the user presses Stop (autoJoin).
 import { useEffect, useId, useState } from 'react';
 import type { DeviceState } from './use-device.ts';
-import type { SettingsState } from './local-data.ts';
+import { pageDatabase, type SettingsState } from './local-data.ts';
 import { trainingStore, useTraining } from './training-store.ts';
-import { standaloneSetup } from './training-setup.ts';
+import { standaloneSetup, swarmSetup } from './training-setup.ts';
 import { ProgressBar } from './progress-bar.tsx';
 import { formatCount, formatLoss, formatRate } from './format.ts';
+import { useRelay } from './relay-store.ts';
+import { accountStore, useAccount } from './account-store.ts';
 import { watchPauseConditions } from '../worker/pause-conditions.ts';
 import { MIN_THROTTLE } from '../storage/index.ts';
+import { chooseAccount, explainWalletError, guestAccount, type WalletAccount } from '../wallet/index.ts';
 
 const PAUSE_TEXT = { user: 'you paused it', hidden: 'the tab is hidden', battery: 'the computer runs on battery' } as const;
+
+/**
+ * One automatic rejoin per page load, and none after a join by hand: join()
+ * stores autoJoin before the Worker reports 'preparing', and the effect below
+ * must not read that as "rejoin now" (React may also run effects twice).
+ */
+let autoJoinTried = false;
 
 export function TrainingPanel({ device, settings }: { device: DeviceState; settings: SettingsState }) {
   const store = trainingStore();
   const view = useTraining(store);
+  const relay = useRelay();
+  const { account, loaded: accountLoaded } = useAccount();
   const throttleId = useId();
   const [setupError, setSetupError] = useState<string | null>(null);
-  const { pauseWhenHidden, pauseOnBattery, throttle } = settings.settings;
+  const { pauseWhenHidden, pauseOnBattery, throttle, autoJoin } = settings.settings;
+  const swarm = relay.status === 'connected';
 
   useEffect(() => {
     if (!settings.loaded) return;
@@ -36,18 +54,66 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
     }
   };
 
+  const join = async (chosen: WalletAccount | null) => {
+    autoJoinTried = true;
+    setSetupError(null);
+    try {
+      let signing = chosen;
+      if (!signing) {
+        const db = await pageDatabase();
+        signing = await chooseAccount(db, await guestAccount(db));
+        accountStore().set(signing);
+      }
+      await settings.set('autoJoin', true);
+      store.join(swarmSetup(location.origin, signing.address, throttle), signing);
+    } catch (error) {
+      setSetupError(explainWalletError(error).message);
+    }
+  };
+
+  const stop = () => {
+    if (view.mode === 'swarm') void settings.set('autoJoin', false);
+    store.client.stop();
+  };
+
+  // A tab that joined before rejoins after a reload: it resumes from its checkpoint and outbox.
+  useEffect(() => {
+    if (autoJoinTried || !swarm || !settings.loaded || !autoJoin || !accountLoaded || !account || device.status !== 'ready' || view.state !== 'idle') return;
+    autoJoinTried = true;
+    void join(account);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [swarm, settings.loaded, autoJoin, accountLoaded, account, device.status, view.state]);
+
   const running = view.state === 'training' || view.state === 'paused' || view.state === 'preparing';
   const userPaused = view.pausedFor.includes('user');
-  const canStart = device.status === 'ready' && settings.loaded && !running;
+  const canStart = device.status === 'ready' && settings.loaded && !running && relay.status !== 'probing';
+  const restart = swarm ? () => void join(account) : start;
 
   return (
-    <section className="panel" aria-labelledby="training-heading" data-testid="training-panel" data-state={view.state}>
+    <section className="panel" aria-labelledby="training-heading" data-testid="training-panel" data-state={view.state} data-mode={swarm ? 'swarm' : 'standalone'}>
       <h2 id="training-heading">Training</h2>
-      <p className="muted">
-        Standalone: this tab trains its own copy of the model on the Brown corpus. Not connected to a relay, so nothing is sent anywhere yet.
-      </p>
+      {swarm ? (
+        <p className="muted" data-testid="swarm-summary">
+          Connected to the relay at <strong>{location.host}</strong>: this tab trains run <strong>{relay.run?.runId}</strong> with the swarm and sends signed, compressed
+          updates.{' '}
+          {view.mode === 'swarm' && view.swarmAddress
+            ? `Signing as ${view.swarmAddress}.`
+            : account
+              ? `Joining signs with ${account.kind === 'guest' ? 'your guest key' : `${account.name ?? 'your account'} (${account.source})`}.`
+              : 'Joining creates a guest key unless you choose an account in the Wallet panel.'}
+        </p>
+      ) : (
+        <p className="muted">
+          Standalone: this tab trains its own copy of the model on the Brown corpus. Not connected to a relay, so nothing is sent anywhere.
+        </p>
+      )}
       <div className="controls">
-        {!running && (
+        {!running && swarm && (
+          <button type="button" onClick={() => void join(account)} disabled={!canStart || !accountLoaded} data-testid="join-swarm">
+            {view.state === 'failed' || view.state === 'stopped' ? 'Rejoin the swarm' : 'Join the swarm'}
+          </button>
+        )}
+        {!running && !swarm && (
           <button type="button" onClick={start} disabled={!canStart} data-testid="start-training">
             {view.state === 'failed' || view.state === 'stopped' ? 'Restart training' : 'Start training'}
           </button>
@@ -63,7 +129,7 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
           </button>
         )}
         {running && (
-          <button type="button" className="secondary" onClick={() => store.client.stop()} data-testid="stop-training">
+          <button type="button" className="secondary" onClick={stop} data-testid="stop-training">
             Stop
           </button>
         )}
@@ -101,6 +167,14 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
         </p>
       )}
       {view.progress && <ProgressBar {...view.progress} />}
+      {view.walletProblem && (
+        <div role="alert" className="problem" data-testid="wallet-problem" data-code={view.walletProblem.code} data-round={view.walletProblem.round}>
+          <p>
+            <strong>Round {view.walletProblem.round} was not sent.</strong> {view.walletProblem.message}
+          </p>
+          <p>{view.walletProblem.advice}</p>
+        </div>
+      )}
       {view.state === 'paused' && (
         <p role="status" data-testid="paused-because">
           Paused because {view.pausedFor.map((reason) => PAUSE_TEXT[reason]).join(' and ')}.
@@ -113,7 +187,7 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
           </p>
           <p>{view.error.advice}</p>
           {view.error.canRestart && !running && (
-            <button type="button" onClick={start} disabled={!canStart}>
+            <button type="button" onClick={restart} disabled={!canStart} data-testid="restart-training">
               Restart training
             </button>
           )}
@@ -128,7 +202,23 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
       {view.ready && (
         <p className="muted" data-testid="model-summary">
           Model <strong>{view.ready.preset}</strong>: {formatCount(view.ready.parameterCount)} parameters, batch {view.ready.batchSize} × {view.ready.seqLen} bytes
-          {view.ready.resumedFromStep !== null ? `, resumed from step ${view.ready.resumedFromStep}` : ', fresh start'}.
+          {view.ready.mode === 'swarm'
+            ? view.ready.resumedFromVersion !== null
+              ? `, resumed from this tab's checkpoint of model v${view.ready.resumedFromVersion}`
+              : ', the swarm\'s current model'
+            : view.ready.resumedFromStep !== null
+              ? `, resumed from step ${view.ready.resumedFromStep}`
+              : ', fresh start'}
+          .
+        </p>
+      )}
+      {view.model && (
+        <p className="muted small" data-testid="model-hash" data-version={view.model.version} data-hash={view.model.modelHash}>
+          This tab holds model <strong>v{view.model.version}</strong> <span className="address">{view.model.modelHash}</span>
+          {relay.version !== null &&
+            (relay.version === view.model.version && relay.modelHash === view.model.modelHash
+              ? ' — the same bits as the relay\'s.'
+              : ` — the relay is at v${relay.version}.`)}
         </p>
       )}
       <dl className="figures">
@@ -157,6 +247,12 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
         <div>
           <dt>Last checkpoint</dt>
           <dd data-testid="last-checkpoint">{view.lastCheckpoint ? `step ${view.lastCheckpoint.step}` : 'none yet'}</dd>
+        </div>
+        <div>
+          <dt>Page open → first step</dt>
+          <dd data-testid="time-to-first-step" data-ms={view.firstStepMs ?? ''}>
+            {view.firstStepMs === null ? '—' : `${(view.firstStepMs / 1000).toFixed(1)} s`}
+          </dd>
         </div>
       </dl>
     </section>

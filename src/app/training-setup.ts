@@ -3,10 +3,18 @@
 // (?preset=nano&batch=2&seq=16&evalEvery=0&checkpointEvery=0&seed=1).
 // Values are validated by the Worker protocol's parser, so a bad URL fails on
 // the page with a clear message rather than in the Worker.
-// Leaves out: relay mode, where the run's RunInfo fixes model and steps.
+// In swarm mode the relay's run fixes model and steps: swarmSetup only names
+// the relay (this page's origin), the signing account and the throttle.
 import type { AdapterSummary } from '../gpu/device.ts';
 import { GPT_PRESETS, defaultTrainConfig, type GptPresetName } from '../model/config.ts';
-import { parseTrainingSetup, type TrainingSetup } from '../worker/protocol.ts';
+import { parseSwarmSetup, parseTrainingSetup, type SwarmSetup, type TrainingSetup } from '../worker/protocol.ts';
+
+/** Signed into every header (printable ASCII): the relay's logs say which build sent what. */
+export const CLIENT_VERSION = 'tessera-web/0.1.0';
+
+export function swarmSetup(relayUrl: string, address: string, throttle: number): SwarmSetup {
+  return parseSwarmSetup({ relayUrl, address, throttle, clientVersion: CLIENT_VERSION });
+}
 
 /** A software adapter (SwiftShader, WARP, llvmpipe) trains the smallest preset at a small batch; a GPU, 'tiny'. */
 export function isSoftwareAdapter(adapter: AdapterSummary): boolean {

@@ -3,10 +3,20 @@
 // demo screen. Series for the charts are plain arrays grown in place (a new
 // state object per event, the same arrays), so a long run does not copy
 // thousands of points per step.
-// Leaves out: relay state (the swarm module will add its own store).
+// In swarm mode it is also where the Worker's signature requests are answered:
+// the wallet lives on the page (extension-dapp needs `window`), so a
+// 'sign-request' is signed here with the account the tab joined with and the
+// answer goes back as 'sign-result'. A refusal becomes a plain message.
+// Timing: the first inner step after the page opened is marked
+// (performance.mark 'tessera:first-inner-step', measured from navigation
+// start, with a mark per preparation phase) and logged once.
+// Leaves out: the relay's own figures (relay-store.ts).
 import { useSyncExternalStore } from 'react';
+import { explainWalletError, signerFor, WalletError, type WalletAccount } from '../wallet/index.ts';
 import { TrainingClient } from '../worker/client.ts';
-import type { PauseReason, ProgressPhase, TrainingSetup, TrainingState, WorkerEvent } from '../worker/protocol.ts';
+import type { PauseReason, ProgressPhase, RoundPhase, SwarmSetup, TrainingSetup, TrainingState, WorkerEvent } from '../worker/protocol.ts';
+import { pageDatabase } from './local-data.ts';
+import { relayStore } from './relay-store.ts';
 
 type EventOf<K extends WorkerEvent['kind']> = Extract<WorkerEvent, { kind: K }>;
 
@@ -20,8 +30,37 @@ export interface Series {
   y: number[];
 }
 
+/** This tab's submission of one round, as its Worker reported it. */
+export interface RoundView {
+  round: number;
+  phase: RoundPhase;
+  frameBytes: number | null;
+  payloadBytes: number | null;
+  denseBytes: number | null;
+  version: number | null;
+  code: string | null;
+  message: string | null;
+}
+
 export interface TrainingView {
   state: TrainingState | 'idle';
+  mode: 'standalone' | 'swarm' | null; // of the last start/join
+  /** Swarm: the address signing this tab's submissions. */
+  swarmAddress: string | null;
+  /** Swarm: this tab's copy of the global model. */
+  model: EventOf<'model'> | null;
+  /** Swarm: this tab's submissions in this session, newest first (at most 50). */
+  rounds: RoundView[];
+  /** Swarm: the last submission the relay acknowledged (what "bytes per round" shows). */
+  lastSent: RoundView | null;
+  /** Swarm: a signature request waiting for the wallet. */
+  signing: { round: number } | null;
+  /** Swarm: the wallet did not sign the last request (message and advice), until the next signature. */
+  walletProblem: { code: string; message: string; advice: string; round: number } | null;
+  /** Milliseconds from opening the page to the first inner step, once it ran. */
+  firstStepMs: number | null;
+  /** When each preparation phase first showed, ms after opening the page. */
+  phaseTimes: { phase: ProgressPhase; ms: number }[];
   pausedFor: PauseReason[];
   throttle: number;
   progress: { phase: ProgressPhase; fraction: number | null; detail: string | null } | null;
@@ -41,6 +80,15 @@ export interface TrainingView {
 
 const initial = (): TrainingView => ({
   state: 'idle',
+  mode: null,
+  swarmAddress: null,
+  model: null,
+  rounds: [],
+  lastSent: null,
+  signing: null,
+  walletProblem: null,
+  firstStepMs: null,
+  phaseTimes: [],
   pausedFor: [],
   throttle: 1,
   progress: null,
@@ -72,10 +120,19 @@ export class TrainingStore {
   private readonly listeners = new Set<() => void>();
   private readonly recent: EventOf<'step'>[] = [];
   private readonly snapshotWaiters: ((event: EventOf<'snapshot'>) => void)[] = [];
+  private swarmAccount: WalletAccount | null = null;
 
   constructor(readonly client: TrainingClient = new TrainingClient()) {
     client.subscribe((event) => this.apply(event));
   }
+
+  /** Forwards the page's relay push events to the Worker while it runs the swarm's rounds. */
+  private listenToRelay(): void {
+    this.stopListening ??= relayStore().listen((event) => {
+      if (this.view.mode === 'swarm') this.client.push(event);
+    });
+  }
+  private stopListening: (() => void) | null = null;
 
   subscribe = (listener: () => void): (() => void) => {
     this.listeners.add(listener);
@@ -92,18 +149,20 @@ export class TrainingStore {
   private apply(event: WorkerEvent): void {
     switch (event.kind) {
       case 'progress':
+        this.markPhase(event.phase, event.at);
         this.update({ progress: { phase: event.phase, fraction: event.fraction, detail: event.detail } });
         break;
       case 'ready': {
         // A fresh model (or an older checkpoint) restarts the step axis: drop the series it would overlap.
+        // (Swarm steps are global steps: the axis never restarts.)
         const lastX = this.view.innerLoss.x.at(-1);
-        if (lastX !== undefined && lastX >= (event.resumedFromStep ?? 0)) {
+        if (event.mode === 'standalone' && lastX !== undefined && lastX >= (event.resumedFromStep ?? 0)) {
           for (const series of [this.view.innerLoss, this.view.validationLoss]) {
             series.x.length = 0;
             series.y.length = 0;
           }
-          this.update({ ready: event, error: null, lastStep: null });
-        } else this.update({ ready: event, error: null });
+          this.update({ ready: event, mode: event.mode, error: null, lastStep: null });
+        } else this.update({ ready: event, mode: event.mode, error: null });
         break;
       }
       case 'status':
@@ -115,6 +174,7 @@ export class TrainingStore {
         });
         break;
       case 'step': {
+        if (this.view.firstStepMs === null) this.markFirstStep(event.at);
         push(this.view.innerLoss, event.step, event.loss);
         this.recent.push(event);
         if (this.recent.length > RATE_WINDOW) this.recent.shift();
@@ -138,8 +198,39 @@ export class TrainingStore {
       case 'checkpoint':
         this.update({ lastCheckpoint: event });
         break;
-      case 'round':
-        // Relay rounds arrive with the swarm module; standalone training sends none.
+      case 'round': {
+        const round: RoundView = {
+          round: event.round,
+          phase: event.phase,
+          frameBytes: event.frameBytes,
+          payloadBytes: event.payloadBytes,
+          denseBytes: event.denseBytes,
+          version: event.version,
+          code: event.code,
+          message: event.message,
+        };
+        const previous = this.view.rounds.find((r) => r.round === event.round);
+        // Sizes arrive with 'sending'; later phases of the same round keep them.
+        if (previous) {
+          round.frameBytes ??= previous.frameBytes;
+          round.payloadBytes ??= previous.payloadBytes;
+        }
+        const rounds = [round, ...this.view.rounds.filter((r) => r.round !== event.round)].sort((a, b) => b.round - a.round).slice(0, 50);
+        this.update({
+          rounds,
+          lastSent: event.phase === 'acknowledged' ? round : this.view.lastSent,
+          progress: event.phase === 'closed' ? null : this.view.progress,
+          // A round went through: a warning about an earlier hiccup (relay unreachable, a retry) is stale.
+          warning: event.phase === 'closed' ? null : this.view.warning,
+        });
+        break;
+      }
+      case 'model':
+        this.update({ model: event });
+        break;
+      case 'sign-request':
+        this.update({ signing: { round: event.round } });
+        void this.sign(event);
         break;
       case 'snapshot':
         for (const resolve of this.snapshotWaiters.splice(0)) resolve(event);
@@ -156,8 +247,60 @@ export class TrainingStore {
 
   start(setup: TrainingSetup): void {
     this.recent.length = 0;
-    this.update({ error: null, warning: null, progress: null, state: 'preparing' });
+    this.swarmAccount = null;
+    this.update({ error: null, warning: null, progress: null, state: 'preparing', mode: 'standalone', swarmAddress: null });
     this.client.start(setup);
+  }
+
+  /** Swarm mode: the Worker runs the relay's rounds; `account` signs them (it must be setup.address). */
+  join(setup: SwarmSetup, account: WalletAccount): void {
+    if (account.address !== setup.address) throw new Error('the joining account must be the one that signs');
+    this.recent.length = 0;
+    this.swarmAccount = account;
+    this.listenToRelay();
+    this.update({ error: null, warning: null, walletProblem: null, progress: null, state: 'preparing', mode: 'swarm', swarmAddress: account.address });
+    this.client.join(setup);
+  }
+
+  /** Answers one of the Worker's signature requests with the joined account's wallet. */
+  private async sign(request: EventOf<'sign-request'>): Promise<void> {
+    try {
+      const account = this.swarmAccount;
+      if (!account || account.address !== request.address) throw new WalletError('failed', { detail: `the account ${request.address} is not the one this tab joined with` });
+      const signer = await signerFor(await pageDatabase(), account);
+      if (typeof signer.signRaw !== 'function') throw new WalletError('unsupported-signer');
+      let signature: string;
+      try {
+        ({ signature } = await signer.signRaw({ address: request.address, data: request.data, type: 'bytes' }));
+      } catch (cause) {
+        // Duck-typed: the extension's error comes from its content script's realm.
+        const message = (cause as { message?: unknown } | null)?.message;
+        throw new WalletError('signature-refused', { cause, detail: typeof message === 'string' ? message : undefined });
+      }
+      this.client.signResult(request.id, signature, null);
+      this.update({ signing: null, walletProblem: null });
+    } catch (error) {
+      const problem = explainWalletError(error);
+      this.client.signResult(request.id, null, problem.message);
+      this.update({ signing: null, walletProblem: { code: problem.code, message: problem.message, advice: problem.advice, round: request.round } });
+    }
+  }
+
+  private markPhase(phase: ProgressPhase, at: number): void {
+    if (this.view.firstStepMs !== null || this.view.phaseTimes.some((p) => p.phase === phase)) return;
+    // Placed where the Worker says it happened, not where this thread got round to reading it.
+    const ms = Math.max(0, at - performance.timeOrigin);
+    performance.mark(`tessera:phase:${phase}`, { startTime: ms });
+    this.view.phaseTimes.push({ phase, ms });
+  }
+
+  /** Marks and logs the time from opening the page (navigation start) to the end of the first inner step. */
+  private markFirstStep(at: number): void {
+    performance.mark('tessera:first-inner-step', { startTime: Math.max(0, at - performance.timeOrigin) });
+    const measure = performance.measure('tessera:page-open-to-first-step', { start: 0, end: 'tessera:first-inner-step' });
+    const phases = this.view.phaseTimes.map((p) => `${p.phase} at ${(p.ms / 1000).toFixed(1)} s`).join(', ');
+    console.info(`Tessera: ${(measure.duration / 1000).toFixed(1)} s from opening the page to the first inner step (${phases})`);
+    this.view = { ...this.view, firstStepMs: measure.duration };
   }
 
   /** The current parameters from the Worker (for sampling). */

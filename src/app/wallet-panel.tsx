@@ -1,37 +1,34 @@
 // The wallet panel: connect a Polkadot extension (accounts listed as SS58-42),
 // pick one, or continue with a guest key made in this browser. The choice is
-// remembered. Every failure shows its plain-language message and advice.
-import { useEffect, useState } from 'react';
+// remembered (account-store.ts shares it with the training panel, which signs
+// the swarm's submissions with it). Every failure shows its plain-language
+// message and advice.
+import { useEffect, useRef, useState } from 'react';
 import {
   chooseAccount,
   connectExtensions,
   explainWalletError,
   forgetAccount,
   guestAccount,
-  rememberedAccount,
   type ExtensionAccount,
   type WalletAccount,
   type WalletError,
 } from '../wallet/index.ts';
+import { accountStore, useAccount } from './account-store.ts';
 import { pageDatabase } from './local-data.ts';
 
 export function WalletPanel({ refreshKey }: { refreshKey: unknown }) {
-  const [account, setAccount] = useState<WalletAccount | null>(null);
+  const { account, error: loadError } = useAccount();
+  const setAccount = (chosen: WalletAccount | null) => accountStore().set(chosen);
   const [choices, setChoices] = useState<ExtensionAccount[] | null>(null);
-  const [error, setError] = useState<WalletError | null>(null);
+  const [actionError, setError] = useState<WalletError | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const error = actionError ?? (loadError ? explainWalletError(loadError) : null);
 
+  // After "Clear local data" the remembered account is gone: read it again (not on the first render: the store loads itself).
+  const firstKey = useRef(refreshKey);
   useEffect(() => {
-    let live = true;
-    pageDatabase()
-      .then(rememberedAccount)
-      .then(
-        (remembered) => live && setAccount(remembered),
-        (e: unknown) => live && setError(explainWalletError(e)),
-      );
-    return () => {
-      live = false;
-    };
+    if (refreshKey !== firstKey.current) void accountStore().load();
   }, [refreshKey]);
 
   const act = async (label: string, work: () => Promise<void>) => {

@@ -1,0 +1,259 @@
+// The page's view of the relay that served it (same origin): the run, the
+// open round with its deadline, swarm statistics, the global validation loss
+// per model version, closed rounds, contributors, and one address's ledger.
+// It needs no training: the demo screen on a machine that only displays uses
+// it alone. Push events (WebSocket /api/events) say when something changed;
+// the history behind them comes from GET /api/stats, /api/round and
+// /api/ledger, refreshed at most once at a time (a burst of events costs one
+// refresh, plus one more if events arrived during it).
+// A page served without a relay (vite preview, a static host) finds no
+// /api/run and stays 'absent': the app then trains standalone.
+// Leaves out: training and signing (training-store.ts), the tab's own bytes.
+import { useSyncExternalStore } from 'react';
+import type { PushEvent } from '../protocol/index.ts';
+import { RelayClient, type RoundStatus } from '../swarm/relay-client.ts';
+import type { SwarmRunInfo } from '../swarm/run-spec.ts';
+
+export interface RelayRoundSummary {
+  round: number;
+  version: number;
+  modelHash: string;
+  submissions: number;
+  tokens: number;
+  closedAt: number;
+}
+
+export interface LedgerLine {
+  round: number;
+  status: 'accepted' | 'pending';
+  version: number | null;
+  payloadHash: string;
+  payloadBytes: number;
+  tokens: number;
+  receivedAt: number;
+}
+
+export interface RelayView {
+  status: 'probing' | 'connected' | 'absent';
+  /** Why the relay is absent or a refresh failed (not an error for a static page). */
+  problem: string | null;
+  run: SwarmRunInfo | null;
+  round: RoundStatus | null;
+  /** Latest push stats: connected tabs, submissions this round, tokens across the run, latest loss. */
+  stats: { round: number; peers: number; submissions: number; tokens: number; loss: number | null } | null;
+  /** The relay's model version and hash. */
+  version: number | null;
+  modelHash: string | null;
+  /** Global validation loss by model version (the relay's held-out evaluation after every outer step). */
+  losses: { x: number[]; y: number[] };
+  /** Recently closed rounds, oldest first. */
+  rounds: RelayRoundSummary[];
+  /** Addresses with at least one accepted round. */
+  contributors: number | null;
+  /** Tokens per second across the swarm over the recent closed rounds (null before two closes). */
+  swarmTokensPerSecond: number | null;
+  /** The watched address's submissions as the relay recorded them, newest first. */
+  ledger: LedgerLine[] | null;
+  revision: number;
+}
+
+/** Closed rounds averaged for the swarm's tokens/s. */
+const RATE_ROUNDS = 10;
+
+function initial(): RelayView {
+  return {
+    status: 'probing',
+    problem: null,
+    run: null,
+    round: null,
+    stats: null,
+    version: null,
+    modelHash: null,
+    losses: { x: [], y: [] },
+    rounds: [],
+    contributors: null,
+    swarmTokensPerSecond: null,
+    ledger: null,
+    revision: 0,
+  };
+}
+
+/** Tokens trained per wall-clock second between the first and the last of the recent closes. */
+export function swarmRate(rounds: readonly RelayRoundSummary[]): number | null {
+  const recent = rounds.slice(-RATE_ROUNDS);
+  if (recent.length < 2) return null;
+  const seconds = (recent[recent.length - 1].closedAt - recent[0].closedAt) / 1000;
+  if (!(seconds > 0)) return null;
+  let tokens = 0;
+  for (const r of recent.slice(1)) tokens += r.tokens;
+  return tokens / seconds;
+}
+
+export class RelayStore {
+  private view: RelayView = initial();
+  private readonly listeners = new Set<() => void>();
+  readonly client: RelayClient;
+  private events: { close(): void } | null = null;
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+  private address: string | null = null;
+  private started = false;
+  private readonly pushListeners = new Set<(event: PushEvent) => void>();
+
+  constructor(readonly origin: string) {
+    this.client = new RelayClient(origin);
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    this.start();
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): RelayView => this.view;
+
+  private update(patch: Partial<RelayView>): void {
+    this.view = { ...this.view, ...patch, revision: this.view.revision + 1 };
+    for (const listener of this.listeners) listener();
+  }
+
+  /** Probes /api/run once; if a relay answers, subscribes to its push channel and loads the history. */
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.client.run().then(
+      (run) => {
+        this.update({ status: 'connected', run });
+        this.events = this.client.events(
+          (event) => this.onPush(event),
+          () => this.refreshSoon(),
+        );
+        this.refreshSoon();
+      },
+      (error: Error) => this.update({ status: 'absent', problem: error.message }),
+    );
+  }
+
+  /** Also fetch this address's ledger on every refresh (the "my submissions" list). */
+  watchAddress(address: string | null): void {
+    if (address === this.address) return;
+    this.address = address;
+    this.update({ ledger: null });
+    if (this.view.status === 'connected') this.refreshSoon();
+  }
+
+  /** Every push event as it arrives (the training Worker hears the relay through this, see outbox-sender.ts). */
+  listen(listener: (event: PushEvent) => void): () => void {
+    this.start();
+    this.pushListeners.add(listener);
+    return () => this.pushListeners.delete(listener);
+  }
+
+  private onPush(event: PushEvent): void {
+    for (const listener of this.pushListeners) listener(event);
+    switch (event.type) {
+      case 'round-opened':
+        this.update({
+          round: { ...event.state, submissions: 0, quorum: this.view.round?.quorum ?? this.view.run?.swarm.quorum ?? 0, closing: false },
+          version: event.state.version,
+          modelHash: event.state.modelHash,
+        });
+        this.refreshSoon();
+        break;
+      case 'round-closed':
+        this.update({ version: event.version, modelHash: event.modelHash });
+        this.refreshSoon();
+        break;
+      case 'stats': {
+        const lossChanged = event.loss !== (this.view.stats?.loss ?? null);
+        const round = this.view.round && this.view.round.round === event.round ? { ...this.view.round, submissions: event.submissions } : this.view.round;
+        this.update({ stats: { round: event.round, peers: event.peers, submissions: event.submissions, tokens: event.tokens, loss: event.loss }, round });
+        if (lossChanged) this.refreshSoon();
+        break;
+      }
+      default: {
+        const unknown: never = event;
+        throw new Error(`unhandled push event ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  /** One refresh at a time; events during it schedule exactly one more. */
+  refreshSoon(): void {
+    if (this.view.status !== 'connected') return;
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = this.refresh().finally(() => {
+      this.refreshing = null;
+      if (this.refreshAgain) {
+        this.refreshAgain = false;
+        this.refreshSoon();
+      }
+    });
+  }
+
+  private async refresh(): Promise<void> {
+    const address = this.address;
+    try {
+      const [stats, round, board, ledger] = await Promise.all([
+        fetchJson(`${this.client.baseUrl}/api/stats`),
+        this.client.round(),
+        fetchJson(`${this.client.baseUrl}/api/ledger`),
+        address ? this.client.ledger(address) : Promise.resolve(null),
+      ]);
+      const s = stats as {
+        round: number;
+        peers: number;
+        submissions: number;
+        tokens: number;
+        loss: number | null;
+        version: number;
+        losses: { version: number; loss: number }[];
+        rounds: RelayRoundSummary[];
+      };
+      const rounds = [...s.rounds].sort((a, b) => a.round - b.round);
+      const losses = [...s.losses].sort((a, b) => a.version - b.version);
+      const entries = (ledger as { entries?: LedgerLine[] } | null)?.entries ?? null;
+      this.update({
+        problem: null,
+        stats: { round: s.round, peers: s.peers, submissions: s.submissions, tokens: s.tokens, loss: s.loss },
+        round,
+        version: round.version,
+        modelHash: round.modelHash,
+        losses: { x: losses.map((l) => l.version), y: losses.map((l) => l.loss) },
+        rounds,
+        contributors: (board as { rounds: number }[]).filter((row) => row.rounds > 0).length,
+        swarmTokensPerSecond: swarmRate(rounds),
+        ledger: address === this.address ? (entries ? [...entries].sort((a, b) => b.round - a.round) : null) : this.view.ledger,
+      });
+    } catch (error) {
+      this.update({ problem: `could not read the relay's figures: ${(error as Error).message}` });
+    }
+  }
+
+  close(): void {
+    this.events?.close();
+    this.events = null;
+  }
+}
+
+async function fetchJson(url: string): Promise<unknown> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+  return response.json();
+}
+
+let shared: RelayStore | null = null;
+
+/** The page's one relay view, of its own origin. */
+export function relayStore(): RelayStore {
+  shared ??= new RelayStore(location.origin);
+  return shared;
+}
+
+export function useRelay(): RelayView {
+  const store = relayStore();
+  return useSyncExternalStore(store.subscribe, store.getSnapshot);
+}
