@@ -45,3 +45,38 @@ export async function openPage(context: BrowserContext | Browser, url: string): 
   await page.goto(url);
   return { page, errors };
 }
+
+/**
+ * One headless Chromium for several isolated tabs: each browser.newContext()
+ * has its own storage (IndexedDB survives reloads within the context), like
+ * two people's browsers, while sharing one GPU process — cheaper on a
+ * two-core machine than one Chromium per tab.
+ */
+export async function launchSharedBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--enable-unsafe-webgpu',
+      '--enable-features=Vulkan',
+      '--use-angle=swiftshader',
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+}
+
+/** Starts collecting a page's console errors and uncaught exceptions (call before goto). */
+export function watchErrors(page: Page, label = ''): string[] {
+  const errors: string[] = [];
+  const prefix = label ? `${label} ` : '';
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`${prefix}console: ${msg.text()}`);
+  });
+  page.on('pageerror', (error) => errors.push(`${prefix}pageerror: ${error.message}`));
+  return errors;
+}
