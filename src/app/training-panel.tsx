@@ -96,11 +96,16 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
         <p className="muted" data-testid="swarm-summary">
           Connected to the relay at <strong>{location.host}</strong>: this tab trains run <strong>{relay.run?.runId}</strong> with the swarm and sends signed, compressed
           updates.{' '}
-          {view.mode === 'swarm' && view.swarmAddress
-            ? `Signing as ${view.swarmAddress}.`
-            : account
-              ? `Joining signs with ${account.kind === 'guest' ? 'your guest key' : `${account.name ?? 'your account'} (${account.source})`}.`
-              : 'Joining creates a guest key unless you choose an account in the Wallet panel.'}
+          {view.mode === 'swarm' && view.swarmAddress ? (
+            <>
+              Signing as <span className="address">{view.swarmAddress}</span>.
+            </>
+          )
+          : account ? (
+            `Joining signs with ${account.kind === 'guest' ? 'your guest key' : `${account.name ?? 'your account'} (${account.source})`}.`
+          ) : (
+            'Joining creates a guest key unless you choose an account in the Wallet panel.'
+          )}
         </p>
       ) : (
         <p className="muted">

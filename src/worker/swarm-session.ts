@@ -63,8 +63,12 @@ import type { SessionEnvironment } from './training-session.ts';
 
 /** Steps per inner-loop call when unthrottled: a pause waits at most this many steps. */
 const UNTHROTTLED_CHUNK = 4;
-/** How often the Volunteer asks for the round while waiting, besides push events. */
-const POLL_MS = 2_000;
+/**
+ * How often the Volunteer asks for the round while waiting. Push events (the
+ * page forwards them) wake it at once; the poll only covers a dropped socket,
+ * so it can be slow enough that a room of tabs costs the relay little.
+ */
+const POLL_MS = 5_000;
 /**
  * How long a joining tab waits for another tab of this browser to let go of
  * the swarm (a reloaded page's old Worker is gone within moments).

@@ -144,6 +144,12 @@ async function waitForVersion(page: Page, version: number, timeout: number): Pro
   await page.waitForFunction(`Number(document.querySelector('[data-testid="model-hash"]')?.dataset.version ?? -1) >= ${version}`, undefined, { timeout, polling: 500 });
 }
 
+/** True when nothing on the page is wider than the viewport, once layout and ResizeObservers have run (two frames). */
+async function fitsWidth(page: Page): Promise<boolean> {
+  await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
+  return page.evaluate('document.documentElement.scrollWidth <= window.innerWidth');
+}
+
 function unique(values: number[]): boolean {
   return new Set(values).size === values.length;
 }
@@ -234,6 +240,10 @@ describe('app: tabs train for the swarm against a real relay', () => {
     expect(Number(await a.page.getByTestId('global-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
     await a.page.getByTestId('submissions').locator('tr[data-state="accepted"]').first().waitFor();
     await a.page.screenshot({ path: `${SCREENSHOTS}swarm-dashboard-1280.png`, fullPage: true });
+    await a.page.setViewportSize({ width: 375, height: 812 });
+    expect(await fitsWidth(a.page)).toBe(true);
+    await a.page.screenshot({ path: `${SCREENSHOTS}swarm-dashboard-375.png`, fullPage: true });
+    await a.page.setViewportSize({ width: 1280, height: 720 });
 
     // A real device loss: the GPU process crashes under both tabs. Each explains it and restarts from its checkpoint.
     const lostAt = relay.stats().version;
@@ -286,6 +296,9 @@ describe('app: tabs train for the swarm against a real relay', () => {
     expect(Number(await d.page.getByTestId('demo-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(ROUNDS + 1);
     expect(await d.page.getByTestId('demo-tokens-per-second').innerText()).toMatch(/tok\/s$/);
     await d.page.screenshot({ path: `${SCREENSHOTS}swarm-demo-1280.png` });
+    await d.page.setViewportSize({ width: 375, height: 812 });
+    expect(await fitsWidth(d.page)).toBe(true);
+    await d.page.screenshot({ path: `${SCREENSHOTS}swarm-demo-375.png`, fullPage: true });
 
     console.log(
       [
