@@ -140,6 +140,8 @@ export class Relay {
   private readonly now: () => number;
   private readonly log: (message: string) => void;
   private tokensClosed = 0;
+  /** Addresses with at least one accepted submission (the demo screen's "contributors"). */
+  private readonly contributors = new Set<string>();
   private peers = 0;
   private deadlineTimer: ReturnType<typeof setTimeout> | null = null;
   private statsTimer: ReturnType<typeof setTimeout> | null = null;
@@ -320,7 +322,13 @@ export class Relay {
   }
 
   stats() {
-    return { ...this.statsEvent(), version: this.round.version, losses: this.evaluations.slice(-HISTORY_LENGTH), rounds: this.history.slice(-50) };
+    return {
+      ...this.statsEvent(),
+      version: this.round.version,
+      contributors: this.contributors.size,
+      losses: this.evaluations.slice(-HISTORY_LENGTH),
+      rounds: this.history.slice(-50),
+    };
   }
 
   // ------------------------------------------------------------ submissions
@@ -517,6 +525,7 @@ export class Relay {
     let tokens = 0;
     for (const s of record.submissions) {
       tokens += s.tokens;
+      this.contributors.add(s.address);
       if (fromStore) {
         this.ledgerEntries(s.address).push({
           round: record.round,
