@@ -4,7 +4,7 @@
 // It needs no training: the demo screen on a machine that only displays uses
 // it alone. Push events (WebSocket /api/events) say when something changed;
 // the history behind them comes from GET /api/stats, /api/round and
-// /api/ledger, refreshed at most once at a time (a burst of events costs one
+// /api/ledger/:address, refreshed at most once at a time (a burst of events costs one
 // refresh, plus one more if events arrived during it).
 // A page served without a relay (vite preview, a static host) finds no
 // /api/run and stays 'absent': the app then trains standalone.
@@ -197,10 +197,9 @@ export class RelayStore {
   private async refresh(): Promise<void> {
     const address = this.address;
     try {
-      const [stats, round, board, ledger] = await Promise.all([
+      const [stats, round, ledger] = await Promise.all([
         fetchJson(`${this.client.baseUrl}/api/stats`),
         this.client.round(),
-        fetchJson(`${this.client.baseUrl}/api/ledger`),
         address ? this.client.ledger(address) : Promise.resolve(null),
       ]);
       const s = stats as {
@@ -210,6 +209,7 @@ export class RelayStore {
         tokens: number;
         loss: number | null;
         version: number;
+        contributors?: number;
         losses: { version: number; loss: number }[];
         rounds: RelayRoundSummary[];
       };
@@ -224,7 +224,7 @@ export class RelayStore {
         modelHash: round.modelHash,
         losses: { x: losses.map((l) => l.version), y: losses.map((l) => l.loss) },
         rounds,
-        contributors: (board as { rounds: number }[]).filter((row) => row.rounds > 0).length,
+        contributors: typeof s.contributors === 'number' ? s.contributors : null,
         swarmTokensPerSecond: swarmRate(rounds),
         ledger: address === this.address ? (entries ? [...entries].sort((a, b) => b.round - a.round) : null) : this.view.ledger,
       });

@@ -573,12 +573,14 @@ export class SwarmSession {
           throw new SubmissionNotSavedError(error);
         }
       },
+      // The relay has the frame whatever happens here: a failed delete leaves an entry that the next
+      // visit replays, which the relay answers 'duplicate' and the ledger confirms — still delivered once.
       acknowledge: async (id: number) => {
-        await acknowledgeSubmission(db, id);
+        await acknowledgeSubmission(db, id).catch((error: unknown) => this.report(error, false));
       },
       recordFailure: async (id: number, reason: string) => {
-        const record = await recordFailure(db, id, reason);
-        return record ? Math.max(0, record.nextAttemptAt - Date.now()) : 1_000;
+        const record = await recordFailure(db, id, reason).catch((error: unknown) => (this.report(error, false), null));
+        return record ? Math.max(0, record.nextAttemptAt - Date.now()) : retryDelay(1);
       },
     };
   }
