@@ -60,6 +60,7 @@ import { isTransient, OutboxRelayClient, SubmissionNotSavedError, type DeliveryE
 import { PacedTrainer, TrainingStoppedError, type Pace } from './paced-trainer.ts';
 import { eventTime, type PauseReason, type ProgressPhase, type RoundPhase, type SwarmSetup, type TrainingState, type WorkerErrorCode, type WorkerEvent, type WorkerRequest } from './protocol.ts';
 import type { SessionEnvironment } from './training-session.ts';
+import { WakeableSleep } from './wakeable-sleep.ts';
 
 /** Steps per inner-loop call when unthrottled: a pause waits at most this many steps. */
 const UNTHROTTLED_CHUNK = 4;
@@ -130,7 +131,7 @@ export class SwarmSession {
   private readonly pausedFor = new Set<PauseReason>();
   private throttle = 1;
   private state: TrainingState = 'stopped';
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new WakeableSleep();
   private nextSignatureId = 1;
   private readonly dataCache = new Map<string, Uint8Array>();
   private db: TesseraDatabase | null | undefined;
@@ -235,23 +236,12 @@ export class SwarmSession {
   }
 
   private wakeUp(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+    this.sleeper.wakeUp();
   }
 
   /** Sleeps up to ms, or until a request changes something. */
   private nap(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return this.sleeper.sleep(ms);
   }
 
   private async database(): Promise<TesseraDatabase | null> {

@@ -31,6 +31,7 @@ import { errorEvent } from './error-event.ts';
 import { fetchBytes } from './fetch-bytes.ts';
 import { trainingFlopsPerStep } from './flops.ts';
 import { eventTime, type PauseReason, type ProgressPhase, type TrainingSetup, type TrainingState, type WorkerErrorCode, type WorkerEvent, type WorkerRequest } from './protocol.ts';
+import { WakeableSleep } from './wakeable-sleep.ts';
 
 export interface SessionEnvironment {
   /** navigator.gpu of the Worker (or Dawn's GPU in Node). */
@@ -69,7 +70,7 @@ export class TrainingSession {
   private throttle = 1;
   private state: TrainingState = 'stopped';
   private snapshotWanted = false;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new WakeableSleep();
   private readonly dataCache = new Map<string, Uint8Array>();
   private db: TesseraDatabase | null | undefined;
 
@@ -140,23 +141,12 @@ export class TrainingSession {
   }
 
   private wakeUp(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+    this.sleeper.wakeUp();
   }
 
   /** Sleeps up to ms, or until a request changes something. */
   private nap(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return this.sleeper.sleep(ms);
   }
 
   private async database(): Promise<TesseraDatabase | null> {
