@@ -60,15 +60,23 @@ export async function runInnerLoop(options: InnerLoopOptions): Promise<InnerLoop
     options.onStep?.(report);
   };
 
-  for (let i = 0; i < steps && !options.signal?.aborted; i++) {
-    const step = firstStep + i;
-    const lr = learningRate(step, { maxLr: train.learningRate, warmupSteps: train.warmupSteps, totalSteps, minLrRatio: train.minLrFraction });
-    const optimizer: StepOptimizer = { lr, beta1: train.beta1, beta2: train.beta2, eps: train.eps, weightDecay: train.weightDecay, gradClip: train.gradClip };
-    const batch = batchFor(data, seed, step, B, T);
-    inFlight.push({ step, lr, loss: model.step(batch.inputs, batch.targets, step + 1, optimizer).loss });
-    if (inFlight.length >= 2) await settle();
+  try {
+    for (let i = 0; i < steps && !options.signal?.aborted; i++) {
+      const step = firstStep + i;
+      const lr = learningRate(step, { maxLr: train.learningRate, warmupSteps: train.warmupSteps, totalSteps, minLrRatio: train.minLrFraction });
+      const optimizer: StepOptimizer = { lr, beta1: train.beta1, beta2: train.beta2, eps: train.eps, weightDecay: train.weightDecay, gradClip: train.gradClip };
+      const batch = batchFor(data, seed, step, B, T);
+      inFlight.push({ step, lr, loss: model.step(batch.inputs, batch.targets, step + 1, optimizer).loss });
+      if (inFlight.length >= 2) await settle();
+    }
+    while (inFlight.length) await settle();
+  } catch (error) {
+    // A lost device or a diverged step rejects every step still in flight:
+    // the first rejection is this loop's error, the rest must not surface as
+    // unhandled rejections.
+    for (const pending of inFlight) pending.loss.catch(() => undefined);
+    throw error;
   }
-  while (inFlight.length) await settle();
   return { steps: reports, tokens: reports.length * B * T, ms: performance.now() - start };
 }
 
