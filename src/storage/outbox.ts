@@ -43,8 +43,9 @@ export interface NewSubmission {
   frame: Uint8Array; // the complete submission frame as it is POSTed
 }
 
-export async function enqueueSubmission(db: TesseraDatabase, submission: NewSubmission, now = Date.now()): Promise<number> {
-  const record: OutboxRecord = {
+/** A fresh outbox entry for a signed submission, due at once. */
+export function outboxRecord(submission: NewSubmission, now: number): OutboxRecord {
+  return {
     runId: submission.runId,
     round: submission.round,
     address: submission.address,
@@ -56,6 +57,10 @@ export async function enqueueSubmission(db: TesseraDatabase, submission: NewSubm
     nextAttemptAt: now,
     lastError: null,
   };
+}
+
+export async function enqueueSubmission(db: TesseraDatabase, submission: NewSubmission, now = Date.now()): Promise<number> {
+  const record = outboxRecord(submission, now);
   try {
     return await db.add('outbox', record);
   } catch (error) {

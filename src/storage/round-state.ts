@@ -17,8 +17,8 @@
 // Leaves out: HTTP and the decision what counts as delivered (src/worker/outbox-sender.ts).
 import { checkpointRecord, putCheckpointRecord, type CheckpointState, type SaveOptions } from './checkpoints.ts';
 import { abortQuietly, storageError } from './errors.ts';
-import type { NewSubmission } from './outbox.ts';
-import type { OutboxRecord, TesseraDatabase } from './schema.ts';
+import { outboxRecord, type NewSubmission } from './outbox.ts';
+import type { TesseraDatabase } from './schema.ts';
 
 /** Saves the checkpoint and adds the submission to the outbox in one transaction; returns the entry's id. */
 export async function saveCheckpointWithSubmission(
@@ -29,18 +29,7 @@ export async function saveCheckpointWithSubmission(
 ): Promise<number> {
   const now = options.now ?? Date.now();
   const record = checkpointRecord(state, now);
-  const entry: OutboxRecord = {
-    runId: submission.runId,
-    round: submission.round,
-    address: submission.address,
-    payloadHash: submission.payloadHash,
-    frame: new Blob([submission.frame as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }),
-    frameBytes: submission.frame.byteLength,
-    createdAt: now,
-    attempts: 0,
-    nextAttemptAt: now,
-    lastError: null,
-  };
+  const entry = outboxRecord(submission, now);
   const tx = db.transaction(['checkpoints', 'outbox'], 'readwrite');
   try {
     await putCheckpointRecord(tx, record, options.keep);
