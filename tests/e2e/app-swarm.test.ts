@@ -224,14 +224,19 @@ describe('app: tabs train for the swarm against a real relay', () => {
 
     // The dashboard's figures, while both still train.
     await a.page.getByTestId('global-loss-chart').waitFor();
-    const figures = {
-      tokensPerSecond: await a.page.getByTestId('tokens-per-second').innerText(),
-      gflops: await a.page.getByTestId('gflops').innerText(),
-      bytesPerRound: Number(await a.page.getByTestId('bytes-per-round').getAttribute('data-bytes')),
-      denseBytes: Number(await a.page.getByTestId('dense-bytes').getAttribute('data-bytes')),
-      compressionRatio: Number(await a.page.getByTestId('compression-ratio').getAttribute('data-ratio')),
-      resumedFirstStepMs: Number(await a.page.getByTestId('time-to-first-step').getAttribute('data-ms')),
-    };
+    // One snapshot in one page task: the figures update every round, so
+    // reading them one by one could pair one round's ratio with the next's bytes.
+    const figures = (await a.page.evaluate(`(() => {
+      const el = (id) => document.querySelector('[data-testid="' + id + '"]');
+      return {
+        tokensPerSecond: el('tokens-per-second').innerText,
+        gflops: el('gflops').innerText,
+        bytesPerRound: Number(el('bytes-per-round').getAttribute('data-bytes')),
+        denseBytes: Number(el('dense-bytes').getAttribute('data-bytes')),
+        compressionRatio: Number(el('compression-ratio').getAttribute('data-ratio')),
+        resumedFirstStepMs: Number(el('time-to-first-step').getAttribute('data-ms')),
+      };
+    })()`)) as { tokensPerSecond: string; gflops: string; bytesPerRound: number; denseBytes: number; compressionRatio: number; resumedFirstStepMs: number };
     expect(figures.tokensPerSecond).toMatch(/tok\/s$/);
     expect(figures.bytesPerRound).toBeGreaterThan(0);
     expect(figures.denseBytes).toBe(4 * relay.runInfo().model.parameterCount);
