@@ -224,6 +224,9 @@ describe('app: tabs train for the swarm against a real relay', () => {
 
     // The dashboard's figures, while both still train.
     await a.page.getByTestId('global-loss-chart').waitFor();
+    for (const id of ['tokens-per-second', 'gflops', 'bytes-per-round', 'dense-bytes', 'compression-ratio', 'time-to-first-step']) {
+      await a.page.getByTestId(id).waitFor();
+    }
     // One snapshot in one page task: the figures update every round, so
     // reading them one by one could pair one round's ratio with the next's bytes.
     const figures = (await a.page.evaluate(`(() => {
