@@ -12,7 +12,7 @@
 import { useSyncExternalStore } from 'react';
 import type { PushEvent } from '../protocol/index.ts';
 import { RelayClient, type RoundStatus } from '../swarm/relay-client.ts';
-import type { SwarmRunInfo } from '../swarm/run-spec.ts';
+import type { SwarmRunInfo } from '../protocol/run-spec.ts';
 
 export interface RelayRoundSummary {
   round: number;

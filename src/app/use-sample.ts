@@ -6,7 +6,7 @@
 // onnxruntime-web is imported lazily, so the dashboard loads without it.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { GptConfig } from '../model/config.ts';
-import { gptConfigOf } from '../swarm/run-spec.ts';
+import { gptConfigOf } from '../protocol/run-spec.ts';
 import { relayStore } from './relay-store.ts';
 import { trainingStore } from './training-store.ts';
 

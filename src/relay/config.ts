@@ -13,7 +13,7 @@ import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type HexHash } from '../protocol/index.ts';
-import type { SwarmTrainSpec } from '../swarm/run-spec.ts';
+import type { SwarmTrainSpec } from '../protocol/run-spec.ts';
 
 export interface RunConfig {
   /** Names the run in every signed header; 1..64 of [A-Za-z0-9._:-]. */

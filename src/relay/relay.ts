@@ -51,7 +51,7 @@ import {
   type RoundState,
   type SubmissionAck,
 } from '../protocol/index.ts';
-import { encodeBundle, type SwarmRunInfo } from '../swarm/run-spec.ts';
+import { encodeBundle, type SwarmRunInfo } from '../protocol/run-spec.ts';
 import { RELAY_VERSION, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import type { Evaluator } from './evaluator.ts';

@@ -9,7 +9,7 @@
 //   GET  /api/run                 SwarmRunInfo (RunInfo + swarm spec)
 //   GET  /api/round               RoundState + submissions, quorum, closing
 //   GET  /api/checkpoint          θ(v) float32 LE; ETag = "modelHash", 304 on If-None-Match
-//   GET  /api/updates?since=v     catch-up bundle (swarm/run-spec.ts), ≤ maxCatchUp entries
+//   GET  /api/updates?since=v     catch-up bundle (protocol/run-spec.ts), ≤ maxCatchUp entries
 //   POST /api/submissions         submission frame → SubmissionAck | error body
 //   GET  /api/ledger              addresses by tokens contributed
 //   GET  /api/ledger/:address     one address's contributions, round by round

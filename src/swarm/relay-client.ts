@@ -21,7 +21,7 @@ import {
   type RoundState,
   type SubmissionAck,
 } from '../protocol/index.ts';
-import { decodeBundle, parseSwarmRunInfo, type BundleEntry, type SwarmRunInfo } from './run-spec.ts';
+import { decodeBundle, parseSwarmRunInfo, type BundleEntry, type SwarmRunInfo } from '../protocol/run-spec.ts';
 
 /** A refusal or failure answered by the relay (status > 0) or the network (status 0). */
 export class RelayRequestError extends Error {

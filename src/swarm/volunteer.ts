@@ -41,7 +41,7 @@ import {
 } from '../protocol/index.ts';
 import { CpuRoundCompressor, type RoundCompressor } from './compressor.ts';
 import { RelayRequestError, type RelayClient } from './relay-client.ts';
-import { gptConfigOf, samplerSeed, type SwarmRunInfo } from './run-spec.ts';
+import { gptConfigOf, samplerSeed, type SwarmRunInfo } from '../protocol/run-spec.ts';
 import type { LocalTrainer } from './trainer.ts';
 
 export type VolunteerEvent =

@@ -51,7 +51,7 @@ import {
 } from '../storage/index.ts';
 import { CpuRoundCompressor } from '../swarm/compressor.ts';
 import { RelayRequestError } from '../swarm/relay-client.ts';
-import { gptConfigOf, type SwarmRunInfo } from '../swarm/run-spec.ts';
+import { gptConfigOf, type SwarmRunInfo } from '../protocol/run-spec.ts';
 import { Volunteer, type VolunteerEvent } from '../swarm/volunteer.ts';
 import { errorEvent, TabBusyError } from './error-event.ts';
 import { DataUnavailableError, fetchBytes } from './fetch-bytes.ts';

@@ -19,7 +19,9 @@
 // Leaves out: how the relay picks these values (src/relay/config.ts) and HTTP.
 import type { CompressConfig, OneDimPolicy } from '../compress/sparseloco.ts';
 import type { GptConfig } from '../model/config.ts';
-import { deriveDataSeed, HASH_BYTES, hexToHash, ProtocolError, parseRunInfo, type HexHash, type RunInfo } from '../protocol/index.ts';
+import { ProtocolError } from './errors.ts';
+import { HASH_BYTES, hexToHash } from './header.ts';
+import { deriveDataSeed, parseRunInfo, type HexHash, type RunInfo } from './messages.ts';
 
 /** Inner-loop settings every volunteer of the run uses (TrainConfig plus the schedule's length). */
 export interface SwarmTrainSpec {
