@@ -13,7 +13,7 @@ import { CorruptStoreError } from '../../src/relay/store.ts';
 import { FileRelayStore } from '../../src/relay/file-store.ts';
 import { CpuRoundCompressor } from '../../src/swarm/compressor.ts';
 import { keyringSigner } from '../../src/swarm/keyring-signer.ts';
-import { decodeBundle, encodeBundle, parseSwarmRunInfo, samplerSeed } from '../../src/protocol/run-spec.ts';
+import { decodeBundle, encodeBundle, parseSwarmRunInfo, samplerSeed } from '../../src/protocol/index.ts';
 import { COMPRESSION, NANO_LAYOUT, getJson, headerFor, removeTempDirs, residual, startTestRelay, tempDir } from './relay-fixtures.ts';
 
 beforeAll(async () => {
