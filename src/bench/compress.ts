@@ -77,12 +77,11 @@ export async function benchCompress(options: BenchOptions) {
   const ctx = new GpuContext(gpu);
   const adapter = `${gpu.adapter.vendor}/${gpu.adapter.architecture}`;
   const software = gpu.adapter.architecture === 'swiftshader' || gpu.adapter.isFallbackAdapter;
-  const models = options.args.models ? (options.args.models.split(',') as GptPresetName[]) : defaultModels(software);
+  const models = options.models ?? defaultModels(software);
   const config: CompressConfig = defaultCompressConfig;
   const rows = [];
   for (const name of models) {
     const preset = GPT_PRESETS[name];
-    if (!preset) throw new Error(`unknown preset ${name}`);
     const { layout, params: global } = initGptParameters(preset, 1);
     const manifest = layout.tensors;
     const local = localAfterRound(global, 2);

@@ -21,7 +21,7 @@ import { u8aWrapBytes } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { encodeUpdate } from '../compress/codec.ts';
 import { compress, defaultCompressConfig } from '../compress/sparseloco.ts';
-import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
+import { GPT_PRESETS } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
 import { encodeHeader, encodeSubmission, hexToHash, payloadHash, SS58_PREFIX } from '../protocol/index.ts';
 import { launchRelay } from '../relay/launch.ts';
@@ -44,13 +44,12 @@ function randomResidual(size: number, seed: number, scale = 1e-3): Float32Array 
 
 export async function benchRelay(options: BenchOptions) {
   await cryptoWaitReady();
-  const models = (options.args.models ?? 'nano,tiny,small').split(',') as GptPresetName[];
-  const counts = (options.args.submissions ?? '10,100').split(',').map(Number);
+  const models = options.models ?? ['nano', 'tiny', 'small'];
+  const counts = options.submissions ?? [10, 100];
   const keyring = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX });
   const pairs = Array.from({ length: Math.max(...counts) }, (_, i) => keyring.addFromUri(`0x${(i + 1).toString(16).padStart(64, '0')}`));
   const rows = [];
   for (const model of models) {
-    if (!(model in GPT_PRESETS)) throw new Error(`unknown preset ${model}`);
     const layout = buildLayout(GPT_PRESETS[model]);
     const payloads = [0, 1, 2, 3].map((seed) => {
       const e = randomResidual(layout.size, seed + 1);

@@ -36,6 +36,9 @@ export const GPT_PRESETS = {
 
 export type GptPresetName = keyof typeof GPT_PRESETS;
 
+/** The preset names, smallest first (for command lines and parsers). */
+export const GPT_PRESET_NAMES = Object.keys(GPT_PRESETS) as GptPresetName[];
+
 /** A model shape or training setting no tab can run; `field` names the GptConfig or TrainConfig member. */
 export class ConfigError extends Error {
   constructor(

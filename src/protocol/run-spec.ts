@@ -19,7 +19,7 @@
 // Leaves out: how the relay picks these values (src/relay/config.ts) and HTTP.
 import { checkCompressConfig, CompressConfigError, ONE_DIM_POLICIES, type CompressConfig } from '../compress/sparseloco.ts';
 import { TRAINING_LIMIT_FLOORS } from '../gpu/device.ts';
-import { ConfigError, GPT_PRESETS, validateGptConfig, validateTrainConfig, type GptConfig, type GptPresetName } from '../model/config.ts';
+import { ConfigError, GPT_PRESET_NAMES, validateGptConfig, validateTrainConfig, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { ProtocolError } from './errors.ts';
 import type { HexHash } from './header.ts';
 import { count, finite, hexHash, object, oneOf, text, type JsonObject } from './json.ts';
@@ -57,7 +57,6 @@ export interface SwarmSpec {
   quorum: number;
 }
 
-const PRESET_NAMES = Object.keys(GPT_PRESETS) as GptPresetName[];
 const PRINTABLE = /^[\x20-\x7e]+$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -76,7 +75,7 @@ function checked(path: string, validate: () => void): void {
 
 function parseModel(o: JsonObject, path: string): SwarmSpec['model'] {
   const model = {
-    preset: oneOf(o, 'preset', path, PRESET_NAMES),
+    preset: oneOf(o, 'preset', path, GPT_PRESET_NAMES),
     vocabSize: count(o, 'vocabSize', path, 1),
     blockSize: count(o, 'blockSize', path, 1),
     nLayer: count(o, 'nLayer', path, 1),

@@ -210,7 +210,6 @@ export class Relay {
       this.recordClosedRound(record, null);
     }
     this.evaluations.push(...(await this.store.listEvaluations()));
-    const state = this.roundState();
     for (const stored of await this.store.listSubmissions(this.round.round)) {
       try {
         // Everything here passed these checks before it was acknowledged; re-checking
