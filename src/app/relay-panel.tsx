@@ -12,7 +12,7 @@ import { useAccount } from './account-store.ts';
 import { formatBytes } from './device-panel.tsx';
 import { formatCount, formatRate, NONE } from './format.ts';
 import { pageDatabase } from './local-data.ts';
-import { relayStore, useRelay, type RelayView } from './relay-store.ts';
+import { relayWatcher, useRelay, type RelayView } from './relay-watcher.ts';
 import { useTraining, type RoundView, type TrainingView } from './training-store.ts';
 
 const NOT_CONNECTED = 'not connected to a relay';
@@ -55,7 +55,7 @@ export function RelayPanel({ refreshKey }: { refreshKey: unknown }) {
   const { account } = useAccount();
   const address = view.swarmAddress ?? account?.address ?? null;
   useEffect(() => {
-    if (relay.status === 'connected') relayStore().watchAddress(address);
+    if (relay.status === 'connected') relayWatcher().watchAddress(address);
   }, [relay.status, address]);
   // The outbox changes when a round's submission is sent, acknowledged or settled.
   const newest = view.rounds[0];

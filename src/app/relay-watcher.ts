@@ -1,10 +1,11 @@
-// The page's view of the relay that served it (same origin): the run, the
-// open round with its deadline, swarm statistics, the global validation loss
+// Watches the relay that served the page (same origin) and keeps the page's
+// view of it, a snapshot React reads (useRelay): the run, the open round with its deadline, swarm statistics, the global validation loss
 // per model version, closed rounds, contributors, and one address's ledger.
 // It needs no training: the demo screen on a machine that only displays uses
 // it alone. Push events (WebSocket /api/events) say when something changed;
 // the history behind them comes from GET /api/stats, /api/round and
-// /api/ledger/:address, refreshed at most once at a time (a burst of events costs one
+// /api/ledger/:address (read through the protocol's parsers, via RelayClient),
+// refreshed at most once at a time (a burst of events costs one
 // refresh, plus one more if events arrived during it).
 // A page served without a relay (vite preview, a static host) finds no
 // /api/run and stays 'absent': the app then trains standalone.
@@ -70,7 +71,7 @@ export function swarmRate(rounds: readonly Pick<RoundSummary, 'closedAt' | 'toke
   return tokens / seconds;
 }
 
-export class RelayStore {
+export class RelayWatcher {
   private view: RelayView = initial();
   private readonly listeners = new Set<() => void>();
   readonly client: RelayClient;
@@ -208,15 +209,15 @@ export class RelayStore {
   }
 }
 
-let shared: RelayStore | null = null;
+let shared: RelayWatcher | null = null;
 
-/** The page's one relay view, of its own origin. */
-export function relayStore(): RelayStore {
-  shared ??= new RelayStore(location.origin);
+/** The page's one relay watcher, of its own origin. */
+export function relayWatcher(): RelayWatcher {
+  shared ??= new RelayWatcher(location.origin);
   return shared;
 }
 
 export function useRelay(): RelayView {
-  const store = relayStore();
-  return useSyncExternalStore(store.subscribe, store.getSnapshot);
+  const watcher = relayWatcher();
+  return useSyncExternalStore(watcher.subscribe, watcher.getSnapshot);
 }
