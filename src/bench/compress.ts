@@ -17,7 +17,7 @@ import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
 import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
 import { initGptParameters } from '../model/init.ts';
-import { mulberry32 } from '../model/init.ts';
+import { mulberry32 } from '../model/random.ts';
 import { SparseLoCoGpu } from '../compress/sparseloco-gpu.ts';
 import { decodeUpdate, encodeUpdate } from '../compress/codec.ts';
 import { aggregateUpdates, type Submission } from '../compress/aggregate.ts';
