@@ -30,7 +30,6 @@ const FLAGS = {
   submissions: { type: 'string' },
   B: { type: 'string' },
   T: { type: 'string' },
-  help: { type: 'boolean', default: false },
 } as const;
 
 /** A comma-separated list, each item read by `item` (which names the flag in its errors). */
@@ -40,10 +39,6 @@ function list<T>(value: string | undefined, item: (text: string) => T): T[] | un
 
 async function main(): Promise<void> {
   const { values, positionals } = parseCommandLine(process.argv.slice(2), FLAGS, { positionals: true });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
   const names = positionals.length ? positionals : Object.keys(BENCHES);
   const unknown = names.filter((n) => !BENCHES[n]);
   if (unknown.length) throw new UsageError(`unknown bench: ${unknown.join(', ')} (choose from ${Object.keys(BENCHES).join(', ')})`);

@@ -1,8 +1,8 @@
 // Command-line handling shared by the CLIs (relay, volunteer, bench, sim):
 // node:util parseArgs in strict mode (an unknown flag, a missing value or a
 // stray argument is an error), readers that turn flag strings into numbers
-// with a message naming the flag, and one way to fail: the message, then the
-// usage, on stderr, exit code 2.
+// with a message naming the flag, --help (the usage on stdout, exit 0), and
+// one way to fail: the message, then the usage, on stderr, exit code 2.
 //
 // Leaves out: what each CLI's flags mean (each main.ts lists its own).
 import { parseArgs } from 'node:util';
@@ -15,10 +15,14 @@ export class UsageError extends Error {
   }
 }
 
+/** --help: runCli prints the usage on stdout and exits 0. */
+class HelpRequested extends Error {}
+
 type FlagSpec = { type: 'string' | 'boolean'; short?: string; default?: string | boolean };
 
-/** parseArgs, strict, with its refusals as UsageErrors. */
+/** parseArgs, strict, with its refusals as UsageErrors; every CLI also takes --help. */
 export function parseCommandLine<const Flags extends Record<string, FlagSpec>>(argv: string[], flags: Flags, options: { positionals?: boolean } = {}) {
+  if (argv.includes('--help')) throw new HelpRequested();
   try {
     return parseArgs({ args: argv, options: flags, strict: true, allowPositionals: options.positionals ?? false });
   } catch (error) {
@@ -62,6 +66,10 @@ export function runCli(usage: string, main: () => Promise<'keep-running' | void>
       if (outcome !== 'keep-running') process.exit(0);
     },
     (error: unknown) => {
+      if (error instanceof HelpRequested) {
+        console.log(usage);
+        process.exit(0);
+      }
       if (error instanceof UsageError) {
         console.error(`${error.message}\n\n${usage}`);
         process.exit(2);

@@ -44,7 +44,6 @@ const FLAGS = {
   allow: { type: 'string' },
   'no-eval': { type: 'boolean', default: false },
   'trust-proxy': { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
 } as const;
 
 /** The flag behind each field the start-time check can refuse (RunConfigError.field). */
@@ -72,10 +71,6 @@ function given<T extends object>(values: T): Partial<T> {
 
 async function main(): Promise<'keep-running' | void> {
   const { values } = parseCommandLine(process.argv.slice(2), FLAGS);
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
   // Run settings stay plain numbers here: whether they make a run is the tabs' parser's call (config.ts checkRun).
   const run: Omit<RunConfigInput, 'data'> = {
     preset: choiceFlag(values.preset, 'preset', GPT_PRESET_NAMES),

@@ -45,15 +45,10 @@ const FLAGS = {
   chunk: { type: 'string' },
   compressor: { type: 'string', default: 'cpu' },
   json: { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
 } as const;
 
 async function main(): Promise<void> {
   const { values } = parseCommandLine(process.argv.slice(2), FLAGS);
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
   const algo = required(choiceFlag(values.algo, 'algo', SIM_ALGORITHMS), 'algo');
   const modelName = required(choiceFlag(values.model, 'model', GPT_PRESET_NAMES), 'model');
   const config = GPT_PRESETS[modelName];

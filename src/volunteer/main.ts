@@ -12,15 +12,10 @@ const FLAGS = {
   key: { type: 'string' },
   rounds: { type: 'string' },
   'batch-size': { type: 'string' },
-  help: { type: 'boolean', default: false },
 } as const;
 
 async function main(): Promise<void> {
   const { values } = parseCommandLine(process.argv.slice(2), FLAGS);
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
   const { relay: relayUrl, key } = values;
   if (!relayUrl || !key) throw new UsageError('--relay and --key are required');
   const rounds = integerFlag(values.rounds, 'rounds', 1) ?? Infinity;
