@@ -124,6 +124,7 @@ export type PushListener = (event: PushEvent) => void;
 export class Relay {
   readonly layout: ParameterLayout;
   readonly manifest: TensorManifest;
+  private readonly info: SwarmRunInfo; // GET /api/run: fixed by the run and the options
   private params: Float32Array; // (layout.size) θ(version); replaced, never mutated
   private paramBytes: Uint8Array; // the same memory as little-endian bytes, for streaming
   private round: OpenRound;
@@ -159,6 +160,7 @@ export class Relay {
   ) {
     this.layout = buildLayout(config.model);
     this.manifest = this.layout.tensors;
+    this.info = runInfoFor(config, options);
     this.params = params;
     this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
     this.round = openRound(state);
@@ -230,7 +232,7 @@ export class Relay {
 
   /** GET /api/run. */
   runInfo(): SwarmRunInfo {
-    return runInfoFor(this.config, this.options);
+    return this.info;
   }
 
   roundState(): RoundState {

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { u8aToHex } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.ts';
+import { ProtocolError } from '../../src/protocol/errors.ts';
 import { hashToHex, MAX_HEADER_BYTES, modelHash, payloadHash, type SubmissionHeader } from '../../src/protocol/header.ts';
 import {
   isErrorBody,
@@ -31,6 +31,7 @@ import {
 } from '../../src/protocol/submission.ts';
 import { signHeader, type SignedHeader } from '../../src/protocol/sign.ts';
 import { createTestWallet } from '../support/test-wallet.ts';
+import { protocolCodeOf } from '../support/protocol-error-code.ts';
 
 const alice = createTestWallet({ uri: '//Alice' });
 const bob = createTestWallet({ uri: '//Bob' });
@@ -52,14 +53,7 @@ function headerFor(address: string, bytes = payload): SubmissionHeader {
   };
 }
 
-function codeOf(fn: () => unknown): ProtocolErrorCode | 'no error' | 'not a ProtocolError' {
-  try {
-    fn();
-    return 'no error';
-  } catch (error) {
-    return error instanceof ProtocolError ? error.code : 'not a ProtocolError';
-  }
-}
+const codeOf = protocolCodeOf;
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -88,7 +88,7 @@ describe('FileRelayStore', () => {
   });
 });
 
-describe('swarm: run spec, seeds, bundle', () => {
+describe('protocol: run spec, sampler seeds, catch-up bundle', () => {
   it('parses what the relay serves and refuses a broken spec', async () => {
     const server = await startTestRelay(tempDir('spec'));
     try {
