@@ -1,5 +1,6 @@
 // Tolerance checks shared by the test tiers: max absolute / relative error,
-// printed per tensor so a failing kernel says where and by how much.
+// printed per tensor so a failing kernel says where and by how much; and the
+// deterministic inputs they compare on.
 
 export interface ErrorStats {
   maxAbs: number;
@@ -47,16 +48,5 @@ export function expectClose(
   return stats;
 }
 
-/** A deterministic float32 generator (mulberry32) for test inputs. */
-export function randomFloats(length: number, seed: number, scale = 1): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
+/** Deterministic float32 test inputs in [−scale, scale): the code base's one PRNG (src/model/random.ts). */
+export { uniformFloats as randomFloats } from '../src/model/random.ts';

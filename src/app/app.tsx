@@ -2,7 +2,7 @@
 // swarm, wallet, samples, local data — and the demo screen (#/demo).
 // Served by a relay (npm start), the tab trains for the swarm and every swarm
 // figure is the relay's; served by a plain static host, it trains standalone
-// and the swarm figures say "not connected to a relay" (relay-store.ts probes).
+// and the swarm figures say "not connected to a relay" (relay-watcher.ts probes).
 import { useState } from 'react';
 import { ChartsPanel } from './charts-panel.tsx';
 import { DemoScreen } from './demo-screen.tsx';

@@ -3,7 +3,7 @@
 // per round (the relay's held-out evaluation of every model version);
 // standalone it is this tab's own held-out loss, labelled as such.
 import { LineChart } from './line-chart.tsx';
-import { useRelay } from './relay-store.ts';
+import { useRelay } from './relay-watcher.ts';
 import { useTraining } from './training-store.ts';
 
 export const LOSS_COLOR = '#f59e0b';

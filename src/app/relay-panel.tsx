@@ -6,12 +6,13 @@
 // not yet acknowledged) and this session's refusals. Standalone (no relay
 // served the page) it says so instead of showing numbers.
 import { useEffect, useState } from 'react';
+import type { LedgerEntry } from '../protocol/index.ts';
 import { pendingSubmissions, type OutboxRecord } from '../storage/index.ts';
 import { useAccount } from './account-store.ts';
 import { formatBytes } from './device-panel.tsx';
 import { formatCount, formatRate, NONE } from './format.ts';
 import { pageDatabase } from './local-data.ts';
-import { relayStore, useRelay, type LedgerLine, type RelayView } from './relay-store.ts';
+import { relayWatcher, useRelay, type RelayView } from './relay-watcher.ts';
 import { useTraining, type RoundView, type TrainingView } from './training-store.ts';
 
 const NOT_CONNECTED = 'not connected to a relay';
@@ -54,7 +55,7 @@ export function RelayPanel({ refreshKey }: { refreshKey: unknown }) {
   const { account } = useAccount();
   const address = view.swarmAddress ?? account?.address ?? null;
   useEffect(() => {
-    if (relay.status === 'connected') relayStore().watchAddress(address);
+    if (relay.status === 'connected') relayWatcher().watchAddress(address);
   }, [relay.status, address]);
   // The outbox changes when a round's submission is sent, acknowledged or settled.
   const newest = view.rounds[0];
@@ -161,7 +162,7 @@ function statusOfRound(r: RoundView): SubmissionRow['state'] | null {
   }
 }
 
-function Submissions({ address, ledger, outbox, rounds }: { address: string; ledger: LedgerLine[] | null; outbox: OutboxRecord[] | null; rounds: RoundView[] }) {
+function Submissions({ address, ledger, outbox, rounds }: { address: string; ledger: LedgerEntry[] | null; outbox: OutboxRecord[] | null; rounds: RoundView[] }) {
   const rows = new Map<number, SubmissionRow>();
   const framed = new Map(rounds.map((r) => [r.round, r.frameBytes]));
   for (const line of ledger ?? []) {

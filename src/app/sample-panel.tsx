@@ -2,7 +2,7 @@
 // at first, then word shapes, then words). With a relay it comes from the
 // swarm's current global model; standalone, from this tab's own model.
 import { useState } from 'react';
-import { useRelay } from './relay-store.ts';
+import { useRelay } from './relay-watcher.ts';
 import { useTraining } from './training-store.ts';
 import { useSample } from './use-sample.ts';
 

@@ -14,7 +14,7 @@ import { trainingStore, useTraining } from './training-store.ts';
 import { standaloneSetup, swarmSetup } from './training-setup.ts';
 import { ProgressBar } from './progress-bar.tsx';
 import { formatCount, formatLoss, formatRate } from './format.ts';
-import { useRelay } from './relay-store.ts';
+import { useRelay } from './relay-watcher.ts';
 import { accountStore, useAccount } from './account-store.ts';
 import { watchPauseConditions } from '../worker/pause-conditions.ts';
 import { MIN_THROTTLE } from '../storage/index.ts';

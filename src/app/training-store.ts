@@ -10,13 +10,13 @@
 // Timing: the first inner step after the page opened is marked
 // (performance.mark 'tessera:first-inner-step', measured from navigation
 // start, with a mark per preparation phase) and logged once.
-// Leaves out: the relay's own figures (relay-store.ts).
+// Leaves out: the relay's own figures (relay-watcher.ts).
 import { useSyncExternalStore } from 'react';
 import { explainWalletError, signerFor, WalletError, type WalletAccount } from '../wallet/index.ts';
 import { TrainingClient } from '../worker/client.ts';
 import type { PauseReason, ProgressPhase, RoundPhase, SwarmSetup, TrainingSetup, TrainingState, WorkerEvent } from '../worker/protocol.ts';
 import { pageDatabase } from './local-data.ts';
-import { relayStore } from './relay-store.ts';
+import { relayWatcher } from './relay-watcher.ts';
 
 type EventOf<K extends WorkerEvent['kind']> = Extract<WorkerEvent, { kind: K }>;
 
@@ -128,7 +128,7 @@ export class TrainingStore {
 
   /** Forwards the page's relay push events to the Worker while it runs the swarm's rounds. */
   private listenToRelay(): void {
-    this.stopListening ??= relayStore().listen((event) => {
+    this.stopListening ??= relayWatcher().listen((event) => {
       if (this.view.mode === 'swarm') this.client.push(event);
     });
   }

@@ -6,8 +6,8 @@
 // onnxruntime-web is imported lazily, so the dashboard loads without it.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { GptConfig } from '../model/config.ts';
-import { gptConfigOf } from '../swarm/run-spec.ts';
-import { relayStore } from './relay-store.ts';
+import { gptConfigOf } from '../protocol/run-spec.ts';
+import { relayWatcher } from './relay-watcher.ts';
 import { trainingStore } from './training-store.ts';
 
 export interface SampleState {
@@ -26,7 +26,7 @@ export type SampleSource = 'relay' | 'worker';
 
 async function modelFor(source: SampleSource): Promise<{ config: GptConfig; params: Float32Array; step: number; origin: string }> {
   if (source === 'relay') {
-    const relay = relayStore();
+    const relay = relayWatcher();
     const run = relay.getSnapshot().run;
     if (!run) throw new Error('the relay has not described its run yet');
     const checkpoint = await relay.client.checkpoint();

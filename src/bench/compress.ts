@@ -17,7 +17,7 @@ import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
 import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
 import { initGptParameters } from '../model/init.ts';
-import { mulberry32 } from '../model/init.ts';
+import { mulberry32 } from '../model/random.ts';
 import { SparseLoCoGpu } from '../compress/sparseloco-gpu.ts';
 import { decodeUpdate, encodeUpdate } from '../compress/codec.ts';
 import { aggregateUpdates, type Submission } from '../compress/aggregate.ts';
@@ -77,12 +77,11 @@ export async function benchCompress(options: BenchOptions) {
   const ctx = new GpuContext(gpu);
   const adapter = `${gpu.adapter.vendor}/${gpu.adapter.architecture}`;
   const software = gpu.adapter.architecture === 'swiftshader' || gpu.adapter.isFallbackAdapter;
-  const models = options.args.models ? (options.args.models.split(',') as GptPresetName[]) : defaultModels(software);
+  const models = options.models ?? defaultModels(software);
   const config: CompressConfig = defaultCompressConfig;
   const rows = [];
   for (const name of models) {
     const preset = GPT_PRESETS[name];
-    if (!preset) throw new Error(`unknown preset ${name}`);
     const { layout, params: global } = initGptParameters(preset, 1);
     const manifest = layout.tensors;
     const local = localAfterRound(global, 2);

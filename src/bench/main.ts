@@ -1,10 +1,16 @@
-// `npm run bench -- <name> [--json] [--budget-ms N] [--key value]`
-// Benches: matmul, step, compress, relay. With --json the last line of stdout is one JSON object.
-import { benchMatmul } from './matmul.ts';
-import { benchStep } from './step.ts';
+// `npm run bench -- [matmul|step|compress|relay …] [--json] [--budget-ms N] [filters]`
+// Benches: matmul, step, compress, relay (all four when none is named). With
+// --json the last line of stdout is one JSON object. Filters (each bench
+// reads those it knows): --models nano,tiny  --shapes 512x512x512,…
+// --submissions 10,100  --B 4  --T 64.
+// Leaves out: the measurements themselves (one file per bench).
+import { GPT_PRESET_NAMES } from '../model/config.ts';
+import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
 import { benchCompress } from './compress.ts';
+import { benchMatmul } from './matmul.ts';
 import { benchRelay } from './relay.ts';
 import type { BenchOptions } from './report.ts';
+import { benchStep } from './step.ts';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   matmul: benchMatmul,
@@ -13,30 +19,45 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   relay: benchRelay,
 };
 
-function parseArgs(argv: string[]) {
-  const positional: string[] = [];
-  const args: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('--')) {
-      const key = a.slice(2);
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) args[key] = 'true';
-      else args[key] = argv[++i];
-    } else positional.push(a);
-  }
-  return { positional, args };
+const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--json] [--budget-ms 1500]
+                    [--models ${GPT_PRESET_NAMES.join(',')}] [--shapes MxKxN,…] [--submissions 10,100] [--B 4] [--T 64]`;
+
+const FLAGS = {
+  json: { type: 'boolean', default: false },
+  'budget-ms': { type: 'string' },
+  models: { type: 'string' },
+  shapes: { type: 'string' },
+  submissions: { type: 'string' },
+  B: { type: 'string' },
+  T: { type: 'string' },
+} as const;
+
+/** A comma-separated list, each item read by `item` (which names the flag in its errors). */
+function list<T>(value: string | undefined, item: (text: string) => T): T[] | undefined {
+  return value?.split(',').map((text) => item(text.trim()));
 }
 
-const { positional, args } = parseArgs(process.argv.slice(2));
-const names = positional.length ? positional : Object.keys(BENCHES);
-const unknown = names.filter((n) => !BENCHES[n]);
-if (unknown.length) {
-  console.error(`unknown bench: ${unknown.join(', ')} (choose from ${Object.keys(BENCHES).join(', ')})`);
-  process.exit(2);
+async function main(): Promise<void> {
+  const { values, positionals } = parseCommandLine(process.argv.slice(2), FLAGS, { positionals: true });
+  const names = positionals.length ? positionals : Object.keys(BENCHES);
+  const unknown = names.filter((n) => !BENCHES[n]);
+  if (unknown.length) throw new UsageError(`unknown bench: ${unknown.join(', ')} (choose from ${Object.keys(BENCHES).join(', ')})`);
+  const options: BenchOptions = {
+    json: values.json,
+    budgetMs: integerFlag(values['budget-ms'], 'budget-ms', 1) ?? 1500,
+    models: list(values.models, (name) => choiceFlag(name, 'models', GPT_PRESET_NAMES)!),
+    shapes: list(values.shapes, (shape) => {
+      const dims = shape.split('x').map((d) => integerFlag(d, 'shapes', 1)!);
+      if (dims.length !== 3) throw new UsageError(`--shapes takes MxKxN triples, got ${JSON.stringify(shape)}`);
+      return [dims[0], dims[1], dims[2]];
+    }),
+    submissions: list(values.submissions, (n) => integerFlag(n, 'submissions', 1)!),
+    batchSize: integerFlag(values.B, 'B', 1),
+    seqLen: integerFlag(values.T, 'T', 1),
+  };
+  const results = [];
+  for (const name of names) results.push(await BENCHES[name](options));
+  if (options.json) console.log(JSON.stringify(results.length === 1 ? results[0] : { benches: results }));
 }
-const options: BenchOptions = { json: args.json === 'true', budgetMs: Number(args['budget-ms'] ?? 1500), args };
-const results = [];
-for (const name of names) results.push(await BENCHES[name](options));
-if (options.json) console.log(JSON.stringify(results.length === 1 ? results[0] : { benches: results }));
-process.exit(0);
+
+runCli(USAGE, main);

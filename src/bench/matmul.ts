@@ -23,9 +23,7 @@ export async function benchMatmul(options: BenchOptions) {
   const gpu = await acquireNodeDevice();
   const ctx = new GpuContext(gpu);
   const adapter = `${gpu.adapter.vendor}/${gpu.adapter.architecture}`;
-  const shapes = options.args.shapes
-    ? options.args.shapes.split(',').map((s) => s.split('x').map(Number) as [number, number, number])
-    : SHAPES;
+  const shapes = options.shapes ?? SHAPES;
   ort.env.wasm.numThreads = Math.max(1, Math.min(4, (await import('node:os')).cpus().length));
 
   const rows = [];

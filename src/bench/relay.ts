@@ -21,39 +21,24 @@ import { u8aWrapBytes } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { encodeUpdate } from '../compress/codec.ts';
 import { compress, defaultCompressConfig } from '../compress/sparseloco.ts';
-import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
+import { GPT_PRESETS } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
+import { uniformFloats } from '../model/random.ts';
 import { encodeHeader, encodeSubmission, hexToHash, payloadHash, SS58_PREFIX } from '../protocol/index.ts';
 import { launchRelay } from '../relay/launch.ts';
 import { printTable, round, type BenchOptions } from './report.ts';
 
-/** Residual-like values in (−scale, scale): xorshift32, deterministic per seed. */
-function randomResidual(size: number, seed: number, scale = 1e-3): Float32Array {
-  const out = new Float32Array(size);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = ((x / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
-
 export async function benchRelay(options: BenchOptions) {
   await cryptoWaitReady();
-  const models = (options.args.models ?? 'nano,tiny,small').split(',') as GptPresetName[];
-  const counts = (options.args.submissions ?? '10,100').split(',').map(Number);
+  const models = options.models ?? ['nano', 'tiny', 'small'];
+  const counts = options.submissions ?? [10, 100];
   const keyring = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX });
   const pairs = Array.from({ length: Math.max(...counts) }, (_, i) => keyring.addFromUri(`0x${(i + 1).toString(16).padStart(64, '0')}`));
   const rows = [];
   for (const model of models) {
-    if (!(model in GPT_PRESETS)) throw new Error(`unknown preset ${model}`);
     const layout = buildLayout(GPT_PRESETS[model]);
     const payloads = [0, 1, 2, 3].map((seed) => {
-      const e = randomResidual(layout.size, seed + 1);
+      const e = uniformFloats(layout.size, seed + 1, 1e-3); // residual-like values
       return encodeUpdate(compress(e, layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig);
     });
     for (const R of counts) {

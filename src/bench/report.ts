@@ -2,12 +2,18 @@
 // Every bench compares against a baseline measured in the same run on the
 // same machine; absolute numbers only hold for the machine that made them.
 
+import type { GptPresetName } from '../model/config.ts';
+
 export interface BenchOptions {
   json: boolean;
   /** Stop repeating a measurement after this many milliseconds. */
   budgetMs: number;
-  /** Optional filters, e.g. `--models nano,tiny`. */
-  args: Record<string, string>;
+  /** Filters from the command line (main.ts); each bench reads those it knows, undefined: its defaults. */
+  models?: GptPresetName[]; // --models nano,tiny
+  shapes?: [number, number, number][]; // --shapes MxKxN,… (matmul)
+  submissions?: number[]; // --submissions 10,100 (relay)
+  batchSize?: number; // --B (step)
+  seqLen?: number; // --T (step)
 }
 
 /** Median wall time of `run` (ms): one warm-up call, then repeats until the budget is spent (≥ 1, ≤ maxRuns). */

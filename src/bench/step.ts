@@ -42,15 +42,14 @@ export async function benchStep(options: BenchOptions) {
   const ctx = new GpuContext(gpu);
   const adapter = `${gpu.adapter.vendor}/${gpu.adapter.architecture}`;
   const software = gpu.adapter.architecture === 'swiftshader' || gpu.adapter.isFallbackAdapter;
-  const runs = options.args.models
-    ? options.args.models.split(',').map((m) => ({ model: m as GptPresetName, B: Number(options.args.B ?? 4), T: Number(options.args.T ?? GPT_PRESETS[m as GptPresetName].blockSize) }))
+  const runs = options.models
+    ? options.models.map((model) => ({ model, B: options.batchSize ?? 4, T: options.seqLen ?? GPT_PRESETS[model].blockSize }))
     : defaultModels(software);
   const data = new Uint8Array(1 << 16).map((_, i) => 32 + ((i * 7919) % 95)); // bytes; content does not change the cost
   const rows = [];
   let kernels: { kernel: string; dispatches: number; ms: number; share: number }[] = [];
   for (const { model: name, B, T } of runs) {
     const config = GPT_PRESETS[name];
-    if (!config) throw new Error(`unknown preset ${name}`);
     const train = defaultTrainConfig(config);
     const model = await GptGpu.create(ctx, config, B, T);
     const { params, layout } = initGptParameters(config, 1);

@@ -5,7 +5,7 @@
 // The decoder is a network boundary: bytes come from anyone. It checks every
 // field against the manifest and the caller's config (never against the bytes
 // themselves), sizes every allocation from the manifest before reading values,
-// and throws a CodecError subclass (with a `code`) on the first problem. Every
+// and throws a CodecError (with a `code`) on the first problem. Every
 // accepted payload is canonical — re-encoding the decoded update gives the
 // same bytes — so a payload's hash names its content (copy detection, signing).
 //
@@ -45,23 +45,27 @@ export function aggregateValueLimit(config: CompressConfig): number {
 }
 
 // ---------------------------------------------------------------------------
-// Errors: one class per failure, each with a stable code and the byte offset.
+// Errors: one class; `code` says which rule the bytes broke, `offset` where.
 
-export type CodecErrorCode =
-  | 'bad-magic'
-  | 'unsupported-version'
-  | 'wrong-kind'
-  | 'reserved-bits'
-  | 'config-mismatch'
-  | 'manifest-mismatch'
-  | 'truncated'
-  | 'trailing-bytes'
-  | 'bad-mode'
-  | 'bad-count'
-  | 'index-out-of-range'
-  | 'non-canonical'
-  | 'non-finite'
-  | 'value-out-of-range';
+/** Every way a payload can be refused; the relay sends them as `payload-<code>` (docs/relay.md). */
+export const CODEC_ERROR_CODES = [
+  'bad-magic',
+  'unsupported-version',
+  'wrong-kind',
+  'reserved-bits',
+  'config-mismatch',
+  'manifest-mismatch',
+  'truncated',
+  'trailing-bytes',
+  'bad-mode',
+  'bad-count',
+  'index-out-of-range',
+  'non-canonical',
+  'non-finite',
+  'value-out-of-range',
+] as const;
+
+export type CodecErrorCode = (typeof CODEC_ERROR_CODES)[number];
 
 /** Bytes that are not a valid payload for this manifest and config. Drop the submission. */
 export class CodecError extends Error {
@@ -72,77 +76,7 @@ export class CodecError extends Error {
     readonly offset: number,
   ) {
     super(`${message} (byte ${offset})`);
-    this.name = new.target.name;
-  }
-}
-export class BadMagicError extends CodecError {
-  constructor(offset: number) {
-    super('bad-magic', 'not a Tessera SparseLoCo payload (magic "TSLC" missing)', offset);
-  }
-}
-export class UnsupportedVersionError extends CodecError {
-  constructor(version: number, offset: number) {
-    super('unsupported-version', `wire format version ${version}; this build reads ${WIRE_VERSION} — update Tessera`, offset);
-  }
-}
-export class WrongKindError extends CodecError {
-  constructor(kind: number, expected: number, offset: number) {
-    super('wrong-kind', `payload kind ${kind}, expected ${expected}`, offset);
-  }
-}
-export class ReservedBitsError extends CodecError {
-  constructor(what: string, offset: number) {
-    super('reserved-bits', `${what} must be zero in version ${WIRE_VERSION}`, offset);
-  }
-}
-export class ConfigMismatchError extends CodecError {
-  constructor(what: string, got: number, expected: number, offset: number) {
-    super('config-mismatch', `${what} is ${got}, this run uses ${expected}`, offset);
-  }
-}
-export class ManifestMismatchError extends CodecError {
-  constructor(what: string, offset: number) {
-    super('manifest-mismatch', `payload is for another model: ${what}`, offset);
-  }
-}
-export class TruncatedError extends CodecError {
-  constructor(what: string, offset: number) {
-    super('truncated', `payload ends inside ${what}`, offset);
-  }
-}
-export class TrailingBytesError extends CodecError {
-  constructor(extra: number, offset: number) {
-    super('trailing-bytes', `${extra} bytes after the last tensor`, offset);
-  }
-}
-export class BadModeError extends CodecError {
-  constructor(tensor: string, mode: number, expected: string, offset: number) {
-    super('bad-mode', `${tensor}: mode ${mode}, expected ${expected}`, offset);
-  }
-}
-export class BadCountError extends CodecError {
-  constructor(what: string, offset: number) {
-    super('bad-count', what, offset);
-  }
-}
-export class IndexOutOfRangeError extends CodecError {
-  constructor(tensor: string, what: string, offset: number) {
-    super('index-out-of-range', `${tensor}: ${what}`, offset);
-  }
-}
-export class NonCanonicalError extends CodecError {
-  constructor(tensor: string, what: string, offset: number) {
-    super('non-canonical', `${tensor}: ${what}`, offset);
-  }
-}
-export class NonFiniteValueError extends CodecError {
-  constructor(tensor: string, what: string, offset: number) {
-    super('non-finite', `${tensor}: ${what} is not finite`, offset);
-  }
-}
-export class ValueOutOfRangeError extends CodecError {
-  constructor(tensor: string, what: string, value: number, bound: string, offset: number) {
-    super('value-out-of-range', `${tensor}: ${what} is ${value}, must be ${bound}`, offset);
+    this.name = 'CodecError';
   }
 }
 
@@ -159,7 +93,7 @@ class Reader {
     return this.bytes.length - this.position;
   }
   need(count: number, what: string): void {
-    if (count > this.remaining) throw new TruncatedError(what, this.position);
+    if (count > this.remaining) throw new CodecError('truncated', `payload ends inside ${what}`, this.position);
   }
   u8(what: string): number {
     this.need(1, what);
@@ -230,42 +164,42 @@ function writeHeader(w: Writer, kind: number, manifest: TensorManifest, config: 
 
 function readHeader(r: Reader, kind: number, manifest: TensorManifest, config: CompressConfig): void {
   r.need(4, 'magic');
-  for (let i = 0; i < 4; i++) if (r.bytes[i] !== WIRE_MAGIC[i]) throw new BadMagicError(i);
+  for (let i = 0; i < 4; i++) if (r.bytes[i] !== WIRE_MAGIC[i]) throw new CodecError('bad-magic', 'not a Tessera SparseLoCo payload (magic "TSLC" missing)', i);
   r.position = 4;
   const version = r.u16('version');
-  if (version !== WIRE_VERSION) throw new UnsupportedVersionError(version, 4);
+  if (version !== WIRE_VERSION) throw new CodecError('unsupported-version', `wire format version ${version}; this build reads ${WIRE_VERSION} — update Tessera`, 4);
   const gotKind = r.u8('kind');
-  if (gotKind !== kind) throw new WrongKindError(gotKind, kind, 6);
-  if (r.u8('flags') !== 0) throw new ReservedBitsError('flags', 7);
+  if (gotKind !== kind) throw new CodecError('wrong-kind', `payload kind ${gotKind}, expected ${kind}`, 6);
+  if (r.u8('flags') !== 0) throw new CodecError('reserved-bits', `flags must be zero in version ${WIRE_VERSION}`, 7);
   r.need(8, 'manifest digest');
   const digest = manifestDigest(manifest);
   for (let i = 0; i < 8; i++) {
-    if (r.bytes[8 + i] !== digest[i]) throw new ManifestMismatchError('manifest digest differs', 8 + i);
+    if (r.bytes[8 + i] !== digest[i]) throw new CodecError('manifest-mismatch', 'payload is for another model: manifest digest differs', 8 + i);
   }
   r.position = 16;
   const tensorCount = r.u32('tensor count');
   if (tensorCount !== manifest.length) {
-    throw new ManifestMismatchError(`${tensorCount} tensors, the model has ${manifest.length}`, 16);
+    throw new CodecError('manifest-mismatch', `payload is for another model: ${tensorCount} tensors, the model has ${manifest.length}`, 16);
   }
   const chunkSize = r.u32('chunk size');
-  if (chunkSize !== config.chunkSize) throw new ConfigMismatchError('chunk size', chunkSize, config.chunkSize, 20);
+  if (chunkSize !== config.chunkSize) throw new CodecError('config-mismatch', `chunk size is ${chunkSize}, this run uses ${config.chunkSize}`, 20);
   const topK = r.u32('top-k');
-  if (topK !== config.topK) throw new ConfigMismatchError('top-k', topK, config.topK, 24);
+  if (topK !== config.topK) throw new CodecError('config-mismatch', `top-k is ${topK}, this run uses ${config.topK}`, 24);
   const policy = r.u8('1-D policy');
   if (policy !== POLICY_CODES[config.oneDimPolicy]) {
-    throw new ConfigMismatchError('1-D policy', policy, POLICY_CODES[config.oneDimPolicy], 28);
+    throw new CodecError('config-mismatch', `1-D policy is ${policy}, this run uses ${POLICY_CODES[config.oneDimPolicy]}`, 28);
   }
-  if (r.u8('reserved') !== 0 || r.u16('reserved') !== 0) throw new ReservedBitsError('header bytes 29..31', 29);
+  if (r.u8('reserved') !== 0 || r.u16('reserved') !== 0) throw new CodecError('reserved-bits', `header bytes 29..31 must be zero in version ${WIRE_VERSION}`, 29);
 }
 
 function readTensorSize(r: Reader, entry: TensorManifestEntry): void {
   const at = r.position;
   const size = r.u32(`${entry.name} size`);
-  if (size !== entry.size) throw new ManifestMismatchError(`${entry.name} has ${size} values, the model ${entry.size}`, at);
+  if (size !== entry.size) throw new CodecError('manifest-mismatch', `payload is for another model: ${entry.name} has ${size} values, the model ${entry.size}`, at);
 }
 
 function checkEnd(r: Reader): void {
-  if (r.remaining !== 0) throw new TrailingBytesError(r.remaining, r.position);
+  if (r.remaining !== 0) throw new CodecError('trailing-bytes', `${r.remaining} bytes after the last tensor`, r.position);
 }
 
 // ---------------------------------------------------------------------------
@@ -287,13 +221,13 @@ function readQuantization(r: Reader, name: string, config: CompressConfig): { me
 
 /** μ and L are finite and bounded; at = byte offset of μ. */
 function checkQuantizationValues(name: string, mean: number, lut: Float32Array, config: CompressConfig, at: number): void {
-  if (!Number.isFinite(mean)) throw new NonFiniteValueError(name, 'mean', at);
-  if (Math.abs(mean) > config.maxAbsValue) throw new ValueOutOfRangeError(name, 'mean', mean, `within ±${config.maxAbsValue}`, at);
+  if (!Number.isFinite(mean)) throw new CodecError('non-finite', `${name}: mean is not finite`, at);
+  if (Math.abs(mean) > config.maxAbsValue) throw new CodecError('value-out-of-range', `${name}: mean is ${mean}, must be within ±${config.maxAbsValue}`, at);
   const lutLimit = LUT_LIMIT_FACTOR * config.maxAbsValue;
   for (let b = 0; b < 4; b++) {
     const v = lut[b];
-    if (!Number.isFinite(v)) throw new NonFiniteValueError(name, `L[${b}]`, at + 4 + 4 * b);
-    if (Math.abs(v) > lutLimit) throw new ValueOutOfRangeError(name, `L[${b}]`, v, `within ±${lutLimit}`, at + 4 + 4 * b);
+    if (!Number.isFinite(v)) throw new CodecError('non-finite', `${name}: L[${b}] is not finite`, at + 4 + 4 * b);
+    if (Math.abs(v) > lutLimit) throw new CodecError('value-out-of-range', `${name}: L[${b}] is ${v}, must be within ±${lutLimit}`, at + 4 + 4 * b);
   }
 }
 
@@ -306,11 +240,11 @@ function checkLutAgainstCodes(name: string, lut: Float32Array, codes: Uint8Array
   const used = [false, false, false, false];
   for (let j = 0; j < codes.length; j++) used[codes[j]] = true;
   for (let b = 0; b < 4; b++) {
-    if (!used[b] && lut[b] !== 0) throw new NonCanonicalError(name, `L[${b}] is ${lut[b]} but no value uses bin ${b}`, at + 4 + 4 * b);
+    if (!used[b] && lut[b] !== 0) throw new CodecError('non-canonical', `${name}: L[${b}] is ${lut[b]} but no value uses bin ${b}`, at + 4 + 4 * b);
   }
-  if (lut[0] > 0) throw new ValueOutOfRangeError(name, 'L[0]', lut[0], '≤ 0', at + 4);
-  if (lut[1] > 0) throw new ValueOutOfRangeError(name, 'L[1]', lut[1], '≤ 0', at + 8);
-  if (lut[3] < 0) throw new ValueOutOfRangeError(name, 'L[3]', lut[3], '≥ 0', at + 16);
+  if (lut[0] > 0) throw new CodecError('value-out-of-range', `${name}: L[0] is ${lut[0]}, must be ≤ 0`, at + 4);
+  if (lut[1] > 0) throw new CodecError('value-out-of-range', `${name}: L[1] is ${lut[1]}, must be ≤ 0`, at + 8);
+  if (lut[3] < 0) throw new CodecError('value-out-of-range', `${name}: L[3] is ${lut[3]}, must be ≥ 0`, at + 16);
 }
 
 function packCodes(w: Writer, codes: Uint8Array): void {
@@ -326,7 +260,7 @@ function unpackCodes(r: Reader, codes: Uint8Array, name: string): void {
   for (let j = 0; j < codes.length; j++) codes[j] = (r.bytes[start + (j >>> 2)] >>> ((j & 3) * 2)) & 3;
   const tail = codes.length & 3;
   if (tail !== 0 && r.bytes[start + byteCount - 1] >>> (tail * 2) !== 0) {
-    throw new NonCanonicalError(name, 'padding bits after the last code are not zero', start + byteCount - 1);
+    throw new CodecError('non-canonical', `${name}: padding bits after the last code are not zero`, start + byteCount - 1);
   }
   r.position += byteCount;
 }
@@ -397,7 +331,7 @@ function readIndexStream(
 ): void {
   const parameterAt = r.position;
   const parameter = r.u8(`${name} Rice parameter`);
-  if (parameter > maxParameter) throw new NonCanonicalError(name, `Rice parameter ${parameter} > ${maxParameter}`, parameterAt);
+  if (parameter > maxParameter) throw new CodecError('non-canonical', `${name}: Rice parameter ${parameter} > ${maxParameter}`, parameterAt);
   const byteLength = r.u32(`${name} index stream length`);
   r.need(byteLength, `${name} index stream`);
   const streamStart = r.position;
@@ -411,22 +345,22 @@ function readIndexStream(
       const maxGap = end - previous - 2 - (count - m - 1);
       const quotient = bits.readUnary(Math.floor(maxGap / scale));
       const here = streamStart + (bits.bitsRead >>> 3);
-      if (quotient === null) throw new TruncatedError(`${name} index stream`, here);
-      if (quotient < 0) throw new IndexOutOfRangeError(name, `index ${j} lies past [${start}, ${end})`, here);
+      if (quotient === null) throw new CodecError('truncated', `payload ends inside ${name} index stream`, here);
+      if (quotient < 0) throw new CodecError('index-out-of-range', `${name}: index ${j} lies past [${start}, ${end})`, here);
       const remainder = bits.read(parameter);
-      if (remainder === null) throw new TruncatedError(`${name} index stream`, here);
+      if (remainder === null) throw new CodecError('truncated', `payload ends inside ${name} index stream`, here);
       const gap = quotient * scale + remainder;
-      if (gap > maxGap) throw new IndexOutOfRangeError(name, `index ${j} lies past [${start}, ${end})`, here);
+      if (gap > maxGap) throw new CodecError('index-out-of-range', `${name}: index ${j} lies past [${start}, ${end})`, here);
       previous += gap + 1;
       indices[j] = previous;
     }
   });
   if (Math.ceil(bits.bitsRead / 8) !== byteLength) {
-    throw new NonCanonicalError(name, `index stream is ${byteLength} bytes, its codes fill ${Math.ceil(bits.bitsRead / 8)}`, streamStart);
+    throw new CodecError('non-canonical', `${name}: index stream is ${byteLength} bytes, its codes fill ${Math.ceil(bits.bitsRead / 8)}`, streamStart);
   }
-  if (!bits.restIsZero()) throw new NonCanonicalError(name, 'index stream padding bits are not zero', streamStart + byteLength - 1);
+  if (!bits.restIsZero()) throw new CodecError('non-canonical', `${name}: index stream padding bits are not zero`, streamStart + byteLength - 1);
   const best = bestRiceParameter(gapsOf(), maxParameter).parameter;
-  if (parameter !== best) throw new NonCanonicalError(name, `Rice parameter ${parameter}, the encoder picks ${best}`, parameterAt);
+  if (parameter !== best) throw new CodecError('non-canonical', `${name}: Rice parameter ${parameter}, the encoder picks ${best}`, parameterAt);
   r.position = streamStart + byteLength;
 }
 
@@ -484,8 +418,8 @@ function checkDenseValues(name: string, values: Float32Array, limit: number, at:
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (!(v >= -limit && v <= limit)) {
-      if (!Number.isFinite(v)) throw new NonFiniteValueError(name, `value ${i}`, at + 4 * i);
-      throw new ValueOutOfRangeError(name, `value ${i}`, v, `within ±${limit}`, at + 4 * i);
+      if (!Number.isFinite(v)) throw new CodecError('non-finite', `${name}: value ${i} is not finite`, at + 4 * i);
+      throw new CodecError('value-out-of-range', `${name}: value ${i} is ${v}, must be within ±${limit}`, at + 4 * i);
     }
   }
 }
@@ -531,7 +465,7 @@ export function decodeUpdate(bytes: Uint8Array, manifest: TensorManifest, config
     const modeAt = r.position;
     const modeCode = r.u8(`${entry.name} mode`);
     const mode = tensorMode(entry, config);
-    if (modeCode !== UPDATE_MODE_CODES[mode]) throw new BadModeError(entry.name, modeCode, `${UPDATE_MODE_CODES[mode]} (${mode})`, modeAt);
+    if (modeCode !== UPDATE_MODE_CODES[mode]) throw new CodecError('bad-mode', `${entry.name}: mode ${modeCode}, expected ${UPDATE_MODE_CODES[mode]} (${mode})`, modeAt);
     if (mode === 'dense-float32') {
       r.need(4 * entry.size, `${entry.name} values`);
       const values = new Float32Array(entry.size);
@@ -654,7 +588,7 @@ export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, con
   const r = new Reader(bytes);
   readHeader(r, KIND_AGGREGATE, manifest, config);
   const contributorCount = r.u32('contributor count');
-  if (contributorCount === 0) throw new BadCountError('aggregate of zero contributions', 32);
+  if (contributorCount === 0) throw new CodecError('bad-count', 'aggregate of zero contributions', 32);
   const limit = aggregateValueLimit(config);
   const tensors = manifest.map((entry): AggregateTensor => {
     readTensorSize(r, entry);
@@ -663,14 +597,14 @@ export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, con
     if (modeCode === AGGREGATE_MODE_CODES.skipped) return { mode: 'skipped' };
     const mode = aggregateMode(entry, config);
     if (modeCode !== AGGREGATE_MODE_CODES[mode]) {
-      throw new BadModeError(entry.name, modeCode, `${AGGREGATE_MODE_CODES[mode]} (${mode}) or 2 (skipped)`, modeAt);
+      throw new CodecError('bad-mode', `${entry.name}: mode ${modeCode}, expected ${AGGREGATE_MODE_CODES[mode]} (${mode}) or 2 (skipped)`, modeAt);
     }
     let indices: Uint32Array | null = null;
     let count = entry.size;
     if (mode === 'sparse') {
       const countAt = r.position;
       count = r.u32(`${entry.name} count`);
-      if (count > entry.size) throw new BadCountError(`${entry.name}: ${count} values in a tensor of ${entry.size}`, countAt);
+      if (count > entry.size) throw new CodecError('bad-count', `${entry.name}: ${count} values in a tensor of ${entry.size}`, countAt);
       // Refuse before allocating when the values could not fit in what is left (each ≥ 4 bytes).
       r.need(5 + 4 * count, `${entry.name} indices and values`);
       const found = new Uint32Array(count);

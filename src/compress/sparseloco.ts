@@ -40,7 +40,8 @@
 import { checkManifest, type TensorManifest, type TensorManifestEntry } from './manifest.ts';
 
 /** How 1-D tensors travel. */
-export type OneDimPolicy = 'dense-quantized' | 'dense-float32' | 'sparse';
+export const ONE_DIM_POLICIES = ['dense-quantized', 'dense-float32', 'sparse'] as const;
+export type OneDimPolicy = (typeof ONE_DIM_POLICIES)[number];
 export type TensorMode = 'sparse' | 'dense-quantized' | 'dense-float32';
 
 export interface CompressConfig {
@@ -71,9 +72,12 @@ export const DEFAULT_EF_BETA = 0.95;
 
 export const MAX_CHUNK_SIZE = 65536;
 
-/** A configuration no encoder or decoder may use. */
+/** A configuration no encoder or decoder may use; `field` names the CompressConfig member. */
 export class CompressConfigError extends Error {
-  constructor(message: string) {
+  constructor(
+    readonly field: keyof CompressConfig,
+    message: string,
+  ) {
     super(message);
     this.name = new.target.name;
   }
@@ -115,16 +119,16 @@ export class InvalidUpdateError extends Error {
 export function checkCompressConfig(config: CompressConfig): void {
   const { chunkSize, topK, oneDimPolicy, maxAbsValue } = config;
   if (!Number.isInteger(chunkSize) || chunkSize < 2 || chunkSize > MAX_CHUNK_SIZE) {
-    throw new CompressConfigError(`chunkSize ${chunkSize} must be an integer in [2, ${MAX_CHUNK_SIZE}]`);
+    throw new CompressConfigError('chunkSize', `chunkSize ${chunkSize} must be an integer in [2, ${MAX_CHUNK_SIZE}]`);
   }
   if (!Number.isInteger(topK) || topK < 2 || topK % 2 !== 0 || topK > chunkSize) {
-    throw new CompressConfigError(`topK ${topK} must be even, ≥ 2 and ≤ chunkSize ${chunkSize}`);
+    throw new CompressConfigError('topK', `topK ${topK} must be even, ≥ 2 and ≤ chunkSize ${chunkSize}`);
   }
-  if (oneDimPolicy !== 'dense-quantized' && oneDimPolicy !== 'dense-float32' && oneDimPolicy !== 'sparse') {
-    throw new CompressConfigError(`unknown oneDimPolicy ${String(oneDimPolicy)}`);
+  if (!ONE_DIM_POLICIES.includes(oneDimPolicy)) {
+    throw new CompressConfigError('oneDimPolicy', `unknown oneDimPolicy ${String(oneDimPolicy)}`);
   }
   if (!(maxAbsValue > 0 && maxAbsValue <= 1e30)) {
-    throw new CompressConfigError(`maxAbsValue ${maxAbsValue} must be in (0, 1e30]`);
+    throw new CompressConfigError('maxAbsValue', `maxAbsValue ${maxAbsValue} must be in (0, 1e30]`);
   }
 }
 

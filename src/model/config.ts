@@ -36,13 +36,27 @@ export const GPT_PRESETS = {
 
 export type GptPresetName = keyof typeof GPT_PRESETS;
 
-/** Throws unless the shape is one the model and kernels can run. */
+/** The preset names, smallest first (for command lines and parsers). */
+export const GPT_PRESET_NAMES = Object.keys(GPT_PRESETS) as GptPresetName[];
+
+/** A model shape or training setting no tab can run; `field` names the GptConfig or TrainConfig member. */
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Throws ConfigError unless the shape is one the model and kernels can run. */
 export function validateGptConfig(config: GptConfig): void {
   const { nHead, nEmbd } = config;
   for (const [name, value] of Object.entries(config)) {
-    if (!Number.isInteger(value) || value < 1) throw new Error(`GptConfig.${name} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value < 1) throw new ConfigError(name, `GptConfig.${name} must be a positive integer, got ${value}`);
   }
-  if (nEmbd % nHead !== 0) throw new Error(`GptConfig.nEmbd (${nEmbd}) must be divisible by nHead (${nHead})`);
+  if (nEmbd % nHead !== 0) throw new ConfigError('nHead', `GptConfig.nEmbd (${nEmbd}) must be divisible by nHead (${nHead})`);
 }
 
 /** Inner-loop (per-tab) training settings; SPEC.md §1 gives the reference values. */
@@ -75,12 +89,40 @@ export function defaultTrainConfig(model: GptConfig): TrainConfig {
   };
 }
 
-/** Throws unless the training shape fits the model. */
-export function validateTrainConfig(train: TrainConfig, model: GptConfig): void {
-  if (!Number.isInteger(train.batchSize) || train.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${train.batchSize}`);
+/**
+ * The largest single GPU buffer a training step of this shape allocates, in
+ * bytes (gpt-gpu.ts): the flat parameters, one layer's attention scores
+ * (B, NH, T, T), the logits (B, T, V) or one layer's MLP activations (B, T, 4C).
+ */
+export function largestTrainingBuffer(model: GptConfig, batchSize: number, seqLen: number): { name: string; bytes: number } {
+  const { vocabSize: V, nHead: NH, nEmbd: C } = model;
+  const candidates = [
+    { name: 'attention scores (B, NH, T, T)', floats: batchSize * NH * seqLen * seqLen },
+    { name: 'logits (B, T, V)', floats: batchSize * seqLen * V },
+    { name: 'MLP activations (B, T, 4C)', floats: batchSize * seqLen * 4 * C },
+  ];
+  const largest = candidates.reduce((a, b) => (b.floats > a.floats ? b : a));
+  return { name: largest.name, bytes: largest.floats * 4 };
+}
+
+/**
+ * Throws ConfigError unless the training shape fits the model, and its
+ * largest activation buffer fits `maxBufferBytes` (the binding size the GPU
+ * runtime requires of every adapter it accepts, so any volunteer's GPU can
+ * take the batch).
+ */
+export function validateTrainConfig(train: TrainConfig, model: GptConfig, maxBufferBytes = Infinity): void {
+  if (!Number.isInteger(train.batchSize) || train.batchSize < 1) throw new ConfigError('batchSize', `batchSize must be a positive integer, got ${train.batchSize}`);
   if (!Number.isInteger(train.seqLen) || train.seqLen < 1 || train.seqLen > model.blockSize) {
-    throw new Error(`seqLen must be an integer in 1..blockSize (${model.blockSize}), got ${train.seqLen}`);
+    throw new ConfigError('seqLen', `seqLen must be an integer in 1..blockSize (${model.blockSize}), got ${train.seqLen}`);
   }
-  if (!(train.learningRate > 0)) throw new Error(`learningRate must be positive, got ${train.learningRate}`);
-  if (!(train.gradClip > 0)) throw new Error(`gradClip must be positive, got ${train.gradClip}`);
+  if (!(train.learningRate > 0)) throw new ConfigError('learningRate', `learningRate must be positive, got ${train.learningRate}`);
+  if (!(train.gradClip > 0)) throw new ConfigError('gradClip', `gradClip must be positive, got ${train.gradClip}`);
+  const largest = largestTrainingBuffer(model, train.batchSize, train.seqLen);
+  if (largest.bytes > maxBufferBytes) {
+    throw new ConfigError(
+      'batchSize',
+      `batchSize ${train.batchSize} × seqLen ${train.seqLen} needs a ${largest.bytes}-byte buffer for the ${largest.name}; every GPU Tessera accepts guarantees only ${maxBufferBytes}`,
+    );
+  }
 }

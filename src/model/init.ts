@@ -3,7 +3,7 @@
 // projections that write into the residual stream (attn.proj, mlp.proj) are
 // scaled by 1/√(2L) so the stream's variance does not grow with depth; wpe ~
 // N(0, 0.01) as in GPT-2's TF code; biases 0; LayerNorm gains 1; padding 0.
-// Randomness: splitmix32-seeded mulberry32 per tensor (seeded by the run seed
+// Randomness: splitmix32-seeded mulberry32 per tensor (random.ts; seeded by the run seed
 // and the tensor's index, so one tensor's values do not depend on the others'
 // sizes), normals by Box–Muller. Same seed → identical bits within one JS
 // engine. Across engines Math.log/Math.cos are not required to round the same
@@ -12,29 +12,10 @@
 import type { GptConfig } from './config.ts';
 import type { ParameterLayout, TensorView } from './layout.ts';
 import { buildLayout } from './layout.ts';
-
-/** mulberry32: a tiny 32-bit PRNG; uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** splitmix32 finaliser: decorrelates nearby seeds (seed, seed + 1, …). */
-function mixSeed(a: number, b: number): number {
-  let z = (Math.imul(a >>> 0, 0x9e3779b9) + b) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-  return (z ^ (z >>> 16)) >>> 0;
-}
+import { mixSeed, mulberry32, type Random } from './random.ts';
 
 /** Fills out[start, start+n) with N(0, std²) draws (Box–Muller, both outputs used). */
-function fillNormal(out: Float32Array, start: number, n: number, std: number, uniform: () => number): void {
+function fillNormal(out: Float32Array, start: number, n: number, std: number, uniform: Random): void {
   for (let i = 0; i < n; i += 2) {
     // 1 − u lies in (0, 1], so the log is finite.
     const r = Math.sqrt(-2 * Math.log(1 - uniform()));

@@ -28,7 +28,7 @@
 // can never be mistaken for another message a wallet signs (and wallets
 // additionally wrap them in <Bytes>…</Bytes>, see sign.ts). The first byte is the
 // domain length (0x15), never '<' or 0x19, so u8aWrapBytes always wraps.
-// payloadBytes is not in the brief's list; it lets the framing (messages.ts)
+// payloadBytes is not in the brief's list; it lets the framing (submission.ts)
 // find the end of a submission and refuse trailing bytes before hashing.
 //
 // Hashes: blake2AsU8a from @polkadot/util-crypto, already a dependency for the
@@ -36,7 +36,7 @@
 // @noble/hashes in JavaScript before it; both give the same bytes (tested).
 //
 // Leaves out: what the payload means (the compression codec) and whether a
-// header fits the current round (checkHeaderForRound in messages.ts).
+// header fits the current round (checkHeaderForRound in submission.ts).
 import { blake2AsU8a } from '@polkadot/util-crypto';
 import { assertAddress } from './address.ts';
 import { ProtocolError } from './errors.ts';
@@ -263,12 +263,15 @@ export function decodeHeader(bytes: Uint8Array): SubmissionHeader {
   return header;
 }
 
+/** A 32-byte hash in JSON: 0x + 64 lowercase hex digits. */
+export type HexHash = `0x${string}`;
+
 /** 0x-prefixed lowercase hex of a 32-byte hash, the JSON form of every hash. */
-export function hashToHex(hash: Uint8Array): `0x${string}` {
+export function hashToHex(hash: Uint8Array): HexHash {
   if (hash.length !== HASH_BYTES) throw new ProtocolError('bad-message', `hash must be ${HASH_BYTES} bytes, got ${hash.length}`);
   let s = '0x';
   for (const b of hash) s += b.toString(16).padStart(2, '0');
-  return s as `0x${string}`;
+  return s as HexHash;
 }
 
 const HEX_HASH = /^0x[0-9a-f]{64}$/;

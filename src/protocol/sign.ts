@@ -31,7 +31,7 @@
 // blocked, e.g. by a strict CSP) is not an error.
 //
 // Leaves out: account discovery and the extension handshake (src/wallet), and
-// the round/run checks (checkHeaderForRound in messages.ts).
+// the round/run checks (checkHeaderForRound in submission.ts).
 import { u8aToHex, u8aWrapBytes } from '@polkadot/util';
 import { cryptoWaitReady, sr25519Verify } from '@polkadot/util-crypto';
 // schnorrkel compiled to wasm verifies in ~0.7 ms here, ~10× util-crypto's

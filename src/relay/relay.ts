@@ -17,14 +17,17 @@
 //   publish  round-closed, round-opened, stats to every listener; then the
 //            held-out loss of θ(v+1) is measured in the background
 //
-// Checks on a submission, cheapest first, each a typed error (errors.ts):
-// per-IP rate limit → frame and header (decodeSubmission: truncation, size,
-// trailing bytes, header fields, SS58 prefix) → allowlist → run, round, base
-// version and hash (checkHeaderForRound) → deadline → one per address per
-// round → sr25519 signature over <Bytes>header</Bytes> and payload hash
-// (verifySubmission) → per-address rate limit → codec decode (every tensor,
-// indices, finiteness, bounds) → durable write → acknowledgement.
-// Nothing before the write changes any state; a refusal leaves the relay as it was.
+// Checks on a submission, cheapest first, each a typed error (errors.ts), in
+// one pipeline (checkSubmission) that a new POST and a frame restored from
+// disk both pass: per-IP rate limit* → frame and header (decodeSubmission:
+// truncation, size, trailing bytes, header fields, SS58 prefix) → allowlist*
+// → run, round, base version and hash (checkHeaderForRound) → deadline* →
+// one per address per round* → sr25519 signature over <Bytes>header</Bytes>
+// and payload hash (verifySignedSubmission) → per-address rate limit* →
+// header counts → codec decode (every tensor, indices, finiteness, bounds).
+// (* a new POST only: these judge the request, not the bytes.) Then the
+// durable write and the acknowledgement. Nothing before the write changes any
+// state; a refusal leaves the relay as it was.
 //
 // Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
 // aggregated), copy detection, sharding across processes.
@@ -35,24 +38,29 @@ import type { CompressedUpdate } from '../compress/sparseloco.ts';
 import { buildLayout, type ParameterLayout } from '../model/layout.ts';
 import { initGptParameters } from '../model/init.ts';
 import {
-  bytesEqual,
   checkHeaderForRound,
   decodeSubmission,
+  encodeBundle,
   hashToHex,
   hexToHash,
   modelHash,
   payloadHash,
-  ProtocolError,
-  SS58_PREFIX,
-  SUBMISSION_DOMAIN,
-  verifySubmission,
+  verifySignedSubmission,
+  type AddressLedger,
   type HexHash,
+  type LeaderboardRow,
+  type LedgerEntry,
   type PushEvent,
   type RoundState,
+  type RoundStatus,
+  type RoundSummary,
+  type StatsBody,
+  type StatsEvent,
+  type Submission,
   type SubmissionAck,
+  type SwarmRunInfo,
 } from '../protocol/index.ts';
-import { encodeBundle, type SwarmRunInfo } from '../swarm/run-spec.ts';
-import { RELAY_VERSION, type RelayOptions, type RunConfig } from './config.ts';
+import { runInfoFor, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import type { Evaluator } from './evaluator.ts';
 import { failpoint } from './failpoint.ts';
@@ -91,27 +99,16 @@ interface OpenRound {
   closing: boolean;
 }
 
-export interface LedgerEntry {
-  round: number;
-  status: 'accepted' | 'pending';
-  /** The version the aggregate that includes it produced (null while pending). */
-  version: number | null;
-  payloadHash: HexHash;
-  payloadBytes: number;
-  tokens: number;
-  innerSteps: number;
-  receivedAt: number;
+/** A submission that passed every check: its decoded frame and update. */
+interface CheckedSubmission {
+  submission: Submission;
+  update: CompressedUpdate;
 }
 
-export interface RoundSummary {
-  round: number;
-  version: number;
-  modelHash: HexHash;
-  submissions: number;
-  tokens: number;
-  reason: 'quorum' | 'deadline';
-  closedAt: number;
-  closeMs: number | null;
+/** What a new POST adds to the checks: when and from where it arrived. */
+interface Arrival {
+  now: number;
+  clientIp: string;
 }
 
 export interface RelayDependencies {
@@ -127,6 +124,7 @@ export type PushListener = (event: PushEvent) => void;
 export class Relay {
   readonly layout: ParameterLayout;
   readonly manifest: TensorManifest;
+  private readonly info: SwarmRunInfo; // GET /api/run: fixed by the run and the options
   private params: Float32Array; // (layout.size) θ(version); replaced, never mutated
   private paramBytes: Uint8Array; // the same memory as little-endian bytes, for streaming
   private round: OpenRound;
@@ -162,6 +160,7 @@ export class Relay {
   ) {
     this.layout = buildLayout(config.model);
     this.manifest = this.layout.tensors;
+    this.info = runInfoFor(config, options);
     this.params = params;
     this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
     this.round = openRound(state);
@@ -213,16 +212,11 @@ export class Relay {
       this.recordClosedRound(record, null);
     }
     this.evaluations.push(...(await this.store.listEvaluations()));
-    const state = this.roundState();
     for (const stored of await this.store.listSubmissions(this.round.round)) {
       try {
         // Everything here passed these checks before it was acknowledged; re-checking
         // guards against a damaged disk, and costs one verification per submission.
-        const submission = decodeSubmission(stored.frame, { maxPayloadBytes: this.options.maxPayloadBytes });
-        checkHeaderForRound(submission.header, this.config.runId, state);
-        verifySubmission(submission.headerBytes, submission.signature, submission.header.address);
-        if (!bytesEqual(payloadHash(submission.payload), submission.header.payloadHash)) throw new ProtocolError('payload-mismatch', 'payload hash');
-        const update = decodeUpdate(submission.payload, this.manifest, this.config.compression);
+        const { submission, update } = this.checkSubmission(stored.frame, null);
         this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), update);
       } catch (error) {
         this.log(`round ${this.round.round}: stored submission of ${stored.address} fails its checks (${(error as Error).message}); ignored`);
@@ -236,28 +230,9 @@ export class Relay {
 
   // ------------------------------------------------------------------ reads
 
+  /** GET /api/run. */
   runInfo(): SwarmRunInfo {
-    const c = this.config;
-    return {
-      runId: c.runId,
-      protocol: SUBMISSION_DOMAIN,
-      ss58Prefix: SS58_PREFIX,
-      model: { name: c.preset, parameterCount: this.layout.paramCount },
-      innerSteps: c.innerSteps,
-      roundMs: this.options.roundMs,
-      maxPayloadBytes: this.options.maxPayloadBytes,
-      relayVersion: RELAY_VERSION,
-      swarm: {
-        model: { preset: c.preset, ...c.model },
-        train: c.train,
-        compression: c.compression,
-        errorFeedbackBeta: c.errorFeedbackBeta,
-        outerLearningRate: c.outerLearningRate,
-        runSeed: c.runSeed,
-        data: { name: c.data.name, trainUrl: c.data.trainUrl, trainBytes: c.data.trainBytes, trainSha256: c.data.trainSha256 },
-        quorum: this.options.quorum,
-      },
-    };
+    return this.info;
   }
 
   roundState(): RoundState {
@@ -265,8 +240,8 @@ export class Relay {
     return { round: r.round, version: r.version, modelHash: r.modelHash, deadline: r.deadline, dataSeed: this.config.runSeed };
   }
 
-  /** RoundState plus what a dashboard shows about the open round. */
-  roundStatus() {
+  /** GET /api/round: RoundState plus what a dashboard shows about the open round. */
+  roundStatus(): RoundStatus {
     return { ...this.roundState(), openedAt: this.round.openedAt, submissions: this.round.submissions.size, quorum: this.options.quorum, closing: this.round.closing };
   }
 
@@ -291,7 +266,8 @@ export class Relay {
     return { bundle: encodeBundle(entries), latest };
   }
 
-  ledgerFor(address: string): { address: string; totals: { accepted: number; pending: number; tokens: number }; entries: LedgerEntry[] } {
+  /** GET /api/ledger/:address. */
+  ledgerFor(address: string): AddressLedger {
     const entries = this.ledger.get(address) ?? [];
     let accepted = 0;
     let pending = 0;
@@ -305,8 +281,8 @@ export class Relay {
     return { address, totals: { accepted, pending, tokens }, entries };
   }
 
-  /** Addresses by tokens contributed in accepted rounds, largest first. */
-  leaderboard(limit = 100) {
+  /** GET /api/ledger: addresses by tokens contributed in accepted rounds, largest first. */
+  leaderboard(limit = 100): LeaderboardRow[] {
     const rows = [...this.ledger.keys()].map((address) => {
       const { totals } = this.ledgerFor(address);
       return { address, rounds: totals.accepted, tokens: totals.tokens };
@@ -314,14 +290,15 @@ export class Relay {
     return rows.sort((a, b) => b.tokens - a.tokens || (a.address < b.address ? -1 : 1)).slice(0, limit);
   }
 
-  statsEvent(): Extract<PushEvent, { type: 'stats' }> {
+  statsEvent(): StatsEvent {
     let pendingTokens = 0;
     for (const s of this.round.submissions.values()) pendingTokens += s.record.tokens;
     const loss = this.evaluations.length ? this.evaluations[this.evaluations.length - 1].loss : null;
     return { type: 'stats', round: this.round.round, peers: this.peers, submissions: this.round.submissions.size, tokens: this.tokensClosed + pendingTokens, loss };
   }
 
-  stats() {
+  /** GET /api/stats. */
+  stats(): StatsBody {
     return {
       ...this.statsEvent(),
       version: this.round.version,
@@ -337,27 +314,9 @@ export class Relay {
   async submit(frame: Uint8Array, clientIp: string): Promise<SubmissionAck> {
     if (this.stopped) throw new RelayError('unavailable', 'the relay is shutting down');
     const now = this.now();
-    const ipWait = this.ipLimiter.take(clientIp, now);
-    if (ipWait > 0) throw new RelayError('rate-limited', `too many submissions from ${clientIp}; retry in ${ipWait} s`, ipWait);
-    const submission = decodeSubmission(frame, { maxPayloadBytes: this.options.maxPayloadBytes });
-    const { header } = submission;
-    if (this.allowlist && !this.allowlist.has(header.address)) {
-      throw new RelayError('not-allowed', `${header.address} is not on this run's allowlist`);
-    }
     const round = this.round;
-    checkHeaderForRound(header, this.config.runId, this.roundState());
-    if (round.closing || now > round.deadline) throw new RelayError('late', `round ${round.round} closed for submissions at ${new Date(round.deadline).toISOString()}`);
-    if (round.submissions.has(header.address) || round.reserved.has(header.address)) {
-      throw new RelayError('duplicate', `${header.address} already submitted to round ${round.round}`);
-    }
-    verifySubmission(submission.headerBytes, submission.signature, header.address);
-    if (!bytesEqual(payloadHash(submission.payload), header.payloadHash)) {
-      throw new ProtocolError('payload-mismatch', 'BLAKE2b-256 of the payload differs from the signed payload hash');
-    }
-    const addressWait = this.addressLimiter.take(header.address, now);
-    if (addressWait > 0) throw new RelayError('rate-limited', `too many submissions from ${header.address}; retry in ${addressWait} s`, addressWait);
-    if (header.innerSteps < 1 || header.tokens < 1) throw new RelayError('bad-update', 'a submission must report at least one inner step and one token');
-    const update = decodeUpdate(submission.payload, this.manifest, this.config.compression);
+    const { submission, update } = this.checkSubmission(frame, { now, clientIp });
+    const { header } = submission;
 
     // Everything above was synchronous: the round cannot have changed under it.
     const record = submissionRecord(header, now);
@@ -383,6 +342,39 @@ export class Relay {
     this.statsSoon();
     if (round.submissions.size >= this.options.quorum && round === this.round) void this.closeRound('quorum');
     return { round: round.round, address: header.address, payloadHash: record.payloadHash, receivedAt: now };
+  }
+
+  /**
+   * The one submission pipeline (file header), for a new POST (`arrival`) and
+   * for a frame restored from the store (null: it was acknowledged once, so
+   * only the checks on its bytes run again). Synchronous: the open round
+   * cannot change while it runs.
+   */
+  private checkSubmission(frame: Uint8Array, arrival: Arrival | null): CheckedSubmission {
+    if (arrival) this.takeToken(this.ipLimiter, arrival.clientIp, arrival.now);
+    const submission = decodeSubmission(frame, { maxPayloadBytes: this.options.maxPayloadBytes });
+    const { header } = submission;
+    if (arrival && this.allowlist && !this.allowlist.has(header.address)) {
+      throw new RelayError('not-allowed', `${header.address} is not on this run's allowlist`);
+    }
+    const round = this.round;
+    checkHeaderForRound(header, this.config.runId, this.roundState());
+    if (arrival) {
+      if (round.closing || arrival.now > round.deadline) throw new RelayError('late', `round ${round.round} closed for submissions at ${new Date(round.deadline).toISOString()}`);
+      if (round.submissions.has(header.address) || round.reserved.has(header.address)) {
+        throw new RelayError('duplicate', `${header.address} already submitted to round ${round.round}`);
+      }
+    }
+    verifySignedSubmission(submission);
+    if (arrival) this.takeToken(this.addressLimiter, header.address, arrival.now);
+    if (header.innerSteps < 1 || header.tokens < 1) throw new RelayError('bad-update', 'a submission must report at least one inner step and one token');
+    return { submission, update: decodeUpdate(submission.payload, this.manifest, this.config.compression) };
+  }
+
+  /** One request from `key` (an IP or an address), or 'rate-limited' with the seconds to wait. */
+  private takeToken(limiter: RateLimiter, key: string, now: number): void {
+    const wait = limiter.take(key, now);
+    if (wait > 0) throw new RelayError('rate-limited', `too many submissions from ${key}; retry in ${wait} s`, wait);
   }
 
   private acceptInMemory(round: OpenRound, record: SubmissionRecord, update: CompressedUpdate): void {

@@ -7,16 +7,17 @@
 // server on another port.
 //
 //   GET  /api/run                 SwarmRunInfo (RunInfo + swarm spec)
-//   GET  /api/round               RoundState + submissions, quorum, closing
+//   GET  /api/round               RoundStatus (RoundState + openedAt, submissions, quorum, closing)
 //   GET  /api/checkpoint          θ(v) float32 LE; ETag = "modelHash", 304 on If-None-Match
-//   GET  /api/updates?since=v     catch-up bundle (swarm/run-spec.ts), ≤ maxCatchUp entries
-//   POST /api/submissions         submission frame → SubmissionAck | error body
-//   GET  /api/ledger              addresses by tokens contributed
-//   GET  /api/ledger/:address     one address's contributions, round by round
-//   GET  /api/stats               swarm stats, loss history, recent rounds
-//   GET  /api/health              {ok: true}
-//   WS   /api/events              push events: round-opened, round-closed, stats
+//   GET  /api/updates?since=v     catch-up bundle (protocol/bundle.ts), ≤ maxCatchUp entries
+//   POST /api/submissions         submission frame → SubmissionAck | ErrorBody
+//   GET  /api/ledger              LeaderboardRow[]: addresses by tokens contributed
+//   GET  /api/ledger/:address     AddressLedger: one address's contributions, round by round
+//   GET  /api/stats               StatsBody: swarm stats, loss history, recent rounds
+//   GET  /api/health              HealthBody {ok: true}
+//   WS   /api/events              PushEvent: round-opened, round-closed, stats
 //   GET  /*                       the built app; unknown paths without an extension get index.html
+// Every JSON body is a type of src/protocol/api.ts, where the clients' parsers live.
 //
 // Leaves out: TLS (put a reverse proxy in front, and set trustProxy), auth
 // beyond signatures, rate limits on reads.
@@ -26,7 +27,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isValidAddress, maxSubmissionBytes, ProtocolError, type PushEvent } from '../protocol/index.ts';
+import { isValidAddress, maxSubmissionBytes, ProtocolError, type HealthBody, type PushEvent } from '../protocol/index.ts';
 import { errorResponse, RelayError } from './errors.ts';
 import type { Relay } from './relay.ts';
 
@@ -128,7 +129,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     if (route !== '/api/submissions' && !read) throw new RelayError('method-not-allowed', `${method} ${path}: use GET`);
     switch (route) {
       case '/api/health':
-        return sendJson(res, 200, { ok: true });
+        return sendJson(res, 200, { ok: true } satisfies HealthBody);
       case '/api/run':
         return sendJson(res, 200, relay.runInfo());
       case '/api/round':

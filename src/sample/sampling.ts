@@ -29,15 +29,3 @@ export function sampleLogits(logits: Float32Array, temperature: number, random: 
   }
   return length - 1; // rounding left a sliver of mass: the last index takes it
 }
-
-/** mulberry32: a small seeded PRNG for reproducible samples. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

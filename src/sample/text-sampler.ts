@@ -8,8 +8,9 @@
 // Leaves out: streaming partial text to the UI (samples are short).
 import * as ort from 'onnxruntime-web';
 import type { GptConfig } from '../model/config.ts';
+import { mulberry32 } from '../model/random.ts';
 import { buildGptOnnx } from '../onnx/gpt-graph.ts';
-import { sampleLogits, seededRandom } from './sampling.ts';
+import { sampleLogits } from './sampling.ts';
 
 export interface GenerateOptions {
   maxNewBytes: number;
@@ -34,7 +35,7 @@ export class TextSampler {
     const V = this.config.vocabSize;
     const tokens = Array.from(new TextEncoder().encode(prompt));
     if (tokens.length === 0) tokens.push(0x20); // a space: the model needs one byte of context
-    const random = seededRandom(options.seed);
+    const random = mulberry32(options.seed);
     const generated: number[] = [];
     for (let i = 0; i < options.maxNewBytes; i++) {
       const context = tokens.slice(-this.config.blockSize); // (T) with T ≤ blockSize

@@ -11,85 +11,63 @@
 // per peer); with --json the last line is the whole result as JSON.
 // Leaves out: anything the relay or a tab does beyond the arithmetic (no
 // network, signatures or scoring).
-import { parseArgs } from 'node:util';
 import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
-import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
+import { GPT_PRESET_NAMES, GPT_PRESETS } from '../model/config.ts';
 import { ensureDataset } from '../data/prepare.ts';
 import { defaultCompressConfig } from '../compress/sparseloco.ts';
-import { SIM_ALGORITHMS, runSimulation, type SimAlgorithm } from './simulate.ts';
+import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
+import { SIM_ALGORITHMS, runSimulation } from './simulate.ts';
 
-const USAGE = `usage: npm run sim -- --algo ${SIM_ALGORITHMS.join('|')} --peers R --inner H --rounds N --model ${Object.keys(GPT_PRESETS).join('|')}
+const USAGE = `usage: npm run sim -- --algo ${SIM_ALGORITHMS.join('|')} --peers R --inner H --rounds N --model ${GPT_PRESET_NAMES.join('|')}
                     [--batch B] [--seq T] [--seed S] [--lr LR] [--warmup STEPS] [--eval-batches N]
                     [--topk K] [--chunk N] [--compressor cpu|gpu] [--json]`;
 
-class UsageError extends Error {}
-
-function integer(value: string | undefined, name: string, fallback?: number): number {
-  if (value === undefined) {
-    if (fallback === undefined) throw new UsageError(`--${name} is required`);
-    return fallback;
-  }
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer, got ${value}`);
-  return n;
+/** A required flag. */
+function required<T>(value: T | undefined, flag: string): T {
+  if (value === undefined) throw new UsageError(`--${flag} is required`);
+  return value;
 }
 
-function positiveNumber(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${name} must be a positive number, got ${value}`);
-  return n;
-}
+const FLAGS = {
+  algo: { type: 'string' },
+  peers: { type: 'string' },
+  inner: { type: 'string' },
+  rounds: { type: 'string' },
+  model: { type: 'string', default: 'nano' },
+  batch: { type: 'string' },
+  seq: { type: 'string' },
+  seed: { type: 'string' },
+  lr: { type: 'string' },
+  warmup: { type: 'string' },
+  'eval-batches': { type: 'string' },
+  topk: { type: 'string' },
+  chunk: { type: 'string' },
+  compressor: { type: 'string', default: 'cpu' },
+  json: { type: 'boolean', default: false },
+} as const;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      algo: { type: 'string' },
-      peers: { type: 'string' },
-      inner: { type: 'string' },
-      rounds: { type: 'string' },
-      model: { type: 'string', default: 'nano' },
-      batch: { type: 'string' },
-      seq: { type: 'string' },
-      seed: { type: 'string' },
-      lr: { type: 'string' },
-      warmup: { type: 'string' },
-      'eval-batches': { type: 'string' },
-      topk: { type: 'string' },
-      chunk: { type: 'string' },
-      compressor: { type: 'string', default: 'cpu' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
-  const algo = values.algo as SimAlgorithm;
-  if (!SIM_ALGORITHMS.includes(algo)) throw new UsageError(`--algo must be one of ${SIM_ALGORITHMS.join(', ')}`);
-  const modelName = values.model as GptPresetName;
+  const { values } = parseCommandLine(process.argv.slice(2), FLAGS);
+  const algo = required(choiceFlag(values.algo, 'algo', SIM_ALGORITHMS), 'algo');
+  const modelName = required(choiceFlag(values.model, 'model', GPT_PRESET_NAMES), 'model');
   const config = GPT_PRESETS[modelName];
-  if (!config) throw new UsageError(`--model must be one of ${Object.keys(GPT_PRESETS).join(', ')}`);
-  const peers = integer(values.peers, 'peers');
-  const inner = integer(values.inner, 'inner');
-  const rounds = integer(values.rounds, 'rounds');
-  const batch = integer(values.batch, 'batch', 4);
-  const seq = integer(values.seq, 'seq', config.blockSize);
-  const seed = integer(values.seed, 'seed', 1);
-  const lr = positiveNumber(values.lr, 'lr');
-  const warmup = values.warmup === undefined ? undefined : integer(values.warmup, 'warmup');
-  const evalBatches = integer(values['eval-batches'], 'eval-batches', 8);
+  const peers = required(integerFlag(values.peers, 'peers'), 'peers');
+  const inner = required(integerFlag(values.inner, 'inner'), 'inner');
+  const rounds = required(integerFlag(values.rounds, 'rounds'), 'rounds');
+  const batch = integerFlag(values.batch, 'batch') ?? 4;
+  const seq = integerFlag(values.seq, 'seq') ?? config.blockSize;
+  const seed = integerFlag(values.seed, 'seed') ?? 1;
+  const lr = numberFlag(values.lr, 'lr');
+  if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr must be a positive number, got ${values.lr}`);
+  const warmup = integerFlag(values.warmup, 'warmup');
+  const evalBatches = integerFlag(values['eval-batches'], 'eval-batches') ?? 8;
   const compress = {
     ...defaultCompressConfig,
-    topK: integer(values.topk, 'topk', defaultCompressConfig.topK),
-    chunkSize: integer(values.chunk, 'chunk', defaultCompressConfig.chunkSize),
+    topK: integerFlag(values.topk, 'topk') ?? defaultCompressConfig.topK,
+    chunkSize: integerFlag(values.chunk, 'chunk') ?? defaultCompressConfig.chunkSize,
   };
-
-  const compressor = values.compressor;
-  if (compressor !== 'cpu' && compressor !== 'gpu') throw new UsageError(`--compressor must be cpu or gpu, got ${compressor}`);
+  const compressor = required(choiceFlag(values.compressor, 'compressor', ['cpu', 'gpu']), 'compressor');
 
   const gpu = await acquireNodeDevice();
   const ctx = new GpuContext(gpu);
@@ -133,14 +111,4 @@ async function main(): Promise<void> {
   gpu.device.destroy();
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
-      console.error(`${e.message}\n${USAGE}`);
-      process.exit(2);
-    }
-    console.error(e);
-    process.exit(1);
-  },
-);
+runCli(USAGE, main);

@@ -18,7 +18,7 @@
 // as an ArrayBuffer (ENVIRONMENT.md: 50 MB in ~0.5 s) and reads it lazily.
 // Leaves out: anything the relay keeps (it has its own store).
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
-import type { HexHash } from '../protocol/messages.ts';
+import type { HexHash } from '../protocol/header.ts';
 
 export type { HexHash };
 
@@ -59,7 +59,7 @@ export interface OutboxRecord {
   round: number;
   address: string; // SS58-42 signer
   payloadHash: HexHash;
-  frame: Blob; // the complete submission frame (protocol/messages.ts encodeSubmission), exactly as it is POSTed
+  frame: Blob; // the complete submission frame (protocol/submission.ts encodeSubmission), exactly as it is POSTed
   frameBytes: number;
   createdAt: number; // ms since epoch
   attempts: number; // failed sends so far

@@ -2,28 +2,46 @@
 // volunteer and the browser Worker alike: fetch and a WebSocket constructor
 // are the only platform pieces, and both are passed in or taken from
 // globalThis (Node 20 has fetch but no global WebSocket: pass `ws`'s).
-// Every answer is validated (protocol/messages.ts, run-spec.ts); every
-// refusal becomes a RelayRequestError carrying the relay's error code.
+// Every answer is read through the protocol's parsers (protocol/api.ts,
+// bundle.ts); every refusal becomes a RelayRequestError carrying the relay's
+// error code (protocol/error-codes.ts says whether a retry can help).
 //
 // Leaves out: retries and backoff policy (the caller's loop decides), caching
 // (the tab's storage layer keeps checkpoints).
 import {
+  decodeBundle,
   hashToHex,
   isErrorBody,
+  isTransientFailure,
   modelHash,
+  parseAddressLedger,
   parseErrorBody,
+  parseJson,
+  parseLeaderboard,
   parsePushEvent,
-  parseRoundState,
+  parseRoundStatus,
+  parseStatsBody,
   parseSubmissionAck,
+  parseSwarmRunInfo,
   ProtocolError,
+  type AddressLedger,
+  type BundleEntry,
+  type ErrorCode,
   type HexHash,
+  type LeaderboardRow,
   type PushEvent,
-  type RoundState,
+  type RoundStatus,
+  type StatsBody,
   type SubmissionAck,
+  type SwarmRunInfo,
 } from '../protocol/index.ts';
-import { decodeBundle, parseSwarmRunInfo, type BundleEntry, type SwarmRunInfo } from './run-spec.ts';
 
-/** A refusal or failure answered by the relay (status > 0) or the network (status 0). */
+/**
+ * A refusal or failure answered by the relay (status > 0) or the network
+ * (status 0, code 'network'). `code` is the relay's (protocol/error-codes.ts),
+ * 'http-error' for an answer without an error body (a proxy's page), or a
+ * code a newer relay added.
+ */
 export class RelayRequestError extends Error {
   constructor(
     readonly status: number,
@@ -33,6 +51,16 @@ export class RelayRequestError extends Error {
   ) {
     super(message);
     this.name = 'RelayRequestError';
+  }
+
+  /** True when the relay refused with this code. */
+  is(code: ErrorCode): boolean {
+    return this.code === code;
+  }
+
+  /** True when the same request may succeed later (protocol/error-codes.ts decides). */
+  get transient(): boolean {
+    return isTransientFailure(this.code, this.status);
   }
 }
 
@@ -45,12 +73,6 @@ export interface WebSocketLike {
   close(): void;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-export interface RoundStatus extends RoundState {
-  submissions: number;
-  quorum: number;
-  closing: boolean;
-}
 
 export interface RelayClientOptions {
   fetch?: typeof fetch;
@@ -89,7 +111,10 @@ export class RelayClient {
   }
 
   private async json(path: string): Promise<unknown> {
-    const response = await this.request(path);
+    return this.body(await this.request(path), path);
+  }
+
+  private async body(response: Response, path: string): Promise<unknown> {
     try {
       return await response.json();
     } catch (cause) {
@@ -102,15 +127,11 @@ export class RelayClient {
   }
 
   async round(): Promise<RoundStatus> {
-    const json = await this.json('/api/round');
-    const state = parseRoundState(json);
-    const o = json as Record<string, unknown>;
-    return {
-      ...state,
-      submissions: typeof o.submissions === 'number' ? o.submissions : 0,
-      quorum: typeof o.quorum === 'number' ? o.quorum : 0,
-      closing: o.closing === true,
-    };
+    return parseRoundStatus(await this.json('/api/round'));
+  }
+
+  async stats(): Promise<StatsBody> {
+    return parseStatsBody(await this.json('/api/stats'));
   }
 
   /** θ of the current version, checked against the hash the relay names for it. */
@@ -143,11 +164,17 @@ export class RelayClient {
       headers: { 'Content-Type': 'application/octet-stream' },
       body: frame as BodyInit,
     });
-    return parseSubmissionAck(await response.json());
+    return parseSubmissionAck(await this.body(response, '/api/submissions'));
   }
 
-  async ledger(address: string): Promise<unknown> {
-    return this.json(`/api/ledger/${encodeURIComponent(address)}`);
+  /** One address's submissions, round by round. */
+  async ledger(address: string): Promise<AddressLedger> {
+    return parseAddressLedger(await this.json(`/api/ledger/${encodeURIComponent(address)}`));
+  }
+
+  /** Addresses by tokens contributed (the relay's top 100). */
+  async leaderboard(): Promise<LeaderboardRow[]> {
+    return parseLeaderboard(await this.json('/api/ledger'));
   }
 
   /**
@@ -170,8 +197,7 @@ export class RelayClient {
       };
       socket.onmessage = ({ data }) => {
         try {
-          const text = typeof data === 'string' ? data : new TextDecoder().decode(data as ArrayBuffer);
-          onEvent(parsePushEvent(JSON.parse(text)));
+          onEvent(parsePushEvent(parseJson(messageText(data))));
         } catch (error) {
           onProblem?.(`ignored a push message: ${(error as Error).message}`);
         }
@@ -192,4 +218,11 @@ export class RelayClient {
       },
     };
   }
+}
+
+/** A WebSocket message as text: a string, or bytes (ws hands Buffers, a browser may hand ArrayBuffers). */
+function messageText(data: unknown): string {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+  throw new ProtocolError('bad-message', 'a push message that is neither text nor bytes');
 }

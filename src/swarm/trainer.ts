@@ -9,7 +9,7 @@ import type { GpuContext } from '../gpu/runtime.ts';
 import type { TrainConfig } from '../model/config.ts';
 import { GptGpu } from '../model/gpt-gpu.ts';
 import { runInnerLoop, type StepReport } from '../train/inner-loop.ts';
-import { gptConfigOf, type SwarmSpec } from './run-spec.ts';
+import { gptConfigOf, type SwarmSpec } from '../protocol/index.ts';
 
 export interface TrainPlan {
   /** Sampler seed (samplerSeed(runSeed, address, round)). */

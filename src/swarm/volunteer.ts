@@ -27,10 +27,12 @@ import type { TensorManifest } from '../compress/manifest.ts';
 import { buildLayout } from '../model/layout.ts';
 import {
   encodeSubmission,
+  gptConfigOf,
   hashToHex,
   hexToHash,
   modelHash,
   payloadHash,
+  samplerSeed,
   signHeader,
   SUBMISSION_DOMAIN,
   type HexHash,
@@ -38,10 +40,10 @@ import {
   type RawSigner,
   type RoundState,
   type SubmissionAck,
+  type SwarmRunInfo,
 } from '../protocol/index.ts';
 import { CpuRoundCompressor, type RoundCompressor } from './compressor.ts';
 import { RelayRequestError, type RelayClient } from './relay-client.ts';
-import { gptConfigOf, samplerSeed, type SwarmRunInfo } from './run-spec.ts';
 import type { LocalTrainer } from './trainer.ts';
 
 export type VolunteerEvent =
@@ -208,6 +210,7 @@ export class Volunteer {
     const payload = encodeUpdate(update, this.manifest, swarm.compression);
     let submitted = false;
     let refusedWith: string | null = null;
+    let closeStillToCome = false;
     try {
       const signed = await signHeader(this.options.signer, {
         runId: this.run.runId,
@@ -232,10 +235,11 @@ export class Volunteer {
       refusedWith = typeof code === 'string' ? code : 'error';
       this.emit({ type: 'refused', round: state.round, code: refusedWith, message: (error as Error).message });
       if (!(error instanceof RelayRequestError)) throw error;
+      // After 'late' or 'duplicate' this round's close is still to come; wait for it like a submitter.
+      closeStillToCome = error.is('late') || error.is('duplicate');
     }
 
-    // After 'late' or 'duplicate' this round's close is still to come; wait for it like a submitter.
-    if (submitted || refusedWith === 'late' || refusedWith === 'duplicate') await this.waitForVersionAfter(state.version);
+    if (submitted || closeStillToCome) await this.waitForVersionAfter(state.version);
     const after = await this.syncToOpenRound();
     return { round: state.round, submitted, refusedWith, version: after.version, modelHash: after.modelHash };
   }

@@ -5,7 +5,7 @@
 // UI has one place to listen.
 // Leaves out: deciding when to pause (pause-conditions.ts) and what to show
 // (src/app/).
-import type { PushEvent } from '../protocol/messages.ts';
+import type { PushEvent } from '../protocol/api.ts';
 import { parseWorkerEvent, type PauseReason, type SwarmSetup, type TrainingSetup, type WorkerEvent, type WorkerRequest } from './protocol.ts';
 
 export type WorkerEventListener = (event: WorkerEvent) => void;

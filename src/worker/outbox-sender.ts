@@ -5,8 +5,10 @@
 // transaction: src/storage/round-state.ts), then POSTed:
 //
 //   200 ack                    delivered: the entry leaves the outbox
-//   network, 5xx, 429          transient: backoff (storage/outbox.ts retryDelay,
-//                              or Retry-After), retry while the round is open
+//   transient refusal          backoff (storage/outbox.ts retryDelay, or
+//                              Retry-After), retry while the round is open;
+//                              which codes are transient (the network, 429,
+//                              5xx…) is listed in protocol/error-codes.ts
 //   any other refusal          definitive — unless the relay already has this
 //                              very frame: a replay answered 'duplicate' (or
 //                              'wrong-round' once the round closed) counts as
@@ -74,9 +76,9 @@ export interface OutboxClientOptions extends RelayClientOptions {
   signal?: AbortSignal;
 }
 
-/** Network failures, a relay that is briefly overloaded or restarting, rate limits. */
+/** Network failures, a relay that is briefly overloaded or restarting, rate limits (protocol/error-codes.ts). */
 export function isTransient(error: RelayRequestError): boolean {
-  return error.status === 0 || error.status === 429 || error.status >= 500;
+  return error.transient;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -89,12 +91,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
       resolve();
     }
   });
-}
-
-interface LedgerLine {
-  round: number;
-  payloadHash: string;
-  receivedAt: number;
 }
 
 export class OutboxRelayClient extends RelayClient {
@@ -181,9 +177,9 @@ export class OutboxRelayClient extends RelayClient {
 
   /** The relay's acknowledgement of exactly this frame (same round, address and payload hash), if it stored one. */
   async storedAck(header: SubmissionHeader): Promise<SubmissionAck | null> {
-    const ledger = (await this.ledger(header.address)) as { entries?: LedgerLine[] } | null;
+    const ledger = await this.ledger(header.address);
     const payloadHash = hashToHex(header.payloadHash);
-    const line = ledger?.entries?.find((entry) => entry.round === header.round && entry.payloadHash === payloadHash);
+    const line = ledger.entries.find((entry) => entry.round === header.round && entry.payloadHash === payloadHash);
     return line ? { round: header.round, address: header.address, payloadHash, receivedAt: line.receivedAt } : null;
   }
 }

@@ -12,7 +12,7 @@ import type { GptConfig, TrainConfig } from '../model/config.ts';
 import { GptGpu } from '../model/gpt-gpu.ts';
 import type { GpuContext } from '../gpu/runtime.ts';
 import type { LocalTrainer, TrainPlan, TrainResult } from '../swarm/trainer.ts';
-import type { SwarmTrainSpec } from '../swarm/run-spec.ts';
+import type { SwarmTrainSpec } from '../protocol/run-spec.ts';
 import { runInnerLoop, type StepReport } from '../train/inner-loop.ts';
 
 /** A stop arrived while the round was training: nothing of it is submitted. */

@@ -24,7 +24,7 @@
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { GpuErrorCode } from '../gpu/errors.ts';
 import { GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
-import { parsePushEvent, type PushEvent } from '../protocol/messages.ts';
+import { parsePushEvent, type PushEvent } from '../protocol/api.ts';
 
 /** Why training is paused; training runs only while no reason holds. */
 export type PauseReason = 'user' | 'hidden' | 'battery';

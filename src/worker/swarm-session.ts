@@ -31,7 +31,7 @@ import { decodeUpdate } from '../compress/codec.ts';
 import { acquireDevice, type GpuDevice } from '../gpu/device.ts';
 import { GpuContext } from '../gpu/runtime.ts';
 import { compileAll } from '../kernels/index.ts';
-import type { GptConfig, GptPresetName } from '../model/config.ts';
+import type { GptConfig } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
 import { decodeSubmission, hashToHex, isProtocolError, protocolReady, type RawSigner, type SubmissionHeader } from '../protocol/index.ts';
 import {
@@ -51,7 +51,7 @@ import {
 } from '../storage/index.ts';
 import { CpuRoundCompressor } from '../swarm/compressor.ts';
 import { RelayRequestError } from '../swarm/relay-client.ts';
-import { gptConfigOf, type SwarmRunInfo } from '../swarm/run-spec.ts';
+import { gptConfigOf, type SwarmRunInfo } from '../protocol/index.ts';
 import { Volunteer, type VolunteerEvent } from '../swarm/volunteer.ts';
 import { errorEvent, TabBusyError } from './error-event.ts';
 import { DataUnavailableError, fetchBytes } from './fetch-bytes.ts';
@@ -173,7 +173,7 @@ export class SwarmSession {
           break;
         }
         const params = model.params.slice();
-        this.env.post({ kind: 'snapshot', step: model.version, preset: this.run.info.swarm.model.preset as GptPresetName, config: this.run.config, params }, [params.buffer]);
+        this.env.post({ kind: 'snapshot', step: model.version, preset: this.run.info.swarm.model.preset, config: this.run.config, params }, [params.buffer]);
         break;
       }
       case 'sign-result': {
@@ -422,7 +422,7 @@ export class SwarmSession {
       this.env.post({
         kind: 'ready',
         adapter: gpu.adapter,
-        preset: info.swarm.model.preset as GptPresetName,
+        preset: info.swarm.model.preset,
         config: current.config!,
         parameterCount: info.model.parameterCount,
         batchSize: trainer.batchSize,

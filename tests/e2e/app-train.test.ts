@@ -91,7 +91,11 @@ describe('app: standalone training', () => {
     expect(await page.getByTestId('paused-because').innerText()).toBe('Paused because you paused it.');
     const pausedAt = await stepsShown(page);
     await page.getByTestId('resume-training').click();
-    await page.waitForFunction(`Number(document.querySelector('[data-testid="step-count"]')?.dataset.steps ?? 0) > ${pausedAt}`, undefined, {
+    // A step that was in flight when the pause came may still be counted after 'paused' shows, so the
+    // count alone does not prove the resume: wait for the training state, then for a step after it.
+    await page.getByTestId('training-panel').and(page.locator('[data-state="training"]')).waitFor({ timeout: 120_000 });
+    const resumedAt = await stepsShown(page);
+    await page.waitForFunction(`Number(document.querySelector('[data-testid="step-count"]')?.dataset.steps ?? 0) > ${Math.max(pausedAt, resumedAt)}`, undefined, {
       timeout: 120_000,
       polling: 500,
     });

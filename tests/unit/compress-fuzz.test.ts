@@ -7,6 +7,7 @@
 // The field offsets come from an independent walk of the layout in
 // docs/wire-format.md, so the fuzzer also reaches fields deep in the payload.
 import { describe, expect, it } from 'vitest';
+import { mulberry32, randomInt } from '../../src/model/random.ts';
 import { randomFloats } from '../compare.ts';
 import type { TensorManifestEntry } from '../../src/compress/manifest.ts';
 import { aggregateUpdates } from '../../src/compress/aggregate.ts';
@@ -46,17 +47,10 @@ const configs: CompressConfig[] = [
   { ...defaultCompressConfig, chunkSize: 128, topK: 6, oneDimPolicy: 'dense-float32' },
 ];
 
-/** mulberry32: deterministic, so a failure names a reproducible iteration. */
+/** Seeded (mulberry32), so a failure names a reproducible iteration. */
 function rng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] };
+  const next = mulberry32(seed);
+  return { next, int: (n: number) => randomInt(next, n), pick: <T>(xs: readonly T[]) => xs[randomInt(next, xs.length)] };
 }
 
 type FieldType = 'u8' | 'u16' | 'u32' | 'f32' | 'bytes';

@@ -15,7 +15,8 @@ import {
   payloadHash,
   type SubmissionHeader,
 } from '../../src/protocol/header.ts';
-import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.ts';
+import type { ProtocolErrorCode } from '../../src/protocol/errors.ts';
+import { protocolCodeOf } from '../support/protocol-error-code.ts';
 
 const ALICE = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY';
 
@@ -46,14 +47,7 @@ const goldenHex =
   '00f2052a01000000' + // tokens 5e9
   ['0d00', '746573736572612f302e312e30'].join(''); // clientVersion "tessera/0.1.0"
 
-function codeOf(fn: () => unknown): ProtocolErrorCode | 'no error' | 'not a ProtocolError' {
-  try {
-    fn();
-    return 'no error';
-  } catch (error) {
-    return error instanceof ProtocolError ? error.code : 'not a ProtocolError';
-  }
-}
+const codeOf = protocolCodeOf;
 
 describe('hashes (BLAKE2b-256)', () => {
   // util-crypto starts loading its wasm at import; calls made before it is ready

@@ -1,30 +1,37 @@
-// Submission framing, JSON validators, round membership and data seeds.
+// Submission framing, JSON parsers of the relay API, round membership and data seeds.
 // The data-seed golden value was computed independently with Python
 // (struct.pack + hashlib.blake2b, digest_size=32).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { u8aToHex } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.ts';
+import { ProtocolError } from '../../src/protocol/errors.ts';
 import { hashToHex, MAX_HEADER_BYTES, modelHash, payloadHash, type SubmissionHeader } from '../../src/protocol/header.ts';
+import {
+  isErrorBody,
+  parseAddressLedger,
+  parseErrorBody,
+  parseHealthBody,
+  parseJson,
+  parseLeaderboard,
+  parsePushEvent,
+  parseRoundState,
+  parseRoundStatus,
+  parseRunInfo,
+  parseStatsBody,
+  parseSubmissionAck,
+  type RoundState,
+} from '../../src/protocol/api.ts';
+import { deriveDataSeed } from '../../src/protocol/data-seed.ts';
 import {
   checkHeaderForRound,
   decodeSubmission,
-  deriveDataSeed,
   encodeSubmission,
-  errorBody,
-  isErrorBody,
   maxSubmissionBytes,
-  parseErrorBody,
-  parseJson,
-  parsePushEvent,
-  parseRoundState,
-  parseRunInfo,
-  parseSubmissionAck,
-  verifySubmissionFrame,
-  type RoundState,
-} from '../../src/protocol/messages.ts';
+  verifySignedSubmission,
+} from '../../src/protocol/submission.ts';
 import { signHeader, type SignedHeader } from '../../src/protocol/sign.ts';
 import { createTestWallet } from '../support/test-wallet.ts';
+import { protocolCodeOf } from '../support/protocol-error-code.ts';
 
 const alice = createTestWallet({ uri: '//Alice' });
 const bob = createTestWallet({ uri: '//Bob' });
@@ -46,14 +53,7 @@ function headerFor(address: string, bytes = payload): SubmissionHeader {
   };
 }
 
-function codeOf(fn: () => unknown): ProtocolErrorCode | 'no error' | 'not a ProtocolError' {
-  try {
-    fn();
-    return 'no error';
-  } catch (error) {
-    return error instanceof ProtocolError ? error.code : 'not a ProtocolError';
-  }
-}
+const codeOf = protocolCodeOf;
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -85,7 +85,7 @@ describe('submission frame', () => {
     expect(decoded.header).toEqual(signed.header);
     expect(u8aToHex(decoded.payload)).toBe(u8aToHex(payload));
     expect(u8aToHex(decoded.signature)).toBe(u8aToHex(signed.signature));
-    expect(verifySubmissionFrame(frame).header).toEqual(signed.header);
+    expect(codeOf(() => verifySignedSubmission(decoded))).toBe('no error');
   });
 
   it('refuses every truncation', () => {
@@ -117,15 +117,15 @@ describe('submission frame', () => {
     expect(codeOf(() => decodeSubmission(bad))).toBe('bad-header');
   });
 
-  it('verifySubmissionFrame refuses a swapped payload, a bad signature and another claimed address', () => {
+  it('verifySignedSubmission refuses a swapped payload, a bad signature and another claimed address', () => {
     const tamperedPayload = frame.slice();
     tamperedPayload[tamperedPayload.length - 1] ^= 1;
-    expect(codeOf(() => verifySubmissionFrame(tamperedPayload))).toBe('payload-mismatch');
+    expect(codeOf(() => verifySignedSubmission(decodeSubmission(tamperedPayload)))).toBe('payload-mismatch');
     const tamperedSignature = frame.slice();
     tamperedSignature[4 + signed.headerBytes.length + 3] ^= 1;
-    expect(codeOf(() => verifySubmissionFrame(tamperedSignature))).toBe('bad-signature');
-    expect(codeOf(() => verifySubmissionFrame(frame, { expectedAddress: bob.address }))).toBe('address-mismatch');
-    expect(verifySubmissionFrame(frame, { expectedAddress: alice.address }).header.address).toBe(alice.address);
+    expect(codeOf(() => verifySignedSubmission(decodeSubmission(tamperedSignature)))).toBe('bad-signature');
+    expect(codeOf(() => verifySignedSubmission(decodeSubmission(frame), bob.address))).toBe('address-mismatch');
+    expect(codeOf(() => verifySignedSubmission(decodeSubmission(frame), alice.address))).toBe('no error');
   });
 
   it('encodeSubmission refuses a payload the header was not signed for', () => {
@@ -233,13 +233,63 @@ describe('JSON validators', () => {
     expect(codeOf(() => parsePushEvent({}))).toBe('bad-message');
   });
 
-  it('error bodies carry protocol codes and hide internal errors', () => {
-    const body = errorBody(new ProtocolError('wrong-round', 'round 3 is closed'));
-    expect(body).toEqual({ error: { code: 'wrong-round', message: 'round 3 is closed' } });
+  it('error bodies parse, and anything without an error member is not one', () => {
+    const body = { error: { code: 'wrong-round', message: 'round 3 is closed' } };
     expect(isErrorBody(body)).toBe(true);
     expect(parseErrorBody(JSON.parse(JSON.stringify(body)))).toEqual(body);
-    expect(errorBody(new Error('ENOENT /var/secret'))).toEqual({ error: { code: 'internal', message: 'internal error' } });
     expect(isErrorBody(round)).toBe(false);
     expect(codeOf(() => parseErrorBody({ error: { code: '', message: 'x' } }))).toBe('bad-message');
+  });
+
+  it('refuse a run whose rounds no tab could complete (H = 0, H = 2.5) and name the field', () => {
+    for (const innerSteps of [0, 2.5, -1]) {
+      let field: string | null = null;
+      try {
+        parseRunInfo({ ...runInfo, innerSteps }, 'run');
+      } catch (error) {
+        field = error instanceof ProtocolError ? error.field : null;
+      }
+      expect(field, `innerSteps ${innerSteps}`).toBe('run.innerSteps');
+    }
+  });
+
+  const summary = { round: 3, version: 4, modelHash: round.modelHash, submissions: 2, tokens: 512, reason: 'quorum', closedAt: 1_790_000_000_500, closeMs: 12.5 };
+
+  it('parse /api/round, /api/stats and /api/health strictly', () => {
+    const status = { ...round, openedAt: 1_789_999_999_000, submissions: 2, quorum: 16, closing: false, futureField: 1 };
+    const { futureField: _ignored, ...known } = status;
+    expect(parseRoundStatus(status)).toEqual(known);
+    expect(codeOf(() => parseRoundStatus({ ...status, closing: 'no' }))).toBe('bad-message');
+    expect(codeOf(() => parseRoundStatus({ ...status, quorum: 0 }))).toBe('bad-message');
+    expect(codeOf(() => parseRoundStatus({ ...status, submissions: undefined }))).toBe('bad-message');
+
+    const stats = {
+      type: 'stats', round: 11, peers: 3, submissions: 2, tokens: 99_000, loss: 2.5,
+      version: 10, contributors: 7, losses: [{ version: 10, loss: 2.5, evaluatedAt: 1_790_000_000_000 }],
+      rounds: [summary, { ...summary, round: 4, reason: 'deadline', closeMs: null }],
+    };
+    expect(parseStatsBody(stats)).toEqual(stats);
+    expect(codeOf(() => parseStatsBody({ ...stats, type: 'round-closed' }))).toBe('bad-message');
+    expect(codeOf(() => parseStatsBody({ ...stats, rounds: [{ ...summary, reason: 'timeout' }] }))).toBe('bad-message');
+    expect(codeOf(() => parseStatsBody({ ...stats, losses: [{ version: 10, loss: null, evaluatedAt: 1 }] }))).toBe('bad-message');
+    expect(codeOf(() => parseStatsBody({ ...stats, rounds: {} }))).toBe('bad-message');
+
+    expect(parseHealthBody({ ok: true })).toEqual({ ok: true });
+    expect(codeOf(() => parseHealthBody({ ok: 'yes' }))).toBe('bad-message');
+  });
+
+  it('parse /api/ledger and /api/ledger/:address strictly', () => {
+    const row = { address: alice.address, rounds: 3, tokens: 768 };
+    expect(parseLeaderboard([row])).toEqual([row]);
+    expect(codeOf(() => parseLeaderboard([{ ...row, address: 'alice' }]))).toBe('bad-message');
+    expect(codeOf(() => parseLeaderboard(row))).toBe('bad-message');
+
+    const accepted = { round: 3, status: 'accepted', version: 4, payloadHash: round.modelHash, payloadBytes: 3400, tokens: 256, innerSteps: 2, receivedAt: 1_790_000_000_100 };
+    const pending = { ...accepted, round: 4, status: 'pending', version: null };
+    const ledger = { address: alice.address, totals: { accepted: 1, pending: 1, tokens: 256 }, entries: [accepted, pending] };
+    expect(parseAddressLedger(ledger)).toEqual(ledger);
+    expect(codeOf(() => parseAddressLedger({ ...ledger, entries: [{ ...accepted, version: null }] }))).toBe('bad-message');
+    expect(codeOf(() => parseAddressLedger({ ...ledger, entries: [{ ...accepted, status: 'refused' }] }))).toBe('bad-message');
+    expect(codeOf(() => parseAddressLedger({ ...ledger, totals: undefined }))).toBe('bad-message');
   });
 });

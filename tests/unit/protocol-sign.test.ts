@@ -8,10 +8,11 @@ import { Keyring } from '@polkadot/keyring';
 import { u8aToHex, u8aWrapBytes } from '@polkadot/util';
 import { cryptoWaitReady, encodeAddress, signatureVerify } from '@polkadot/util-crypto';
 import { publicKeyFromAddress } from '../../src/protocol/address.ts';
-import { ProtocolError, type ProtocolErrorCode } from '../../src/protocol/errors.ts';
+import { ProtocolError } from '../../src/protocol/errors.ts';
 import { encodeHeader, payloadHash, type SubmissionHeader } from '../../src/protocol/header.ts';
 import { signHeader, verifySubmission, walletSignatureBytes, type RawSigner } from '../../src/protocol/sign.ts';
 import { createTestWallet } from '../support/test-wallet.ts';
+import { protocolCodeOfAsync } from '../support/protocol-error-code.ts';
 
 // @polkadot/api's Signer (what web3FromAddress returns) must be usable as a RawSigner.
 const _signerFits: (signer: Signer) => RawSigner = (signer) => signer;
@@ -35,14 +36,7 @@ function headerFor(address: string, payload = new Uint8Array([1, 2, 3, 4, 5])): 
   };
 }
 
-async function codeOf(fn: () => unknown): Promise<ProtocolErrorCode | 'no error' | 'not a ProtocolError'> {
-  try {
-    await fn();
-    return 'no error';
-  } catch (error) {
-    return error instanceof ProtocolError ? error.code : 'not a ProtocolError';
-  }
-}
+const codeOf = protocolCodeOfAsync;
 
 beforeAll(async () => {
   await cryptoWaitReady();

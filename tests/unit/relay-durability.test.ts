@@ -14,7 +14,7 @@ import { aggregateUpdates, applyAggregate } from '../../src/compress/aggregate.t
 import { decodeUpdate } from '../../src/compress/codec.ts';
 import { hashToHex, modelHash, type HexHash } from '../../src/protocol/index.ts';
 import { FileRelayStore } from '../../src/relay/file-store.ts';
-import { decodeBundle } from '../../src/swarm/run-spec.ts';
+import { decodeBundle } from '../../src/protocol/bundle.ts';
 import {
   COMPRESSION,
   NANO_LAYOUT,

@@ -12,6 +12,7 @@ import { encodeUpdate } from '../../src/compress/codec.ts';
 import { compress, defaultCompressConfig } from '../../src/compress/sparseloco.ts';
 import { GPT_PRESETS } from '../../src/model/config.ts';
 import { buildLayout } from '../../src/model/layout.ts';
+import { mulberry32 } from '../../src/model/random.ts';
 import {
   encodeSubmission,
   hexToHash,
@@ -73,19 +74,12 @@ export function startTestRelay(
   });
 }
 
-/** Deterministic pseudo-random residual in (−scale, scale) (xorshift32). */
+/** Deterministic pseudo-random residual in [−scale, scale) over the tensors (padding stays 0). */
 export function residual(seed: number, scale = 1e-3): Float32Array {
+  const random = mulberry32(seed);
   const out = new Float32Array(NANO_LAYOUT.size);
-  let x = (seed * 2654435761) >>> 0 || 1;
   for (const t of NANO_LAYOUT.tensors) {
-    for (let i = t.offset; i < t.offset + t.size; i++) {
-      x ^= x << 13;
-      x >>>= 0;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      out[i] = ((x / 4294967296) * 2 - 1) * scale;
-    }
+    for (let i = t.offset; i < t.offset + t.size; i++) out[i] = (random() * 2 - 1) * scale;
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { decodeAggregate } from '../../src/compress/codec.ts';
 import { hashToHex, payloadHash } from '../../src/protocol/index.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
-import { decodeBundle } from '../../src/swarm/run-spec.ts';
+import { decodeBundle } from '../../src/protocol/bundle.ts';
 import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, removeTempDirs, signedFrame, startTestRelay, tempDir, updatePayload, walletFor } from './relay-fixtures.ts';
 
 const SUBMITTERS = 200;

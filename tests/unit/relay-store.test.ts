@@ -13,7 +13,7 @@ import { CorruptStoreError } from '../../src/relay/store.ts';
 import { FileRelayStore } from '../../src/relay/file-store.ts';
 import { CpuRoundCompressor } from '../../src/swarm/compressor.ts';
 import { keyringSigner } from '../../src/swarm/keyring-signer.ts';
-import { decodeBundle, encodeBundle, parseSwarmRunInfo, samplerSeed } from '../../src/swarm/run-spec.ts';
+import { decodeBundle, encodeBundle, parseSwarmRunInfo, samplerSeed } from '../../src/protocol/index.ts';
 import { COMPRESSION, NANO_LAYOUT, getJson, headerFor, removeTempDirs, residual, startTestRelay, tempDir } from './relay-fixtures.ts';
 
 beforeAll(async () => {
@@ -88,7 +88,7 @@ describe('FileRelayStore', () => {
   });
 });
 
-describe('swarm: run spec, seeds, bundle', () => {
+describe('protocol: run spec, sampler seeds, catch-up bundle', () => {
   it('parses what the relay serves and refuses a broken spec', async () => {
     const server = await startTestRelay(tempDir('spec'));
     try {

@@ -5,6 +5,7 @@
 // stay whole); mismatched tensor lengths are refused before anything is written.
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mulberry32, randomInt } from '../../src/model/random.ts';
 import {
   StorageError,
   deleteRunCheckpoints,
@@ -20,12 +21,9 @@ let counter = 0;
 const fresh = () => openDatabase({ name: `tessera-checkpoints-${++counter}` });
 
 function random(length: number, seed: number): Float32Array {
+  const next = mulberry32(seed);
   const out = new Float32Array(length);
-  let s = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 ** ((s & 31) - 16); // spans many exponents
-  }
+  for (let i = 0; i < length; i++) out[i] = (next() - 0.5) * 2 ** (randomInt(next, 32) - 16); // spans many exponents
   return out;
 }
 

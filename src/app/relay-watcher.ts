@@ -1,59 +1,41 @@
-// The page's view of the relay that served it (same origin): the run, the
-// open round with its deadline, swarm statistics, the global validation loss
+// Watches the relay that served the page (same origin) and keeps the page's
+// view of it, a snapshot React reads (useRelay): the run, the open round with its deadline, swarm statistics, the global validation loss
 // per model version, closed rounds, contributors, and one address's ledger.
 // It needs no training: the demo screen on a machine that only displays uses
 // it alone. Push events (WebSocket /api/events) say when something changed;
 // the history behind them comes from GET /api/stats, /api/round and
-// /api/ledger/:address, refreshed at most once at a time (a burst of events costs one
+// /api/ledger/:address (read through the protocol's parsers, via RelayClient),
+// refreshed at most once at a time (a burst of events costs one
 // refresh, plus one more if events arrived during it).
 // A page served without a relay (vite preview, a static host) finds no
 // /api/run and stays 'absent': the app then trains standalone.
 // Leaves out: training and signing (training-store.ts), the tab's own bytes.
 import { useSyncExternalStore } from 'react';
-import type { PushEvent } from '../protocol/index.ts';
-import { RelayClient, type RoundStatus } from '../swarm/relay-client.ts';
-import type { SwarmRunInfo } from '../swarm/run-spec.ts';
-
-export interface RelayRoundSummary {
-  round: number;
-  version: number;
-  modelHash: string;
-  submissions: number;
-  tokens: number;
-  closedAt: number;
-}
-
-export interface LedgerLine {
-  round: number;
-  status: 'accepted' | 'pending';
-  version: number | null;
-  payloadHash: string;
-  payloadBytes: number;
-  tokens: number;
-  receivedAt: number;
-}
+import type { LedgerEntry, PushEvent, RoundStatus, RoundSummary, StatsEvent, SwarmRunInfo } from '../protocol/index.ts';
+import { RelayClient } from '../swarm/relay-client.ts';
 
 export interface RelayView {
   status: 'probing' | 'connected' | 'absent';
   /** Why the relay is absent or a refresh failed (not an error for a static page). */
   problem: string | null;
   run: SwarmRunInfo | null;
-  round: RoundStatus | null;
+  /** The open round (a round-opened event does not say when it opened, so neither does this). */
+  round: Omit<RoundStatus, 'openedAt'> | null;
   /** Latest push stats: connected tabs, submissions this round, tokens across the run, latest loss. */
-  stats: { round: number; peers: number; submissions: number; tokens: number; loss: number | null } | null;
+  stats: Omit<StatsEvent, 'type'> | null;
   /** The relay's model version and hash. */
   version: number | null;
   modelHash: string | null;
   /** Global validation loss by model version (the relay's held-out evaluation after every outer step). */
   losses: { x: number[]; y: number[] };
   /** Recently closed rounds, oldest first. */
-  rounds: RelayRoundSummary[];
+  rounds: RoundSummary[];
   /** Addresses with at least one accepted round. */
   contributors: number | null;
   /** Tokens per second across the swarm over the recent closed rounds (null before two closes). */
   swarmTokensPerSecond: number | null;
   /** The watched address's submissions as the relay recorded them, newest first. */
-  ledger: LedgerLine[] | null;
+  ledger: LedgerEntry[] | null;
   revision: number;
 }
 
@@ -79,7 +61,7 @@ function initial(): RelayView {
 }
 
 /** Tokens trained per wall-clock second between the first and the last of the recent closes. */
-export function swarmRate(rounds: readonly RelayRoundSummary[]): number | null {
+export function swarmRate(rounds: readonly Pick<RoundSummary, 'closedAt' | 'tokens'>[]): number | null {
   const recent = rounds.slice(-RATE_ROUNDS);
   if (recent.length < 2) return null;
   const seconds = (recent[recent.length - 1].closedAt - recent[0].closedAt) / 1000;
@@ -89,7 +71,7 @@ export function swarmRate(rounds: readonly RelayRoundSummary[]): number | null {
   return tokens / seconds;
 }
 
-export class RelayStore {
+export class RelayWatcher {
   private view: RelayView = initial();
   private readonly listeners = new Set<() => void>();
   readonly client: RelayClient;
@@ -154,7 +136,7 @@ export class RelayStore {
     switch (event.type) {
       case 'round-opened':
         this.update({
-          round: { ...event.state, submissions: 0, quorum: this.view.round?.quorum ?? this.view.run?.swarm.quorum ?? 0, closing: false },
+          round: { ...event.state, submissions: 0, quorum: this.view.round?.quorum ?? this.view.run?.swarm.quorum ?? 1, closing: false },
           version: event.state.version,
           modelHash: event.state.modelHash,
         });
@@ -198,35 +180,23 @@ export class RelayStore {
     const address = this.address;
     try {
       const [stats, round, ledger] = await Promise.all([
-        fetchJson(`${this.client.baseUrl}/api/stats`),
+        this.client.stats(),
         this.client.round(),
         address ? this.client.ledger(address) : Promise.resolve(null),
       ]);
-      const s = stats as {
-        round: number;
-        peers: number;
-        submissions: number;
-        tokens: number;
-        loss: number | null;
-        version: number;
-        contributors?: number;
-        losses: { version: number; loss: number }[];
-        rounds: RelayRoundSummary[];
-      };
-      const rounds = [...s.rounds].sort((a, b) => a.round - b.round);
-      const losses = [...s.losses].sort((a, b) => a.version - b.version);
-      const entries = (ledger as { entries?: LedgerLine[] } | null)?.entries ?? null;
+      const rounds = [...stats.rounds].sort((a, b) => a.round - b.round);
+      const losses = [...stats.losses].sort((a, b) => a.version - b.version);
       this.update({
         problem: null,
-        stats: { round: s.round, peers: s.peers, submissions: s.submissions, tokens: s.tokens, loss: s.loss },
+        stats: { round: stats.round, peers: stats.peers, submissions: stats.submissions, tokens: stats.tokens, loss: stats.loss },
         round,
         version: round.version,
         modelHash: round.modelHash,
         losses: { x: losses.map((l) => l.version), y: losses.map((l) => l.loss) },
         rounds,
-        contributors: typeof s.contributors === 'number' ? s.contributors : null,
+        contributors: stats.contributors,
         swarmTokensPerSecond: swarmRate(rounds),
-        ledger: address === this.address ? (entries ? [...entries].sort((a, b) => b.round - a.round) : null) : this.view.ledger,
+        ledger: address === this.address ? (ledger ? [...ledger.entries].sort((a, b) => b.round - a.round) : null) : this.view.ledger,
       });
     } catch (error) {
       this.update({ problem: `could not read the relay's figures: ${(error as Error).message}` });
@@ -239,21 +209,15 @@ export class RelayStore {
   }
 }
 
-async function fetchJson(url: string): Promise<unknown> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: ${response.status}`);
-  return response.json();
-}
+let shared: RelayWatcher | null = null;
 
-let shared: RelayStore | null = null;
-
-/** The page's one relay view, of its own origin. */
-export function relayStore(): RelayStore {
-  shared ??= new RelayStore(location.origin);
+/** The page's one relay watcher, of its own origin. */
+export function relayWatcher(): RelayWatcher {
+  shared ??= new RelayWatcher(location.origin);
   return shared;
 }
 
 export function useRelay(): RelayView {
-  const store = relayStore();
-  return useSyncExternalStore(store.subscribe, store.getSnapshot);
+  const watcher = relayWatcher();
+  return useSyncExternalStore(watcher.subscribe, watcher.getSnapshot);
 }

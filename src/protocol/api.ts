@@ -1,0 +1,391 @@
+// Every JSON body of the relay's API and every push event, as TypeScript
+// types with their parsers: the relay builds these types, every client
+// (headless volunteer, browser Worker, the app's relay view) reads the
+// network through these parsers, so each shape is written once.
+//
+//   GET  /api/run              SwarmRunInfo     parseSwarmRunInfo (run-spec.ts checks the `swarm` member)
+//   GET  /api/round            RoundStatus      parseRoundStatus
+//   POST /api/submissions      SubmissionAck    parseSubmissionAck
+//   GET  /api/stats            StatsBody        parseStatsBody
+//   GET  /api/ledger           LeaderboardRow[] parseLeaderboard
+//   GET  /api/ledger/:address  AddressLedger    parseAddressLedger
+//   GET  /api/health           HealthBody       parseHealthBody
+//   any refusal                ErrorBody        parseErrorBody (codes: error-codes.ts)
+//   WS   /api/events           PushEvent        parsePushEvent
+//
+// Parsers are strict on the fields they know and ignore unknown ones, so a
+// newer relay can add fields without breaking older tabs; a push event of an
+// unknown type is refused. Every failure is ProtocolError('bad-message')
+// naming the field. docs/protocol.md and docs/relay.md describe the same shapes.
+//
+// Leaves out: binary bodies (the submission frame: submission.ts; the
+// catch-up bundle: bundle.ts; the checkpoint: raw float32), HTTP plumbing.
+import { isValidRunId, type HexHash } from './header.ts';
+import { address, array, bad, boolean, count, finite, finiteOrNull, hexHash, object, oneOf, text, u32 } from './json.ts';
+import { parseSwarmSpec, type SwarmSpec } from './run-spec.ts';
+
+export { parseJson } from './json.ts';
+
+// ------------------------------------------------------------------- /api/run
+
+/** The part of GET /api/run every protocol version keeps: what a tab checks before anything else. */
+export interface RunInfo {
+  runId: string;
+  /** Header domain tag the relay verifies, e.g. "tessera/submission/v1"; a tab that speaks another refuses to join. */
+  protocol: string;
+  /** SS58 prefix of accepted addresses (42). */
+  ss58Prefix: number;
+  /** Model preset name and its parameter count P, so a tab can check its own layout. */
+  model: { name: string; parameterCount: number };
+  /** Inner steps H per round. */
+  innerSteps: number;
+  /** Nominal round length in milliseconds. */
+  roundMs: number;
+  /** Largest payload the relay accepts, in bytes. */
+  maxPayloadBytes: number;
+  relayVersion: string;
+}
+
+/** GET /api/run: the RunInfo and everything a volunteer trains by (run-spec.ts). */
+export interface SwarmRunInfo extends RunInfo {
+  swarm: SwarmSpec;
+}
+
+export function parseRunInfo(json: unknown, path = 'runInfo'): RunInfo {
+  const o = object(json, path);
+  const runId = text(o, 'runId', path);
+  if (!isValidRunId(runId)) bad(`${path}.runId`, '1..64 characters of [A-Za-z0-9._:-]');
+  const model = object(o.model, `${path}.model`);
+  return {
+    runId,
+    protocol: text(o, 'protocol', path, 64),
+    ss58Prefix: u32(o, 'ss58Prefix', path),
+    model: { name: text(model, 'name', `${path}.model`, 64), parameterCount: count(model, 'parameterCount', `${path}.model`) },
+    // A round of zero steps trains nothing, and every such submission would be refused.
+    innerSteps: u32(o, 'innerSteps', path, 1),
+    roundMs: count(o, 'roundMs', path, 1),
+    maxPayloadBytes: u32(o, 'maxPayloadBytes', path, 1),
+    relayVersion: text(o, 'relayVersion', path, 64),
+  };
+}
+
+/**
+ * The whole GET /api/run body, checked as a tab needs it: every field a
+ * volunteer uses, and that the run is one a tab can complete (run-spec.ts).
+ * The relay runs the same parser over its own configuration when it starts.
+ */
+export function parseSwarmRunInfo(json: unknown, path = 'run'): SwarmRunInfo {
+  const info = parseRunInfo(json, path);
+  return { ...info, swarm: parseSwarmSpec(object(json, path).swarm, `${path}.swarm`) };
+}
+
+// ----------------------------------------------------------------- /api/round
+
+/** The open round: what to train from and until when. Also the `round-opened` push event's state. */
+export interface RoundState {
+  round: number;
+  /** Global model version θ(version) this round trains from. */
+  version: number;
+  /** modelHash(θ(version)). */
+  modelHash: HexHash;
+  /** Submission deadline, milliseconds since the Unix epoch, relay clock. */
+  deadline: number;
+  /** Round seed; each peer's data comes from deriveDataSeed(dataSeed, address, round). */
+  dataSeed: HexHash;
+}
+
+/** GET /api/round: RoundState plus what a dashboard shows about the open round. */
+export interface RoundStatus extends RoundState {
+  /** When the round opened, milliseconds since the Unix epoch, relay clock. */
+  openedAt: number;
+  /** Acknowledged submissions so far. */
+  submissions: number;
+  /** Submissions that close the round before its deadline. */
+  quorum: number;
+  /** The round is closing: new submissions are 'late'. */
+  closing: boolean;
+}
+
+export function parseRoundState(json: unknown, path = 'roundState'): RoundState {
+  const o = object(json, path);
+  return {
+    round: u32(o, 'round', path),
+    version: u32(o, 'version', path),
+    modelHash: hexHash(o, 'modelHash', path),
+    deadline: count(o, 'deadline', path),
+    dataSeed: hexHash(o, 'dataSeed', path),
+  };
+}
+
+export function parseRoundStatus(json: unknown, path = 'round'): RoundStatus {
+  const o = object(json, path);
+  return {
+    ...parseRoundState(o, path),
+    openedAt: count(o, 'openedAt', path),
+    submissions: count(o, 'submissions', path),
+    quorum: count(o, 'quorum', path, 1),
+    closing: boolean(o, 'closing', path),
+  };
+}
+
+// ---------------------------------------------------------- /api/submissions
+
+/** The relay's answer to an accepted (stored) submission. */
+export interface SubmissionAck {
+  round: number;
+  address: string;
+  payloadHash: HexHash;
+  /** Milliseconds since the Unix epoch, relay clock. */
+  receivedAt: number;
+}
+
+export function parseSubmissionAck(json: unknown, path = 'ack'): SubmissionAck {
+  const o = object(json, path);
+  return {
+    round: u32(o, 'round', path),
+    address: address(o, 'address', path),
+    payloadHash: hexHash(o, 'payloadHash', path),
+    receivedAt: count(o, 'receivedAt', path),
+  };
+}
+
+// --------------------------------------------------------------- push events
+
+/** Swarm figures: pushed as a `stats` event, and the head of GET /api/stats. */
+export interface StatsEvent {
+  type: 'stats';
+  round: number;
+  /** Connected tabs. */
+  peers: number;
+  /** Submissions received this round. */
+  submissions: number;
+  /** Tokens trained on across the run. */
+  tokens: number;
+  /** Latest held-out loss of the global model, if the relay measured one. */
+  loss: number | null;
+}
+
+/** Relay → tab over the WebSocket, discriminated by `type`. */
+export type PushEvent =
+  | { type: 'round-opened'; state: RoundState }
+  | {
+      type: 'round-closed';
+      round: number;
+      /** Submissions received / accepted into the aggregate. */
+      submitted: number;
+      accepted: number;
+      /** The global model version after this round's outer step, and its modelHash. */
+      version: number;
+      modelHash: HexHash;
+    }
+  | StatsEvent;
+
+export type PushEventType = PushEvent['type'];
+
+const PUSH_EVENT_TYPES: readonly PushEventType[] = ['round-opened', 'round-closed', 'stats'];
+
+function parseStatsFields(o: Record<string, unknown>, path: string): StatsEvent {
+  return {
+    type: 'stats',
+    round: u32(o, 'round', path),
+    peers: count(o, 'peers', path),
+    submissions: count(o, 'submissions', path),
+    tokens: count(o, 'tokens', path),
+    loss: finiteOrNull(o, 'loss', path),
+  };
+}
+
+export function parsePushEvent(json: unknown, path = 'event'): PushEvent {
+  const o = object(json, path);
+  const type = oneOf(o, 'type', path, PUSH_EVENT_TYPES);
+  switch (type) {
+    case 'round-opened':
+      return { type, state: parseRoundState(o.state, `${path}.state`) };
+    case 'round-closed':
+      return {
+        type,
+        round: u32(o, 'round', path),
+        submitted: count(o, 'submitted', path),
+        accepted: count(o, 'accepted', path),
+        version: u32(o, 'version', path),
+        modelHash: hexHash(o, 'modelHash', path),
+      };
+    case 'stats':
+      return parseStatsFields(o, path);
+    default: {
+      const unknown: never = type;
+      return bad(`${path}.type`, `a known event type (got ${JSON.stringify(unknown)})`);
+    }
+  }
+}
+
+// ----------------------------------------------------------------- /api/stats
+
+/** The held-out loss of one global model version. */
+export interface LossPoint {
+  version: number;
+  /** Mean cross-entropy in nats per byte. */
+  loss: number;
+  evaluatedAt: number;
+}
+
+/** One closed round, as the dashboards list it. */
+export interface RoundSummary {
+  round: number;
+  /** The model version its outer step produced, and that model's hash. */
+  version: number;
+  modelHash: HexHash;
+  submissions: number;
+  tokens: number;
+  reason: 'quorum' | 'deadline';
+  closedAt: number;
+  /** Aggregation to commit, in ms; null for rounds closed before the relay's last restart. */
+  closeMs: number | null;
+}
+
+/** GET /api/stats: the `stats` event plus history. */
+export interface StatsBody extends StatsEvent {
+  /** The global model version. */
+  version: number;
+  /** Addresses with at least one accepted submission. */
+  contributors: number;
+  /** Held-out loss per version, oldest first (the last 500). */
+  losses: LossPoint[];
+  /** Recently closed rounds, oldest first (the last 50). */
+  rounds: RoundSummary[];
+}
+
+const CLOSE_REASONS = ['quorum', 'deadline'] as const;
+
+function parseLossPoint(json: unknown, path: string): LossPoint {
+  const o = object(json, path);
+  return { version: u32(o, 'version', path), loss: finite(o, 'loss', path), evaluatedAt: count(o, 'evaluatedAt', path) };
+}
+
+function parseRoundSummary(json: unknown, path: string): RoundSummary {
+  const o = object(json, path);
+  const closeMs = o.closeMs === null ? null : finite(o, 'closeMs', path, 0);
+  return {
+    round: u32(o, 'round', path),
+    version: u32(o, 'version', path),
+    modelHash: hexHash(o, 'modelHash', path),
+    submissions: count(o, 'submissions', path),
+    tokens: count(o, 'tokens', path),
+    reason: oneOf(o, 'reason', path, CLOSE_REASONS),
+    closedAt: count(o, 'closedAt', path),
+    closeMs,
+  };
+}
+
+export function parseStatsBody(json: unknown, path = 'stats'): StatsBody {
+  const o = object(json, path);
+  if (o.type !== 'stats') bad(`${path}.type`, '"stats"');
+  return {
+    ...parseStatsFields(o, path),
+    version: u32(o, 'version', path),
+    contributors: count(o, 'contributors', path),
+    losses: array(o.losses, `${path}.losses`, parseLossPoint),
+    rounds: array(o.rounds, `${path}.rounds`, parseRoundSummary),
+  };
+}
+
+// ---------------------------------------------------------------- /api/ledger
+
+/** GET /api/ledger: one address on the leaderboard. */
+export interface LeaderboardRow {
+  address: string;
+  /** Rounds whose aggregate includes its submission. */
+  rounds: number;
+  /** Tokens trained on in those rounds. */
+  tokens: number;
+}
+
+/** One submission as the relay recorded it. */
+export interface LedgerEntry {
+  round: number;
+  /** 'pending' while its round is open, then 'accepted' (it is in the aggregate). */
+  status: 'accepted' | 'pending';
+  /** The version the aggregate that includes it produced (null while pending). */
+  version: number | null;
+  payloadHash: HexHash;
+  payloadBytes: number;
+  tokens: number;
+  innerSteps: number;
+  receivedAt: number;
+}
+
+/** GET /api/ledger/:address: one address's submissions, round by round. */
+export interface AddressLedger {
+  address: string;
+  totals: { accepted: number; pending: number; tokens: number };
+  entries: LedgerEntry[];
+}
+
+const LEDGER_STATUSES = ['accepted', 'pending'] as const;
+
+function parseLeaderboardRow(json: unknown, path: string): LeaderboardRow {
+  const o = object(json, path);
+  return { address: address(o, 'address', path), rounds: count(o, 'rounds', path), tokens: count(o, 'tokens', path) };
+}
+
+export function parseLeaderboard(json: unknown, path = 'leaderboard'): LeaderboardRow[] {
+  return array(json, path, parseLeaderboardRow);
+}
+
+function parseLedgerEntry(json: unknown, path: string): LedgerEntry {
+  const o = object(json, path);
+  const status = oneOf(o, 'status', path, LEDGER_STATUSES);
+  const version = status === 'pending' && o.version === null ? null : u32(o, 'version', path);
+  return {
+    round: u32(o, 'round', path),
+    status,
+    version,
+    payloadHash: hexHash(o, 'payloadHash', path),
+    payloadBytes: u32(o, 'payloadBytes', path),
+    tokens: count(o, 'tokens', path),
+    innerSteps: u32(o, 'innerSteps', path),
+    receivedAt: count(o, 'receivedAt', path),
+  };
+}
+
+export function parseAddressLedger(json: unknown, path = 'ledger'): AddressLedger {
+  const o = object(json, path);
+  const totals = object(o.totals, `${path}.totals`);
+  return {
+    address: address(o, 'address', path),
+    totals: {
+      accepted: count(totals, 'accepted', `${path}.totals`),
+      pending: count(totals, 'pending', `${path}.totals`),
+      tokens: count(totals, 'tokens', `${path}.totals`),
+    },
+    entries: array(o.entries, `${path}.entries`, parseLedgerEntry),
+  };
+}
+
+// ---------------------------------------------------------------- /api/health
+
+export interface HealthBody {
+  ok: true;
+}
+
+export function parseHealthBody(json: unknown, path = 'health'): HealthBody {
+  if (object(json, path).ok !== true) bad(`${path}.ok`, 'true');
+  return { ok: true };
+}
+
+// ----------------------------------------------------------------- refusals
+
+/** Every refusal from the relay, HTTP or WebSocket. `code` is one of error-codes.ts (or a newer relay's). */
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export function parseErrorBody(json: unknown, path = 'body'): ErrorBody {
+  const error = object(object(json, path).error, `${path}.error`);
+  return { error: { code: text(error, 'code', `${path}.error`, 64), message: text(error, 'message', `${path}.error`, 1024) } };
+}
+
+/** True when a relay response body is an error body (has an `error` member). */
+export function isErrorBody(json: unknown): boolean {
+  return typeof json === 'object' && json !== null && 'error' in json;
+}
