@@ -90,11 +90,6 @@ export class GpuTrainer implements LocalTrainer {
     };
   }
 
-  /** Fresh AdamW moments, after a divergence or a jump to a checkpoint far from the last round. */
-  resetOptimizer(): void {
-    this.model.resetOptimizer();
-  }
-
   destroy(): void {
     this.model.destroy();
   }

@@ -368,7 +368,7 @@ export class SwarmSession {
         volunteer: null,
         trainer: null,
         compressor: null,
-        counters: { globalStep: 0, tokens: 0, rounds: 0 },
+        counters: { globalStep: 0, tokens: 0, rounds: 0, lastRound: null },
         savedVersion: -1,
         trained: null,
         trainedMoments: null,

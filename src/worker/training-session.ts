@@ -363,7 +363,7 @@ export class TrainingSession {
         errorFeedback: null,
         adamM,
         adamV,
-        counters: { globalStep: run.step, tokens: run.tokens, rounds: 0 },
+        counters: { globalStep: run.step, tokens: run.tokens, rounds: 0, lastRound: null },
       });
       this.env.post({ kind: 'checkpoint', step: run.step, bytes: params.byteLength * 3, ms: performance.now() - started });
     } catch (error) {
