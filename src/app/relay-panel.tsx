@@ -13,7 +13,7 @@ import { formatBytes } from './device-panel.tsx';
 import { formatCount, formatRate, NONE } from './format.ts';
 import { pageDatabase } from './local-data.ts';
 import { relayWatcher, useRelay, type RelayView } from './relay-watcher.ts';
-import { useTraining, type RoundView, type TrainingView } from './training-store.ts';
+import { useTraining, type RoundView, type TrainingView } from './training-feed.ts';
 
 const NOT_CONNECTED = 'not connected to a relay';
 

@@ -86,6 +86,18 @@ export interface GuestKeyRecord {
   createdAt: number;
 }
 
+/**
+ * How one adapter compressed one model size fastest: GPU or CPU, measured
+ * once (src/swarm/compression-path.ts) and kept so later visits skip it.
+ */
+export interface CompressionPathRecord {
+  path: 'gpu' | 'cpu';
+  reason: string; // the measurement behind it, in words
+  gpuMs: number | null; // median ms per round; null when the GPU path failed
+  cpuMs: number;
+  measuredAt: number; // ms since the Unix epoch
+}
+
 /** Every setting, by name; absent names read as their default (settings.ts). */
 export interface SettingValues {
   account: ChosenAccount | null;
@@ -94,6 +106,7 @@ export interface SettingValues {
   pauseOnBattery: boolean;
   guestKey: GuestKeyRecord | null;
   autoJoin: boolean; // rejoin the relay's swarm when the page opens (set by "Join", cleared by "Stop")
+  compressionPaths: Record<string, CompressionPathRecord>; // by `${adapter identity} P=${parameter count}`
 }
 
 export type SettingName = keyof SettingValues;
