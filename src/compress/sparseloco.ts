@@ -210,16 +210,55 @@ export function topKChunks(
   x: Float32Array, // (size) one tensor of the residual
   config: CompressConfig,
 ): void {
+  const histogram = new Uint32Array(256);
+  selectByThreshold(indices, x, config, (magnitudes, k) => kthLargestBits(magnitudes, k, histogram));
+}
+
+/**
+ * The selection as it was first written, kept as the baseline (the compress
+ * bench's cpu_sort_ms, and the equality tests of topKChunks): the k-th
+ * largest magnitude comes from sorting a float copy of the chunk's
+ * magnitudes. O(n log n) per chunk.
+ */
+export function topKChunksBySort(
+  indices: Uint32Array, // (sparseCount(size)) out
+  x: Float32Array, // (size) one tensor of the residual
+  config: CompressConfig,
+): void {
+  const sorted = new Float32Array(Math.min(x.length, config.chunkSize));
+  const bitsOf = new Float32Array(1); // the threshold's float32 bits, through a Uint32Array view
+  selectByThreshold(indices, x, config, (magnitudes, k) => {
+    const chunk = sorted.subarray(0, magnitudes.length);
+    chunk.set(new Float32Array(magnitudes.buffer, magnitudes.byteOffset, magnitudes.length));
+    chunk.sort();
+    const threshold = chunk[chunk.length - k];
+    let above = 0;
+    for (let i = chunk.length - k + 1; i < chunk.length; i++) if (chunk[i] > threshold) above++;
+    bitsOf[0] = threshold;
+    return { threshold: new Uint32Array(bitsOf.buffer)[0], ties: k - above };
+  });
+}
+
+/** Where a chunk's k-th largest magnitude lies: its float32 bits, and how many of the top k equal it. */
+type KthLargest = (
+  magnitudes: Uint32Array, // (length) the chunk's |x| as float32 bits; may be reordered
+  k: number,
+) => { threshold: number; ties: number };
+
+/**
+ * Per chunk: finds the threshold, then keeps every |x| above it and the
+ * first `ties` values equal to it, in index order (the tie rule).
+ */
+function selectByThreshold(indices: Uint32Array, x: Float32Array, config: CompressConfig, kthLargest: KthLargest): void {
   const size = x.length;
   const bits = new Uint32Array(x.buffer, x.byteOffset, size); // x's float32 bits
-  const candidates = new Uint32Array(Math.min(size, config.chunkSize));
-  const histogram = new Uint32Array(256);
+  const magnitudes = new Uint32Array(Math.min(size, config.chunkSize));
   let out = 0;
   for (let start = 0; start < size; start += config.chunkSize) {
     const length = Math.min(config.chunkSize, size - start);
-    const k = chunkKeep(length, config);
-    for (let i = 0; i < length; i++) candidates[i] = bits[start + i] & 0x7fffffff;
-    const { threshold, ties } = kthLargestBits(candidates, length, k, histogram);
+    const chunk = magnitudes.subarray(0, length);
+    for (let i = 0; i < length; i++) chunk[i] = bits[start + i] & 0x7fffffff;
+    const { threshold, ties } = kthLargest(chunk, chunkKeep(length, config));
     let wanted = ties;
     for (let i = 0; i < length; i++) {
       const magnitude = bits[start + i] & 0x7fffffff;
@@ -230,64 +269,32 @@ export function topKChunks(
 }
 
 /**
- * Radix select: the k-th largest of candidates[0..count) (1 ≤ k ≤ count) as
+ * Radix select: the k-th largest of `magnitudes` (1 ≤ k ≤ length) as
  * `threshold`, and `ties`, how many values equal to it the top k hold (the
- * rest of the k are strictly larger). Reorders candidates.
+ * rest of the k are strictly larger). Reorders magnitudes.
  */
 function kthLargestBits(
-  candidates: Uint32Array, // (count) magnitudes' bits, overwritten
-  count: number,
+  magnitudes: Uint32Array, // (length) bits, overwritten
   k: number,
   histogram: Uint32Array, // (256) scratch
 ): { threshold: number; ties: number } {
+  let count = magnitudes.length;
   let threshold = 0;
   let wanted = k; // how many of the current candidates still belong to the top k
   for (let shift = 24; shift >= 0; shift -= 8) {
     histogram.fill(0);
-    for (let i = 0; i < count; i++) histogram[(candidates[i] >>> shift) & 255]++;
+    for (let i = 0; i < count; i++) histogram[(magnitudes[i] >>> shift) & 255]++;
     let bucket = 255;
     while (histogram[bucket] < wanted) wanted -= histogram[bucket--];
     let kept = 0;
     for (let i = 0; i < count; i++) {
-      const value = candidates[i];
-      if (((value >>> shift) & 255) === bucket) candidates[kept++] = value;
+      const value = magnitudes[i];
+      if (((value >>> shift) & 255) === bucket) magnitudes[kept++] = value;
     }
     count = kept;
     threshold = (threshold | (bucket << shift)) >>> 0;
   }
   return { threshold, ties: wanted };
-}
-
-/**
- * The selection as it was first written, kept as the baseline (the compress
- * bench's cpu_sort_ms, and the equality tests of topKChunks): per chunk, the
- * k-th largest magnitude t comes from sorting a copy of the magnitudes, then
- * every |x| > t is kept, and |x| == t in index order until k. O(n log n).
- */
-export function topKChunksBySort(
-  indices: Uint32Array, // (sparseCount(size)) out
-  x: Float32Array, // (size) one tensor of the residual
-  config: CompressConfig,
-): void {
-  const size = x.length;
-  const magnitudes = new Float32Array(Math.min(size, config.chunkSize));
-  let out = 0;
-  for (let start = 0; start < size; start += config.chunkSize) {
-    const length = Math.min(config.chunkSize, size - start);
-    const k = chunkKeep(length, config);
-    const sorted = magnitudes.subarray(0, length);
-    for (let i = 0; i < length; i++) sorted[i] = Math.abs(x[start + i]);
-    sorted.sort();
-    const threshold = sorted[length - k];
-    let above = 0;
-    for (let i = length - k + 1; i < length; i++) if (sorted[i] > threshold) above++;
-    let ties = k - above;
-    for (let i = 0; i < length; i++) {
-      const m = Math.abs(x[start + i]);
-      if (m > threshold || (m === threshold && ties-- > 0)) indices[out++] = start + i;
-    }
-  }
-  if (out !== indices.length) throw new InvalidUpdateError(`topKChunksBySort: wrote ${out} of ${indices.length} indices`);
 }
 
 // ---------------------------------------------------------------------------

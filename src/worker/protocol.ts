@@ -23,7 +23,7 @@
 //               lives, on the page (extension-dapp needs `window`): the Worker
 //               asks with a 'sign-request' event and the page answers with a
 //               'sign-result' request carrying the signature or the refusal.
-// Leaves out: the round logic itself (src/swarm/, src/worker/swarm-session.ts).
+// Leaves out: the round logic itself (src/swarm/, src/worker/swarm-run.ts).
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { GpuErrorCode } from '../gpu/errors.ts';
 import type { CompressionPath } from '../swarm/compressor.ts';

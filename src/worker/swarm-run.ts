@@ -25,8 +25,9 @@
 // Every part comes from a SwarmEnvironment, so tier-1 tests run this loop
 // with a fake device, a fake clock and fake-indexeddb against a real relay
 // (tests/unit/worker-swarm-run.test.ts).
-// Leaves out: the message switch (training-worker.ts, swarm-session.ts),
-// what is saved (round-persistence.ts), delivery (outbox-sender.ts).
+// One run at a time (run-slot.ts): a new 'join' stops the previous one first.
+// Leaves out: the message switch (training-worker.ts), what is saved
+// (round-persistence.ts), delivery (outbox-sender.ts).
 import { decodeUpdate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { GptPresetName } from '../model/config.ts';
@@ -260,10 +261,17 @@ export class SwarmRun {
     this.parts.client.pushEvent(event);
   }
 
-  /** θ(v) as this tab holds it (null before the first sync), with the run's model shape. */
-  model(): { version: number; params: Float32Array | null; info: SwarmRunInfo } {
+  /** Posts θ(v) as this tab holds it, for a text sample on the page. */
+  snapshot(): void {
+    const { control } = this.parts.env;
     const { version, params } = this.parts.volunteer.model();
-    return { version, params, info: this.parts.info };
+    if (!params) {
+      control.fail('bad-request', "There is no model yet: wait until this tab has the swarm's model.", 'Nothing to do: it comes with the first sync.', false, false);
+      return;
+    }
+    const copy = params.slice();
+    const { swarm } = this.parts.info;
+    control.post({ kind: 'snapshot', step: version, preset: swarm.model.preset as GptPresetName, config: gptConfigOf(swarm), params: copy }, [copy.buffer]);
   }
 
   // ------------------------------------------------------------------ rounds

@@ -1,12 +1,12 @@
-// The training Web Worker's entry point: validates each request from the page
+// The training Worker's entry point: validates each request from the page
 // (protocol.ts) and routes it — the message switch, nothing more. The Worker
 // holds the tab's one GPUDevice (tab-device.ts: 'probe' reports it and runs
 // the self-test; both modes train on it), one set of controls
 // (session-control.ts: pause reasons, throttle, status) and one mode at a
-// time: standalone ('start': training-session.ts) or swarm ('join':
-// swarm-session.ts). Starting one mode stops the other first. WebGPU lives
-// here, in the Worker (navigator.gpu exists in dedicated Workers), so the
-// page's main thread never waits on the GPU.
+// time, each run in its slot (run-slot.ts): standalone ('start':
+// standalone-run.ts) or swarm ('join': swarm-run.ts). Starting one mode stops
+// the other first. WebGPU lives here, in the Worker (navigator.gpu exists in
+// dedicated Workers), so the page's main thread never waits on the GPU.
 // Leaves out: everything else (the files named above).
 /// <reference lib="webworker" />
 import { openDatabase, type TesseraDatabase } from '../storage/index.ts';
@@ -14,11 +14,12 @@ import { realClock } from './clock.ts';
 import { DownloadCache } from './fetch-bytes.ts';
 import { WorkerMessageError, parseWorkerRequest, type WorkerEvent, type WorkerRequest } from './protocol.ts';
 import { gpuRoundDevice } from './round-device.ts';
+import { RunSlot } from './run-slot.ts';
 import { SessionControl } from './session-control.ts';
-import { SwarmSession } from './swarm-session.ts';
+import { StandaloneRun, type StandaloneEnvironment } from './standalone-run.ts';
+import { SwarmRun, type SwarmEnvironment } from './swarm-run.ts';
 import { TabDevice } from './tab-device.ts';
 import { holdTabLock } from './tab-lock.ts';
-import { TrainingSession } from './training-session.ts';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
@@ -39,8 +40,8 @@ function database(): Promise<TesseraDatabase | null> {
 /** How often a waiting swarm session asks for the round; push events forwarded by the page wake it at once. */
 const POLL_MS = 5_000;
 
-const standalone = new TrainingSession({ control, device, downloads, database });
-const swarm = new SwarmSession({
+const standaloneEnv: StandaloneEnvironment = { control, device, downloads, database };
+const swarmEnv: SwarmEnvironment = {
   control,
   fetch: (input, init) => fetch(input, init),
   clock: realClock,
@@ -49,29 +50,39 @@ const swarm = new SwarmSession({
   holdTabLock,
   openDevice: (tabDb) => gpuRoundDevice(device, control, tabDb),
   pollMs: POLL_MS,
-});
+};
+const standalone = new RunSlot<StandaloneRun>(control);
+const swarm = new RunSlot<SwarmRun>(control);
 let mode: 'standalone' | 'swarm' = 'standalone';
+const active = () => (mode === 'swarm' ? swarm : standalone);
 // Mode changes run one after another: a 'join' right after a 'start' must wait until the standalone run has stopped.
 let queue: Promise<void> = Promise.resolve();
 
 async function switchModes(request: Extract<WorkerRequest, { kind: 'start' | 'join' | 'stop' | 'snapshot' }>): Promise<void> {
   switch (request.kind) {
-    case 'start':
+    case 'start': {
+      const { setup } = request;
       await swarm.stop();
       mode = 'standalone';
-      void standalone.start(request.setup);
+      void standalone.start(setup.throttle, () => StandaloneRun.open(setup, standaloneEnv));
       break;
-    case 'join':
+    }
+    case 'join': {
+      const { setup } = request;
       await standalone.stop();
       mode = 'swarm';
-      void swarm.start(request.setup);
+      void swarm.start(setup.throttle, () => SwarmRun.open(setup, swarmEnv));
       break;
+    }
     case 'stop':
-      await (mode === 'swarm' ? swarm : standalone).stop();
+      await active().stop();
       break;
-    case 'snapshot':
-      (mode === 'swarm' ? swarm : standalone).snapshot();
+    case 'snapshot': {
+      const run = active().current;
+      if (run) run.snapshot();
+      else control.fail('bad-request', 'There is no model yet: start training or join the swarm first.', 'Press "Start training" or "Join the swarm".', false, false);
       break;
+    }
     default: {
       const unknown: never = request;
       throw new Error(`unhandled request ${JSON.stringify(unknown)}`);
@@ -103,10 +114,10 @@ scope.onmessage = (message: MessageEvent<unknown>) => {
       control.handle(request);
       break;
     case 'sign-result':
-      swarm.signResult(request.id, request.signature, request.error);
+      swarm.current?.signResult(request.id, request.signature, request.error); // after a stop nothing waits for it
       break;
     case 'push':
-      swarm.push(request.event);
+      swarm.current?.push(request.event);
       break;
     default:
       queue = queue.then(() => switchModes(request)).catch(refuse);

@@ -43,7 +43,8 @@ import { DownloadCache } from '../../src/worker/fetch-bytes.ts';
 import type { SwarmSetup, WorkerEvent } from '../../src/worker/protocol.ts';
 import type { RoundDevice } from '../../src/worker/round-device.ts';
 import { SessionControl } from '../../src/worker/session-control.ts';
-import { SwarmSession } from '../../src/worker/swarm-session.ts';
+import { RunSlot } from '../../src/worker/run-slot.ts';
+import { SwarmRun, type SwarmEnvironment } from '../../src/worker/swarm-run.ts';
 import { REPO_ROOT, TEST_RUN, tempDir } from './relay-fixtures.ts';
 
 export const ALICE = keyringSigner('//Alice');
@@ -188,7 +189,8 @@ export class TestTab {
   readonly events: WorkerEvent[] = [];
   readonly requests: string[] = []; // "GET /api/round", … in order
   readonly trainers: FakeTrainer[] = []; // the one this page load built
-  readonly session: SwarmSession;
+  readonly slot: RunSlot<SwarmRun>;
+  private readonly env: SwarmEnvironment;
   readonly stalled: Promise<void>;
   killed = false;
   private db: TesseraDatabase | null = null;
@@ -203,7 +205,8 @@ export class TestTab {
     this.stalled = new Promise((resolve) => (this.reached = resolve));
     this.failPosts = options.failPosts ?? 0;
     const control = new SessionControl((event) => this.onEvent(event));
-    this.session = new SwarmSession({
+    this.slot = new RunSlot(control);
+    this.env = {
       control,
       fetch: (input, init) => this.fetch(input, init),
       clock,
@@ -212,7 +215,7 @@ export class TestTab {
       holdTabLock: async () => () => {},
       openDevice: async () => this.device(),
       pollMs: 20,
-    });
+    };
   }
 
   /** Opens the page and joins the swarm as Alice. */
@@ -220,7 +223,7 @@ export class TestTab {
     await protocolReady();
     const tab = new TestTab(options, options.clock ?? new FakeClock());
     const setup: SwarmSetup = { relayUrl: options.relay.url, address: ALICE.address, throttle: 1, clientVersion: 'tessera-test/worker' };
-    void tab.session.start(setup);
+    void tab.slot.start(setup.throttle, () => SwarmRun.open(setup, tab.env));
     return tab;
   }
 
@@ -304,7 +307,7 @@ export class TestTab {
     if (this.stallIf('sign', request.round === this.stallRound)) return;
     const { signature } = await ALICE.signer.signRaw({ address: request.address, data: request.data, type: 'bytes' });
     this.options.signed.push(decodeHeader(hexToU8a(request.data)).round);
-    this.session.signResult(request.id, signature, null);
+    this.slot.current?.signResult(request.id, signature, null);
   }
 
   /** Resolves once an event matching `test` has been posted (checks the ones already posted first). */
@@ -339,7 +342,7 @@ export class TestTab {
   }
 
   async stop(): Promise<void> {
-    await this.session.stop();
+    await this.slot.stop();
     this.db?.close();
   }
 }

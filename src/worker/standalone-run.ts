@@ -1,5 +1,5 @@
 // The training Worker's standalone mode (no relay): 'start' opens a
-// StandaloneRun — the tab's device, the training and validation text, the
+// StandaloneRun (one at a time: run-slot.ts) — the tab's device, the training and validation text, the
 // kernels compiled, the model built and restored from this run's checkpoint
 // (or initialised) — then trains step after step with the shared inner loop
 // (src/train/inner-loop.ts), reporting every step, evaluating and
@@ -52,7 +52,7 @@ interface StandaloneParts {
   release: () => void;
 }
 
-class StandaloneRun {
+export class StandaloneRun {
   readonly finished: Promise<void>;
   private stopping = false;
   private lost = false; // the GPU device was lost
@@ -133,7 +133,8 @@ class StandaloneRun {
     this.halt();
   }
 
-  requestSnapshot(): void {
+  /** The current parameters for a text sample on the page, sent between chunks of steps. */
+  snapshot(): void {
     this.snapshotWanted = true;
     this.parts.env.control.wakeUp();
   }
@@ -240,43 +241,4 @@ async function restoreOrInit(model: GptGpu, setup: TrainingSetup, config: GptCon
   }
   model.uploadParams(initGptParameters(config, setup.seed).params);
   return null;
-}
-
-export class TrainingSession {
-  private run: StandaloneRun | null = null;
-  private starting: Promise<void> = Promise.resolve(); // the last start, until its run exists (or failed)
-
-  constructor(private readonly env: StandaloneEnvironment) {}
-
-  /** Stops the run in progress, then opens one; a stop that arrives meanwhile waits for it and stops it. */
-  start(setup: TrainingSetup): Promise<void> {
-    this.starting = this.stop().then(() => this.open(setup));
-    return this.starting;
-  }
-
-  private async open(setup: TrainingSetup): Promise<void> {
-    this.env.control.setThrottle(setup.throttle);
-    this.env.control.setState('preparing');
-    try {
-      this.run = await StandaloneRun.open(setup, this.env);
-    } catch {
-      this.env.control.setState('failed'); // open() reported why
-    }
-  }
-
-  /** Stops training (after the steps in flight) and frees the model; resolves when done. */
-  async stop(): Promise<void> {
-    await this.starting;
-    const run = this.run;
-    if (!run) return;
-    run.halt();
-    await run.finished.catch(() => undefined);
-    this.run = null;
-    if (this.env.control.currentState !== 'failed') this.env.control.setState('stopped');
-  }
-
-  snapshot(): void {
-    if (!this.run) this.env.control.fail('bad-request', 'There is no model yet: start training first.', 'Press "Start training".', false, false);
-    else this.run.requestSnapshot();
-  }
 }
