@@ -61,10 +61,13 @@ export function outboxRecord(submission: NewSubmission, now: number): OutboxReco
   };
 }
 
+/** An outbox entry as stored: its id is set. */
+export type SavedSubmission = OutboxRecord & { id: number };
+
 /** Every entry, oldest first (the "my submissions" list). */
-export async function pendingSubmissions(db: TesseraDatabase): Promise<OutboxRecord[]> {
+export async function pendingSubmissions(db: TesseraDatabase): Promise<SavedSubmission[]> {
   try {
-    return await db.getAll('outbox');
+    return (await db.getAll('outbox')) as SavedSubmission[];
   } catch (error) {
     throw storageError(error, 'reading the outbox');
   }

@@ -130,7 +130,7 @@ export async function restoreCheckpoint(
     }
   }
   await deleteRunCheckpoints(db, info.runId).catch(report);
-  for (const entry of await pendingSubmissions(db)) if (entry.runId === info.runId) await discardSubmission(db, entry.id!).catch(report);
+  for (const entry of await pendingSubmissions(db)) if (entry.runId === info.runId) await discardSubmission(db, entry.id).catch(report);
   return { restored: null, dropped };
 }
 
@@ -231,7 +231,7 @@ export class IndexedDbPersistence implements RoundPersistence {
 
   async savedFrames(): Promise<SavedFrame[]> {
     const entries = (await pendingSubmissions(this.db)).filter((entry) => entry.runId === this.parts.info.runId);
-    return Promise.all(entries.map(async (entry) => ({ id: entry.id!, round: entry.round, frame: await readFrame(entry) })));
+    return Promise.all(entries.map(async (entry) => ({ id: entry.id, round: entry.round, frame: await readFrame(entry) })));
   }
 
   async discard(id: number): Promise<void> {

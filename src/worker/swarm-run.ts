@@ -79,11 +79,15 @@ class Lifecycle {
   stopping = false;
   lost = false; // the GPU device was lost (not released by us)
   private readonly onHalt: (() => void)[] = [];
-  private markLost!: () => void;
   /** Resolves when the device is lost. */
-  readonly lostSignal = new Promise<void>((resolve) => (this.markLost = resolve));
+  readonly lostSignal: Promise<void>;
+  private readonly markLost: () => void;
 
-  constructor(private readonly control: SessionControl) {}
+  constructor(private readonly control: SessionControl) {
+    let markLost = () => {};
+    this.lostSignal = new Promise<void>((resolve) => (markLost = resolve));
+    this.markLost = markLost;
+  }
 
   whenHalted(action: () => void): void {
     this.onHalt.push(action);

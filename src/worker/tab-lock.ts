@@ -16,7 +16,7 @@ export async function holdTabLock(relayUrl: string): Promise<() => void> {
   const locks = (navigator as Navigator & { locks?: LockManager }).locks;
   if (!locks) return () => {};
   return new Promise((resolve, reject) => {
-    let release!: () => void;
+    let release = () => {};
     const held = new Promise<void>((done) => (release = done));
     locks
       .request(`tessera-swarm ${new URL(relayUrl).origin}`, { signal: AbortSignal.timeout(TAB_LOCK_WAIT_MS) }, async () => {
