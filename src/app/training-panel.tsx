@@ -15,7 +15,7 @@ import { standaloneSetup, swarmSetup } from './training-setup.ts';
 import { ProgressBar } from './progress-bar.tsx';
 import { formatCount, formatLoss, formatRate } from './format.ts';
 import { useRelay } from './relay-watcher.ts';
-import { accountStore, useAccount } from './account-store.ts';
+import { chosenAccount, useAccount } from './chosen-account.ts';
 import { watchPauseConditions } from '../worker/pause-conditions.ts';
 import { MIN_THROTTLE } from '../storage/index.ts';
 import { chooseAccount, explainWalletError, guestAccount, type WalletAccount } from '../wallet/index.ts';
@@ -62,7 +62,7 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
       if (!signing) {
         const db = await pageDatabase();
         signing = await chooseAccount(db, await guestAccount(db));
-        accountStore().set(signing);
+        chosenAccount().set(signing);
       }
       await settings.set('autoJoin', true);
       feed.join(swarmSetup(location.origin, signing.address, throttle), signing);
