@@ -21,7 +21,7 @@ import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressConfig } from '../compress/sparseloco.ts';
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { GpuContext } from '../gpu/runtime.ts';
-import { mulberry32 } from '../model/init.ts';
+import { mulberry32 } from '../model/random.ts';
 import { CpuRoundCompressor, GpuRoundCompressor, type CompressionPath, type RoundCompressor } from './compressor.ts';
 import type { LocalParams } from './trainer.ts';
 

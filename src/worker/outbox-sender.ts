@@ -5,8 +5,10 @@
 // src/storage/round-state.ts, through round-persistence.ts), then POSTed:
 //
 //   200 ack                    delivered: the entry leaves the outbox
-//   network, 5xx, 429          transient: backoff (storage/outbox.ts retryDelay,
-//                              or Retry-After), retry while the round is open
+//   transient refusal          backoff (storage/outbox.ts retryDelay, or
+//                              Retry-After), retry while the round is open;
+//                              which codes are transient (the network, 429,
+//                              5xx…) is listed in protocol/error-codes.ts
 //   any other refusal          definitive — unless the relay already has this
 //                              very frame: a replay answered 'duplicate' (or
 //                              'wrong-round' once the round closed) counts as
@@ -69,15 +71,9 @@ export type DeliveryEvent =
 
 export type DeliveryResult = { delivered: true; ack: SubmissionAck } | { delivered: false; error: RelayRequestError };
 
-/** Network failures, a relay that is briefly overloaded or restarting, rate limits. */
+/** Network failures, a relay that is briefly overloaded or restarting, rate limits (protocol/error-codes.ts). */
 export function isTransient(error: RelayRequestError): boolean {
-  return error.status === 0 || error.status === 429 || error.status >= 500;
-}
-
-interface LedgerLine {
-  round: number;
-  payloadHash: string;
-  receivedAt: number;
+  return error.transient;
 }
 
 export class OutboxSender {
@@ -151,9 +147,9 @@ export class OutboxSender {
 
   /** The relay's acknowledgement of exactly this frame (same round, address and payload hash), if it stored one. */
   private async storedAck(header: SubmissionHeader): Promise<SubmissionAck | null> {
-    const ledger = (await this.client.ledger(header.address)) as { entries?: LedgerLine[] } | null;
+    const ledger = await this.client.ledger(header.address);
     const payloadHash = hashToHex(header.payloadHash);
-    const line = ledger?.entries?.find((entry) => entry.round === header.round && entry.payloadHash === payloadHash);
+    const line = ledger.entries.find((entry) => entry.round === header.round && entry.payloadHash === payloadHash);
     return line ? { round: header.round, address: header.address, payloadHash, receivedAt: line.receivedAt } : null;
   }
 }

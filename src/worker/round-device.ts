@@ -17,7 +17,7 @@ import type { DeviceLostError } from '../gpu/errors.ts';
 import { getSetting, setSetting, type TesseraDatabase } from '../storage/index.ts';
 import { adapterIdentity, createRoundCompressor, measureCompressionPaths } from '../swarm/compression-path.ts';
 import type { RoundCompressor } from '../swarm/compressor.ts';
-import type { SwarmRunInfo } from '../swarm/run-spec.ts';
+import type { SwarmRunInfo } from '../protocol/index.ts';
 import { GpuTrainer, type LocalTrainer, type Pace } from '../swarm/trainer.ts';
 import { compileKernels } from './compile-kernels.ts';
 import type { CompressionChoice } from './protocol.ts';

@@ -45,8 +45,8 @@ import {
   type TesseraDatabase,
 } from '../storage/index.ts';
 import type { RoundCompressor } from '../swarm/compressor.ts';
-import type { RoundStatus } from '../swarm/relay-client.ts';
-import { gptConfigOf, type SwarmRunInfo } from '../swarm/run-spec.ts';
+import type { RoundStatus } from '../protocol/index.ts';
+import { gptConfigOf, type SwarmRunInfo } from '../protocol/index.ts';
 import type { LocalTrainer } from '../swarm/trainer.ts';
 import type { Clock } from './clock.ts';
 import { SubmissionNotSavedError, type Outbox } from './outbox-sender.ts';

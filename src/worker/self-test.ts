@@ -8,7 +8,7 @@
 // is enough to catch a broken driver).
 import type { GpuContext } from '../gpu/runtime.ts';
 import { prepareMatmulBackward, prepareMatmulForward } from '../kernels/matmul.ts';
-import { mulberry32 } from '../model/init.ts';
+import { mulberry32 } from '../model/random.ts';
 import { matmulBackward, matmulForward } from '../reference/matmul.ts';
 import type { SelfTestResult } from './protocol.ts';
 

@@ -30,13 +30,12 @@
 // (round-persistence.ts), delivery (outbox-sender.ts).
 import { decodeUpdate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
-import type { GptPresetName } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
 import { decodeSubmission, isProtocolError, protocolReady, type PushEvent } from '../protocol/index.ts';
 import type { TesseraDatabase } from '../storage/index.ts';
 import type { RoundCompressor } from '../swarm/compressor.ts';
 import { RelayRequestError } from '../swarm/relay-client.ts';
-import { gptConfigOf, type SwarmRunInfo } from '../swarm/run-spec.ts';
+import { gptConfigOf, type SwarmRunInfo } from '../protocol/index.ts';
 import { TrainingStoppedError, type LocalTrainer, type Pace } from '../swarm/trainer.ts';
 import { Volunteer, type VolunteerEvent } from '../swarm/volunteer.ts';
 import { retryDelay } from '../storage/outbox.ts';
@@ -229,7 +228,7 @@ export class SwarmRun {
       control.post({
         kind: 'ready',
         adapter: device.adapter,
-        preset: info.swarm.model.preset as GptPresetName,
+        preset: info.swarm.model.preset,
         config,
         parameterCount: info.model.parameterCount,
         batchSize: trainer.batchSize,
@@ -275,7 +274,7 @@ export class SwarmRun {
     }
     const copy = params.slice();
     const { swarm } = this.parts.info;
-    control.post({ kind: 'snapshot', step: version, preset: swarm.model.preset as GptPresetName, config: gptConfigOf(swarm), params: copy }, [copy.buffer]);
+    control.post({ kind: 'snapshot', step: version, preset: swarm.model.preset, config: gptConfigOf(swarm), params: copy }, [copy.buffer]);
   }
 
   // ------------------------------------------------------------------ rounds

@@ -13,7 +13,7 @@ import { encodeUpdate } from '../../src/compress/codec.ts';
 import { defaultCompressConfig } from '../../src/compress/sparseloco.ts';
 import { GPT_PRESETS } from '../../src/model/config.ts';
 import { buildLayout } from '../../src/model/layout.ts';
-import { mulberry32 } from '../../src/model/init.ts';
+import { mulberry32 } from '../../src/model/random.ts';
 import { adapterIdentity, createRoundCompressor, measureCompressionPaths, pickCompressionPath } from '../../src/swarm/compression-path.ts';
 import { CpuRoundCompressor, GpuRoundCompressor } from '../../src/swarm/compressor.ts';
 import type { LocalParams } from '../../src/swarm/trainer.ts';
