@@ -23,7 +23,7 @@ export function App() {
 }
 
 function Dashboard() {
-  const device = useDevice();
+  const { device, selfTest } = useDevice();
   const settings = useSettings();
   // Bumped after "Clear local data" so panels that read storage read it again.
   const [dataGeneration, setDataGeneration] = useState(0);
@@ -48,7 +48,7 @@ function Dashboard() {
         </div>
         <div className="column">
           <DevicePanel state={device} />
-          <SelfTestPanel device={device} />
+          <SelfTestPanel device={device} state={selfTest} />
           <WalletPanel refreshKey={dataGeneration} />
           <RelayPanel refreshKey={dataGeneration} />
           <StoragePanel

@@ -4,7 +4,7 @@
 // standalone it is this tab's own held-out loss, labelled as such.
 import { LineChart } from './line-chart.tsx';
 import { useRelay } from './relay-watcher.ts';
-import { useTraining } from './training-store.ts';
+import { useTraining } from './training-feed.ts';
 
 export const LOSS_COLOR = '#f59e0b';
 export const VALIDATION_COLOR = '#38bdf8';

@@ -12,7 +12,7 @@ import { LineChart } from './line-chart.tsx';
 import { LOSS_COLOR, VALIDATION_COLOR } from './charts-panel.tsx';
 import { JoinQr } from './join-qr.tsx';
 import { useRelay, type RelayView } from './relay-watcher.ts';
-import { useTraining, type TrainingView } from './training-store.ts';
+import { useTraining, type TrainingView } from './training-feed.ts';
 import { useSample, type SampleState } from './use-sample.ts';
 import { formatCount, formatLoss, formatRate } from './format.ts';
 

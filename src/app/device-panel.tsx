@@ -1,9 +1,10 @@
 // The device panel: which GPU this tab trains on and the limits that bound
-// the model size, or a plain explanation of why WebGPU is not available.
-import type { DeviceState } from './use-device.ts';
-import { GpuError } from '../gpu/errors.ts';
+// the model size, or a plain explanation of why WebGPU is not available — as
+// the training Worker, which holds the tab's device, reported them.
+import type { AdapterSummary } from '../worker/protocol.ts';
+import type { DeviceView } from './use-device.ts';
 
-const LIMIT_LABELS: [keyof import('../gpu/device.ts').AdapterSummary['limits'], string, 'bytes' | 'count'][] = [
+const LIMIT_LABELS: [keyof AdapterSummary['limits'], string, 'bytes' | 'count'][] = [
   ['maxBufferSize', 'Largest buffer', 'bytes'],
   ['maxStorageBufferBindingSize', 'Largest storage binding', 'bytes'],
   ['maxComputeWorkgroupStorageSize', 'Workgroup memory', 'bytes'],
@@ -18,19 +19,19 @@ export function formatBytes(bytes: number): string {
   return `${bytes} B`;
 }
 
-export function DevicePanel({ state }: { state: DeviceState }) {
+export function DevicePanel({ state }: { state: DeviceView }) {
   return (
     <section className="panel" aria-labelledby="device-heading" data-testid="device-panel" data-status={state.status}>
       <h2 id="device-heading">Your GPU</h2>
       {state.status === 'pending' && <p role="status">Looking for a WebGPU adapter…</p>}
-      {state.status === 'failed' && <DeviceProblem error={state.error} />}
+      {state.status === 'failed' && <DeviceProblem problem={state.problem} />}
       {state.status === 'ready' && (
         <>
           <p className="device-name" data-testid="adapter">
-            <strong>{state.gpu.adapter.vendor}</strong> · {state.gpu.adapter.architecture}
-            {state.gpu.adapter.description && <span className="muted"> — {state.gpu.adapter.description}</span>}
+            <strong>{state.adapter.vendor}</strong> · {state.adapter.architecture}
+            {state.adapter.description && <span className="muted"> — {state.adapter.description}</span>}
           </p>
-          {state.gpu.adapter.isFallbackAdapter && (
+          {state.adapter.isFallbackAdapter && (
             <p className="note">This is a software adapter: training works but is slow. A real GPU trains far faster.</p>
           )}
           <dl className="limits">
@@ -38,7 +39,7 @@ export function DevicePanel({ state }: { state: DeviceState }) {
               <div key={key}>
                 <dt>{label}</dt>
                 <dd data-testid={`limit-${key}`}>
-                  {unit === 'bytes' ? formatBytes(state.gpu.adapter.limits[key]) : state.gpu.adapter.limits[key]}
+                  {unit === 'bytes' ? formatBytes(state.adapter.limits[key]) : state.adapter.limits[key]}
                 </dd>
               </div>
             ))}
@@ -49,13 +50,13 @@ export function DevicePanel({ state }: { state: DeviceState }) {
   );
 }
 
-function DeviceProblem({ error }: { error: Error }) {
+function DeviceProblem({ problem }: { problem: { code: string; message: string; advice: string } }) {
   return (
-    <div role="alert" className="problem" data-testid="device-problem">
+    <div role="alert" className="problem" data-testid="device-problem" data-code={problem.code}>
       <p>
-        <strong>This tab cannot train.</strong> {error.message}
+        <strong>This tab cannot train.</strong> {problem.message}
       </p>
-      {error instanceof GpuError && <p>{error.advice}</p>}
+      {problem.advice && <p>{problem.advice}</p>}
     </div>
   );
 }

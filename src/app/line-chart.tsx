@@ -1,8 +1,8 @@
 // A live line chart on uPlot: small (~50 KB), canvas-based, and made for
 // time series that grow point by point — redrawing thousands of points per
 // training step costs it well under a millisecond, where SVG chart libraries
-// rebuild DOM nodes. The component owns one uPlot instance, feeds it the
-// store's arrays on every revision, and follows its container's width.
+// rebuild DOM nodes. The component owns one uPlot instance, hands it the
+// training feed's arrays on every revision, and follows its container's width.
 // Leaves out: zoom persistence and legends beyond uPlot's own.
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';

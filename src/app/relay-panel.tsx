@@ -8,12 +8,12 @@
 import { useEffect, useState } from 'react';
 import type { LedgerEntry } from '../protocol/index.ts';
 import { pendingSubmissions, type OutboxRecord } from '../storage/index.ts';
-import { useAccount } from './account-store.ts';
+import { useAccount } from './chosen-account.ts';
 import { formatBytes } from './device-panel.tsx';
 import { formatCount, formatRate, NONE } from './format.ts';
 import { pageDatabase } from './local-data.ts';
 import { relayWatcher, useRelay, type RelayView } from './relay-watcher.ts';
-import { useTraining, type RoundView, type TrainingView } from './training-store.ts';
+import { useTraining, type RoundView, type TrainingView } from './training-feed.ts';
 
 const NOT_CONNECTED = 'not connected to a relay';
 

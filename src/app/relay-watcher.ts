@@ -9,7 +9,7 @@
 // refresh, plus one more if events arrived during it).
 // A page served without a relay (vite preview, a static host) finds no
 // /api/run and stays 'absent': the app then trains standalone.
-// Leaves out: training and signing (training-store.ts), the tab's own bytes.
+// Leaves out: training and signing (training-feed.ts), the tab's own bytes.
 import { useSyncExternalStore } from 'react';
 import type { LedgerEntry, PushEvent, RoundStatus, RoundSummary, StatsEvent, SwarmRunInfo } from '../protocol/index.ts';
 import { RelayClient } from '../swarm/relay-client.ts';

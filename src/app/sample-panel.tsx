@@ -3,7 +3,7 @@
 // swarm's current global model; standalone, from this tab's own model.
 import { useState } from 'react';
 import { useRelay } from './relay-watcher.ts';
-import { useTraining } from './training-store.ts';
+import { useTraining } from './training-feed.ts';
 import { useSample } from './use-sample.ts';
 
 export function SamplePanel() {

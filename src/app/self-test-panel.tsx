@@ -1,25 +1,8 @@
-// Shows the self-test's verdict: the GPU's matmul against the reference.
-import { useEffect, useState } from 'react';
-import type { DeviceState } from './use-device.ts';
-import { runSelfTest, type SelfTestResult } from './self-test.ts';
+// Shows the self-test's verdict: the GPU's matmul against the reference, as
+// the training Worker ran it on the tab's device (src/worker/self-test.ts).
+import type { DeviceView, SelfTestView } from './use-device.ts';
 
-type State = { status: 'idle' | 'running' } | { status: 'done'; result: SelfTestResult } | { status: 'error'; message: string };
-
-export function SelfTestPanel({ device }: { device: DeviceState }) {
-  const [state, setState] = useState<State>({ status: 'idle' });
-  useEffect(() => {
-    if (device.status !== 'ready') return;
-    let live = true;
-    setState({ status: 'running' });
-    runSelfTest(device.gpu).then(
-      (result) => live && setState({ status: 'done', result }),
-      (error: Error) => live && setState({ status: 'error', message: error.message }),
-    );
-    return () => {
-      live = false;
-    };
-  }, [device]);
-
+export function SelfTestPanel({ device, state }: { device: DeviceView; state: SelfTestView }) {
   if (device.status !== 'ready') return null;
   const verdict = state.status === 'done' ? (state.result.ok ? 'pass' : 'fail') : state.status;
   return (

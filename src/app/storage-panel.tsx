@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { clearAll, StorageError } from '../storage/index.ts';
 import { formatBytes } from './device-panel.tsx';
 import { pageDatabase, useStorageUsage } from './local-data.ts';
-import { useTraining } from './training-store.ts';
+import { useTraining } from './training-feed.ts';
 
 export function StoragePanel({ refreshKey, onCleared }: { refreshKey: unknown; onCleared: () => void }) {
   const [confirming, setConfirming] = useState(false);

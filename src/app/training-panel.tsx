@@ -8,14 +8,14 @@
 // signs with the account chosen in the wallet panel (or makes a guest key),
 // and a reload rejoins by itself until the user presses Stop (autoJoin).
 import { useEffect, useId, useState } from 'react';
-import type { DeviceState } from './use-device.ts';
+import type { DeviceView } from './use-device.ts';
 import { pageDatabase, type SettingsState } from './local-data.ts';
-import { trainingStore, useTraining } from './training-store.ts';
+import { trainingFeed, useTraining } from './training-feed.ts';
 import { standaloneSetup, swarmSetup } from './training-setup.ts';
 import { ProgressBar } from './progress-bar.tsx';
 import { formatCount, formatLoss, formatRate } from './format.ts';
 import { useRelay } from './relay-watcher.ts';
-import { accountStore, useAccount } from './account-store.ts';
+import { chosenAccount, useAccount } from './chosen-account.ts';
 import { watchPauseConditions } from '../worker/pause-conditions.ts';
 import { MIN_THROTTLE } from '../storage/index.ts';
 import { chooseAccount, explainWalletError, guestAccount, type WalletAccount } from '../wallet/index.ts';
@@ -29,9 +29,9 @@ const PAUSE_TEXT = { user: 'you paused it', hidden: 'the tab is hidden', battery
  */
 let autoJoinTried = false;
 
-export function TrainingPanel({ device, settings }: { device: DeviceState; settings: SettingsState }) {
-  const store = trainingStore();
-  const view = useTraining(store);
+export function TrainingPanel({ device, settings }: { device: DeviceView; settings: SettingsState }) {
+  const feed = trainingFeed();
+  const view = useTraining(feed);
   const relay = useRelay();
   const { account, loaded: accountLoaded } = useAccount();
   const throttleId = useId();
@@ -41,14 +41,14 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
 
   useEffect(() => {
     if (!settings.loaded) return;
-    return watchPauseConditions(store.client, { pauseWhenHidden, pauseOnBattery });
-  }, [store, settings.loaded, pauseWhenHidden, pauseOnBattery]);
+    return watchPauseConditions(feed.client, { pauseWhenHidden, pauseOnBattery });
+  }, [feed, settings.loaded, pauseWhenHidden, pauseOnBattery]);
 
   const start = () => {
-    const adapter = device.status === 'ready' ? device.gpu.adapter : null;
+    const adapter = device.status === 'ready' ? device.adapter : null;
     try {
       setSetupError(null);
-      store.start(standaloneSetup(adapter, new URLSearchParams(location.search), document.baseURI, throttle));
+      feed.start(standaloneSetup(adapter, new URLSearchParams(location.search), document.baseURI, throttle));
     } catch (error) {
       setSetupError((error as Error).message);
     }
@@ -62,10 +62,10 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
       if (!signing) {
         const db = await pageDatabase();
         signing = await chooseAccount(db, await guestAccount(db));
-        accountStore().set(signing);
+        chosenAccount().set(signing);
       }
       await settings.set('autoJoin', true);
-      store.join(swarmSetup(location.origin, signing.address, throttle), signing);
+      feed.join(swarmSetup(location.origin, signing.address, throttle), signing);
     } catch (error) {
       setSetupError(explainWalletError(error).message);
     }
@@ -73,7 +73,7 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
 
   const stop = () => {
     if (view.mode === 'swarm') void settings.set('autoJoin', false);
-    store.client.stop();
+    feed.client.stop();
   };
 
   // A tab that joined before rejoins after a reload: it resumes from its checkpoint and outbox.
@@ -124,12 +124,12 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
           </button>
         )}
         {running && !userPaused && (
-          <button type="button" onClick={() => store.client.pause('user')} data-testid="pause-training">
+          <button type="button" onClick={() => feed.client.pause('user')} data-testid="pause-training">
             Pause
           </button>
         )}
         {running && userPaused && (
-          <button type="button" onClick={() => store.client.resume('user')} data-testid="resume-training">
+          <button type="button" onClick={() => feed.client.resume('user')} data-testid="resume-training">
             Resume
           </button>
         )}
@@ -153,7 +153,7 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
           onChange={(e) => {
             const value = Number(e.target.value);
             void settings.set('throttle', value);
-            store.client.setThrottle(value);
+            feed.client.setThrottle(value);
           }}
         />
       </div>
@@ -215,6 +215,11 @@ export function TrainingPanel({ device, settings }: { device: DeviceState; setti
               ? `, resumed from step ${view.ready.resumedFromStep}`
               : ', fresh start'}
           .
+        </p>
+      )}
+      {view.ready?.compression && (
+        <p className="muted small" data-testid="compression-path" data-path={view.ready.compression.path}>
+          Compresses its updates on the <strong>{view.ready.compression.path === 'gpu' ? 'GPU' : 'CPU'}</strong>: {view.ready.compression.reason}.
         </p>
       )}
       {view.model && (

@@ -5,9 +5,8 @@
 // the page with a clear message rather than in the Worker.
 // In swarm mode the relay's run fixes model and steps: swarmSetup only names
 // the relay (this page's origin), the signing account and the throttle.
-import type { AdapterSummary } from '../gpu/device.ts';
 import { GPT_PRESETS, defaultTrainConfig, type GptPresetName } from '../model/config.ts';
-import { parseSwarmSetup, parseTrainingSetup, type SwarmSetup, type TrainingSetup } from '../worker/protocol.ts';
+import { parseSwarmSetup, parseTrainingSetup, type AdapterSummary, type SwarmSetup, type TrainingSetup } from '../worker/protocol.ts';
 
 /** Signed into every header (printable ASCII): the relay's logs say which build sent what. */
 export const CLIENT_VERSION = 'tessera-web/0.1.0';

@@ -1,32 +1,15 @@
-// The page's WebGPU device: acquired once, shared by the device panel and the
-// self-test. Failures arrive as typed GpuErrors with advice for the user.
-import { useEffect, useState } from 'react';
-import { acquireDevice, type GpuDevice } from '../gpu/device.ts';
-import { GpuError } from '../gpu/errors.ts';
+// The tab's GPU, as the training Worker reports it: the first component that
+// asks starts the Worker's probe (device facts, then the self-test); every
+// component reads the same answer from the training feed. The page itself
+// holds no GPUDevice: the Worker's is the tab's only one.
+import { useEffect } from 'react';
+import { trainingFeed, useTraining, type DeviceView, type SelfTestView } from './training-feed.ts';
 
-export type DeviceState =
-  | { status: 'pending' }
-  | { status: 'ready'; gpu: GpuDevice }
-  | { status: 'failed'; error: GpuError | Error };
+export type { DeviceView, SelfTestView };
 
-let shared: Promise<GpuDevice> | null = null;
-
-export function pageDevice(): Promise<GpuDevice> {
-  shared ??= acquireDevice(typeof navigator !== 'undefined' ? navigator.gpu : undefined);
-  return shared;
-}
-
-export function useDevice(): DeviceState {
-  const [state, setState] = useState<DeviceState>({ status: 'pending' });
-  useEffect(() => {
-    let live = true;
-    pageDevice().then(
-      (gpu) => live && setState({ status: 'ready', gpu }),
-      (error: Error) => live && setState({ status: 'failed', error }),
-    );
-    return () => {
-      live = false;
-    };
-  }, []);
-  return state;
+export function useDevice(): { device: DeviceView; selfTest: SelfTestView } {
+  const feed = trainingFeed();
+  const view = useTraining(feed);
+  useEffect(() => feed.probe(), [feed]);
+  return { device: view.device, selfTest: view.selfTest };
 }

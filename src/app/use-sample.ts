@@ -8,7 +8,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { GptConfig } from '../model/config.ts';
 import { gptConfigOf } from '../protocol/run-spec.ts';
 import { relayWatcher } from './relay-watcher.ts';
-import { trainingStore } from './training-store.ts';
+import { trainingFeed } from './training-feed.ts';
 
 export interface SampleState {
   status: 'idle' | 'working' | 'done' | 'error';
@@ -32,7 +32,7 @@ async function modelFor(source: SampleSource): Promise<{ config: GptConfig; para
     const checkpoint = await relay.client.checkpoint();
     return { config: gptConfigOf(run.swarm), params: checkpoint.params, step: checkpoint.version, origin: `global model v${checkpoint.version}` };
   }
-  const snapshot = await trainingStore().snapshot();
+  const snapshot = await trainingFeed().snapshot();
   return { config: snapshot.config, params: snapshot.params, step: snapshot.step, origin: `step ${snapshot.step}` };
 }
 

@@ -1,6 +1,6 @@
 // The wallet panel: connect a Polkadot extension (accounts listed as SS58-42),
 // pick one, or continue with a guest key made in this browser. The choice is
-// remembered (account-store.ts shares it with the training panel, which signs
+// remembered (chosen-account.ts shares it with the training panel, which signs
 // the swarm's submissions with it). Every failure shows its plain-language
 // message and advice.
 import { useEffect, useRef, useState } from 'react';
@@ -14,21 +14,21 @@ import {
   type WalletAccount,
   type WalletError,
 } from '../wallet/index.ts';
-import { accountStore, useAccount } from './account-store.ts';
+import { chosenAccount, useAccount } from './chosen-account.ts';
 import { pageDatabase } from './local-data.ts';
 
 export function WalletPanel({ refreshKey }: { refreshKey: unknown }) {
   const { account, error: loadError } = useAccount();
-  const setAccount = (chosen: WalletAccount | null) => accountStore().set(chosen);
+  const setAccount = (chosen: WalletAccount | null) => chosenAccount().set(chosen);
   const [choices, setChoices] = useState<ExtensionAccount[] | null>(null);
   const [actionError, setError] = useState<WalletError | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const error = actionError ?? (loadError ? explainWalletError(loadError) : null);
 
-  // After "Clear local data" the remembered account is gone: read it again (not on the first render: the store loads itself).
+  // After "Clear local data" the remembered account is gone: read it again (not on the first render: it loads itself).
   const firstKey = useRef(refreshKey);
   useEffect(() => {
-    if (refreshKey !== firstKey.current) void accountStore().load();
+    if (refreshKey !== firstKey.current) void chosenAccount().load();
   }, [refreshKey]);
 
   const act = async (label: string, work: () => Promise<void>) => {

@@ -1,13 +1,16 @@
 // `npm run bench -- compress`: one replica's end of round per model preset —
 // error feedback, chunked top-k, 2-bit quantization and encoding — on the GPU
-// (SparseLoCoGpu) against the CPU reference (sparseLoCoStep) on the same
-// machine, the payload's bits per parameter, and the relay's side: decoding R
-// submissions and aggregating them (decodeUpdate + aggregateUpdates, CPU) for
-// R = 10 and 100.
+// (SparseLoCoGpu: gpu_ms) against the CPU reference (sparseLoCoStep) on the
+// same machine, with its linear-time radix selection (cpu_ms) and with the
+// full sort per chunk it replaced (cpu_sort_ms, the baseline); the path a tab
+// picks on this adapter (tab_path: src/swarm/compression-path.ts, which also
+// counts the host↔GPU copies each path needs in a tab); the payload's bits per
+// parameter; and the relay's side: decoding R submissions and aggregating
+// them (decodeUpdate + aggregateUpdates, CPU) for R = 10 and 100.
 //
 // Validate, then benchmark (llm.c's dev/cuda harnesses): the first round runs
-// on both sides from the same state and must give the same bytes, or the bench
-// stops.
+// on every path from the same state and must give the same bytes, or the
+// bench stops.
 //
 // The R submissions are synthetic: random positions per chunk (chunkKeep of
 // them, distinct) and random values quantized by the reference quantize2bit,
@@ -23,15 +26,19 @@ import { decodeUpdate, encodeUpdate } from '../compress/codec.ts';
 import { aggregateUpdates, type Submission } from '../compress/aggregate.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import {
+  DEFAULT_EF_BETA,
   chunkKeep,
   defaultCompressConfig,
   quantize2bit,
   sparseLoCoStep,
   tensorMode,
+  topKChunks,
+  topKChunksBySort,
   type CompressConfig,
   type CompressedTensor,
   type CompressedUpdate,
 } from '../compress/sparseloco.ts';
+import { measureCompressionPaths } from '../swarm/compression-path.ts';
 import { printTable, round, timeIt, type BenchOptions } from './report.ts';
 
 /** On a software adapter medium (25.6M parameters) would take minutes; ask for it with --models. */
@@ -80,6 +87,7 @@ export async function benchCompress(options: BenchOptions) {
   const models = options.models ?? defaultModels(software);
   const config: CompressConfig = defaultCompressConfig;
   const rows = [];
+  const reasons: string[] = [];
   for (const name of models) {
     const preset = GPT_PRESETS[name];
     const { layout, params: global } = initGptParameters(preset, 1);
@@ -89,22 +97,32 @@ export async function benchCompress(options: BenchOptions) {
     const globalBuffer = ctx.upload('bench.global', global);
     const localBuffer = ctx.upload('bench.local', local);
 
-    // Validate: one round from e = 0 on both sides, same bytes.
+    // Validate: one round from e = 0 on every path, same bytes.
     const cpuResidual = new Float32Array(layout.size);
-    const expected = encodeUpdate(sparseLoCoStep(cpuResidual, global, local, manifest, config), manifest, config);
+    const sortResidual = new Float32Array(layout.size);
+    const step = (e: Float32Array, select: typeof topKChunks) => sparseLoCoStep(e, global, local, manifest, config, DEFAULT_EF_BETA, select);
+    const expected = encodeUpdate(step(cpuResidual, topKChunks), manifest, config);
+    const bySort = encodeUpdate(step(sortResidual, topKChunksBySort), manifest, config);
     const actual = encodeUpdate(await compressor.compress(globalBuffer, localBuffer), manifest, config);
     if (!sameBytes(actual, expected)) throw new Error(`${name}: GPU and CPU payloads differ (${actual.length} vs ${expected.length} bytes)`);
+    if (!sameBytes(bySort, expected)) throw new Error(`${name}: the radix and the sort selection give different payloads`);
 
     // Benchmark: every call is a full round (e keeps evolving, as in training).
     const gpuMs = await timeIt(async () => {
       encodeUpdate(await compressor.compress(globalBuffer, localBuffer), manifest, config);
     }, options.budgetMs);
     const cpuMs = await timeIt(async () => {
-      encodeUpdate(sparseLoCoStep(cpuResidual, global, local, manifest, config), manifest, config);
+      encodeUpdate(step(cpuResidual, topKChunks), manifest, config);
+    }, options.budgetMs);
+    const cpuSortMs = await timeIt(async () => {
+      encodeUpdate(step(sortResidual, topKChunksBySort), manifest, config);
     }, options.budgetMs);
     compressor.destroy();
     globalBuffer.destroy();
     localBuffer.destroy();
+    // What a tab's rule picks here (it measures both paths once per adapter and model size).
+    const tab = await measureCompressionPaths(ctx, manifest, layout.size, config, DEFAULT_EF_BETA);
+    reasons.push(`${name}: the tab compresses on the ${tab.path.toUpperCase()}: ${tab.reason}`);
 
     // The relay's side: decode R payloads and aggregate them.
     const aggregateMs: Record<number, number> = {};
@@ -121,15 +139,18 @@ export async function benchCompress(options: BenchOptions) {
       params: layout.paramCount,
       gpu_ms: round(gpuMs, 1),
       cpu_ms: round(cpuMs, 1),
+      cpu_sort_ms: round(cpuSortMs, 1),
+      tab_path: tab.path,
       bits_per_param: round((8 * actual.length) / layout.paramCount, 4),
       aggregate_ms_10: round(aggregateMs[10], 1),
       aggregate_ms_100: round(aggregateMs[100], 1),
     });
   }
   printTable(
-    `SparseLoCo round (EF + top-k + 2-bit + encode, chunk ${config.chunkSize}, k ${config.topK}) on ${adapter}; GPU payloads checked equal to the CPU reference`,
-    rows.map((r) => ({ ...r, 'cpu/gpu': round(r.cpu_ms / r.gpu_ms, 2) })),
+    `SparseLoCo round (EF + top-k + 2-bit + encode, chunk ${config.chunkSize}, k ${config.topK}) on ${adapter}; GPU and sort payloads checked equal to the CPU reference`,
+    rows.map((r) => ({ ...r, 'cpu/gpu': round(r.cpu_ms / r.gpu_ms, 2), 'sort/radix': round(r.cpu_sort_ms / r.cpu_ms, 2) })),
   );
+  for (const reason of reasons) console.log(reason);
   gpu.device.destroy();
   return { bench: 'compress', adapter, rows };
 }

@@ -5,7 +5,7 @@
 // settings.ts) and persistence requests (navigator.storage.persist() returns
 // false headless and is the browser's decision; we only report usage).
 import { openDB } from 'idb';
-import { StorageBlockedError, StorageUnavailableError, storageError } from './errors.ts';
+import { StorageBlockedError, StorageUnavailableError, abortQuietly, storageError } from './errors.ts';
 import { DATABASE_NAME, DATABASE_VERSION, upgradeSchema, type TesseraDatabase, type TesseraSchema } from './schema.ts';
 
 export interface OpenOptions {
@@ -20,12 +20,16 @@ export interface OpenOptions {
 export async function openDatabase(options: OpenOptions = {}): Promise<TesseraDatabase> {
   if (typeof indexedDB === 'undefined') throw new StorageUnavailableError('IndexedDB is not available in this context');
   const name = options.name ?? DATABASE_NAME;
+  let upgradeFailure: unknown = null;
   try {
     const db = await openDB<TesseraSchema>(name, options.version ?? DATABASE_VERSION, {
       upgrade: (database, oldVersion, newVersion, tx) => {
         // A failed upgrade rejects the open itself; the versionchange transaction's own rejection adds nothing.
         tx.done.catch(() => undefined);
-        upgradeSchema(database, oldVersion, newVersion, tx);
+        upgradeSchema(database, oldVersion, newVersion, tx).catch((error: unknown) => {
+          upgradeFailure = error; // the open rejects with an AbortError; the step's own error says more
+          abortQuietly(tx);
+        });
       },
       blocked: () => options.onBlocked?.(new StorageBlockedError()),
       // A newer tab wants to upgrade: step aside rather than block it; this tab reopens on its next reload.
@@ -33,7 +37,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<TesseraDa
     });
     return db;
   } catch (error) {
-    throw storageError(error, 'opening the local database');
+    throw storageError(upgradeFailure ?? error, 'opening the local database');
   }
 }
 

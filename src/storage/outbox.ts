@@ -1,15 +1,17 @@
 // The outbox: signed submissions kept until the relay acknowledges them, so a
 // flaky network, a relay restart or a closed laptop lid never loses a round's
-// work that the user already signed. The sender (round logic) asks for the due
-// entries, POSTs each frame, and either acknowledges it (deleted) or records a
-// failure, which schedules the next attempt with exponential backoff.
+// work that the user already signed. An entry is added together with the
+// checkpoint that assumes its delivery (round-state.ts); the sender
+// (src/worker/outbox-delivery.ts) POSTs its frame and either acknowledges it
+// (deleted) or records a failure, which counts the attempt and gives the
+// delay before the next one (exponential backoff).
 //
 // Backoff: delay = min(maxMs, baseMs · factor^(attempts − 1)), then scaled by a
 // random factor in [1 − jitter, 1] ("equal jitter", AWS Architecture Blog,
 // "Exponential Backoff And Jitter", 2015) so the tabs of a whole room do not
 // retry in lockstep after the relay comes back.
-// Order: due entries come oldest first (auto-increment id), so an older round's
-// submission is never starved by newer ones.
+// Order: entries come oldest first (auto-increment id), so a reloaded tab
+// delivers an older round's submission before a newer one's.
 // Leaves out: HTTP, and deciding when a submission is too late to matter (the
 // round logic discards those with discardSubmission).
 import { abortQuietly, storageError } from './errors.ts';
@@ -59,39 +61,13 @@ export function outboxRecord(submission: NewSubmission, now: number): OutboxReco
   };
 }
 
-export async function enqueueSubmission(db: TesseraDatabase, submission: NewSubmission, now = Date.now()): Promise<number> {
-  const record = outboxRecord(submission, now);
-  try {
-    return await db.add('outbox', record);
-  } catch (error) {
-    throw storageError(error, 'keeping a signed submission until the relay confirms it');
-  }
-}
-
-/** Entries whose next attempt is due at `now`, oldest first. */
-export async function dueSubmissions(db: TesseraDatabase, now = Date.now()): Promise<OutboxRecord[]> {
-  try {
-    const due = await db.getAllFromIndex('outbox', 'by-next-attempt', IDBKeyRange.upperBound(now));
-    return due.sort((a, b) => a.id! - b.id!);
-  } catch (error) {
-    throw storageError(error, 'reading the outbox');
-  }
-}
+/** An outbox entry as stored: its id is set. */
+export type SavedSubmission = OutboxRecord & { id: number };
 
 /** Every entry, oldest first (the "my submissions" list). */
-export async function pendingSubmissions(db: TesseraDatabase): Promise<OutboxRecord[]> {
+export async function pendingSubmissions(db: TesseraDatabase): Promise<SavedSubmission[]> {
   try {
-    return await db.getAll('outbox');
-  } catch (error) {
-    throw storageError(error, 'reading the outbox');
-  }
-}
-
-/** When the sender should wake next: the earliest nextAttemptAt, or null when the outbox is empty. */
-export async function nextAttemptAt(db: TesseraDatabase): Promise<number | null> {
-  try {
-    const cursor = await db.transaction('outbox').store.index('by-next-attempt').openCursor();
-    return cursor ? cursor.value.nextAttemptAt : null;
+    return (await db.getAll('outbox')) as SavedSubmission[];
   } catch (error) {
     throw storageError(error, 'reading the outbox');
   }

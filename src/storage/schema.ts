@@ -11,19 +11,26 @@
 //        auto-increment ids (creation order), indexed by next retry time.
 //      checkpoints.by-run-saved: newest checkpoint of a run without reading
 //        every record's blobs.
+//   3  checkpoints.counters.lastRound becomes a required `number | null`.
+//        It was added as an optional field without a version bump (commit
+//        1f3d25e), so a v2 database holds records with and without it; this
+//        step writes null where it is missing (those records predate swarm
+//        mode: no round was signed).
+//      outbox: both indexes dropped. Nothing reads 'by-run-round'; the retry
+//        schedule ('by-next-attempt') is kept per entry and read with it.
 // Changing a record shape means a new version with its own step; a step never
 // edits an earlier one, because tabs in the wild are at every version.
 //
 // Why Blobs for tensors: Chromium stores a Blob ~2× faster than the same bytes
 // as an ArrayBuffer (ENVIRONMENT.md: 50 MB in ~0.5 s) and reads it lazily.
 // Leaves out: anything the relay keeps (it has its own store).
-import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb';
+import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
 import type { HexHash } from '../protocol/header.ts';
 
 export type { HexHash };
 
 export const DATABASE_NAME = 'tessera';
-export const DATABASE_VERSION = 2;
+export const DATABASE_VERSION = 3;
 
 /** Counters that let a resumed tab continue its LR schedule and its statistics. */
 export interface CheckpointCounters {
@@ -33,9 +40,9 @@ export interface CheckpointCounters {
   /**
    * Swarm mode: the last round this tab trained for and signed (its update is
    * in the outbox or at the relay). A resumed tab never trains that round
-   * again. Absent standalone and in checkpoints written before it existed.
+   * again. null standalone and before the tab's first signed round.
    */
-  lastRound?: number;
+  lastRound: number | null;
 }
 
 export interface CheckpointRecord {
@@ -50,8 +57,6 @@ export interface CheckpointRecord {
   counters: CheckpointCounters;
   savedAt: number; // ms since the Unix epoch, tab clock
 }
-
-export type SubmissionStatus = 'pending' | 'failing';
 
 export interface OutboxRecord {
   id?: number; // auto-increment: creation order
@@ -81,6 +86,18 @@ export interface GuestKeyRecord {
   createdAt: number;
 }
 
+/**
+ * How one adapter compressed one model size fastest: GPU or CPU, measured
+ * once (src/swarm/compression-path.ts) and kept so later visits skip it.
+ */
+export interface CompressionPathRecord {
+  path: 'gpu' | 'cpu';
+  reason: string; // the measurement behind it, in words
+  gpuMs: number | null; // median ms per round; null when the GPU path failed
+  cpuMs: number;
+  measuredAt: number; // ms since the Unix epoch
+}
+
 /** Every setting, by name; absent names read as their default (settings.ts). */
 export interface SettingValues {
   account: ChosenAccount | null;
@@ -89,6 +106,7 @@ export interface SettingValues {
   pauseOnBattery: boolean;
   guestKey: GuestKeyRecord | null;
   autoJoin: boolean; // rejoin the relay's swarm when the page opens (set by "Join", cleared by "Stop")
+  compressionPaths: Record<string, CompressionPathRecord>; // by `${adapter identity} P=${parameter count}`
 }
 
 export type SettingName = keyof SettingValues;
@@ -106,33 +124,50 @@ export interface TesseraSchema extends DBSchema {
   outbox: {
     key: number;
     value: OutboxRecord;
-    indexes: { 'by-next-attempt': number; 'by-run-round': [string, number] };
   };
 }
 
 export type TesseraDatabase = IDBPDatabase<TesseraSchema>;
 type UpgradeTransaction = IDBPTransaction<TesseraSchema, StoreNames<TesseraSchema>[], 'versionchange'>;
+/** A store as an upgrade step finds it: the typed schema describes the newest version, not the one being upgraded. */
+type StoreAsFound = IDBPObjectStore<unknown, string[], string, 'versionchange'>;
 
-/** The upgrade step that brings a database from version n − 1 to n, indexed by n. */
-const UPGRADES: Record<number, (db: TesseraDatabase, tx: UpgradeTransaction) => void> = {
+/**
+ * The upgrade step that brings a database from version n − 1 to n, indexed by
+ * n. A step may await IndexedDB requests of `tx` (and nothing else: the
+ * versionchange transaction commits once no request is pending).
+ */
+const UPGRADES: Record<number, (db: TesseraDatabase, tx: UpgradeTransaction) => void | Promise<void>> = {
   1(db) {
     db.createObjectStore('checkpoints', { keyPath: ['runId', 'version'] });
     db.createObjectStore('settings');
   },
   2(db, tx) {
-    const outbox = db.createObjectStore('outbox', { keyPath: 'id', autoIncrement: true });
+    const outbox = db.createObjectStore('outbox', { keyPath: 'id', autoIncrement: true }) as unknown as StoreAsFound;
     outbox.createIndex('by-next-attempt', 'nextAttemptAt');
     outbox.createIndex('by-run-round', ['runId', 'round']);
     tx.objectStore('checkpoints').createIndex('by-run-saved', ['runId', 'savedAt']);
   },
+  async 3(_db, tx) {
+    const outbox = tx.objectStore('outbox') as unknown as StoreAsFound;
+    for (const index of ['by-next-attempt', 'by-run-round']) if (outbox.indexNames.contains(index)) outbox.deleteIndex(index);
+    for (let cursor = await tx.objectStore('checkpoints').openCursor(); cursor; cursor = await cursor.continue()) {
+      const counters = cursor.value.counters as Omit<CheckpointCounters, 'lastRound'> & { lastRound?: number | null };
+      if (counters.lastRound === undefined) await cursor.update({ ...cursor.value, counters: { ...counters, lastRound: null } });
+    }
+  },
 };
 
-/** Runs every step from oldVersion + 1 to newVersion (idb's `upgrade` callback). */
-export function upgradeSchema(db: TesseraDatabase, oldVersion: number, newVersion: number | null, tx: UpgradeTransaction): void {
+/**
+ * Runs every step from oldVersion + 1 to newVersion, in order (idb's
+ * `upgrade` callback). A step that fails aborts the versionchange
+ * transaction, so the database stays at oldVersion with its records intact.
+ */
+export async function upgradeSchema(db: TesseraDatabase, oldVersion: number, newVersion: number | null, tx: UpgradeTransaction): Promise<void> {
   const target = newVersion ?? DATABASE_VERSION;
   for (let version = oldVersion + 1; version <= target; version++) {
     const step = UPGRADES[version];
     if (!step) throw new Error(`no upgrade step to schema version ${version}`);
-    step(db, tx);
+    await step(db, tx);
   }
 }

@@ -1,5 +1,6 @@
 // Settings: small named values remembered across visits (the chosen wallet
-// account, the throttle, the pause options, the guest key). A name that was
+// account, the throttle, the pause options, the guest key, which compression
+// path is faster on this adapter). A name that was
 // never written reads as its default. Values are checked on the way in: a bad
 // setting fails where it is made, not later in the training loop.
 // Leaves out: per-run state (checkpoints.ts) and anything secret beyond the
@@ -14,6 +15,7 @@ export const DEFAULT_SETTINGS: Readonly<SettingValues> = {
   pauseOnBattery: true, // a laptop on battery should not drain for us unless the user says so
   guestKey: null,
   autoJoin: false, // a first visit waits for the user's "Join"; after that a reload resumes by itself
+  compressionPaths: {}, // nothing measured yet: the first swarm session on an adapter measures
 };
 
 /** Smallest throttle: below this the GPU idles so much that a round's H steps miss the deadline. */
@@ -35,6 +37,17 @@ export function validateSetting<N extends SettingName>(name: N, value: SettingVa
     case 'account': {
       const account = value as SettingValues['account'];
       if (account !== null && (typeof account?.address !== 'string' || typeof account.source !== 'string')) reject('null or {source, address, name}');
+      break;
+    }
+    case 'compressionPaths': {
+      const paths = value as SettingValues['compressionPaths'];
+      const valid =
+        typeof paths === 'object' &&
+        paths !== null &&
+        Object.values(paths).every(
+          (r) => (r?.path === 'gpu' || r?.path === 'cpu') && typeof r.reason === 'string' && Number.isFinite(r.cpuMs) && (r.gpuMs === null || Number.isFinite(r.gpuMs)),
+        );
+      if (!valid) reject('a map of {path: gpu | cpu, reason, gpuMs, cpuMs, measuredAt}');
       break;
     }
     case 'guestKey': {

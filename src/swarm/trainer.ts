@@ -1,15 +1,35 @@
 // Local training for one round: H AdamW steps of the GPU model from θ on the
-// volunteer's assigned batches, returning θ_local. Runs wherever a GpuContext
-// exists (Dawn in Node, navigator.gpu in a Worker). AdamW's moments stay on
-// the GPU between rounds, as an inner optimizer does in DiLoCo/SparseLoCo;
-// the schedule's position comes from the global version (version · H), so a
-// tab that joins late uses the run's current learning rate.
+// volunteer's assigned batches. Runs wherever a GpuContext exists (Dawn in
+// Node, navigator.gpu in a Worker). AdamW's moments stay on the GPU between
+// rounds, as an inner optimizer does in DiLoCo/SparseLoCo; the schedule's
+// position comes from the global version (version · H), so a tab that joins
+// late uses the run's current learning rate.
+//
+// θ_local stays where training left it (the model's parameter buffer): the
+// GPU compressor reads it in place, the CPU compressor reads it back
+// (LocalParams), so the GPU path never copies the whole model to the host.
+//
+// Pacing (the browser tab): with a Pace the H steps run in chunks of a few
+// with a gate between chunks, where the tab honours the page's controls — it
+// waits while a pause reason holds and sleeps after each chunk so the GPU
+// works only the throttle's share of the time. Without one (the headless
+// volunteer) the H steps run in one go.
+// A stop (the signal aborts) throws TrainingStoppedError instead of returning
+// a shortened round, so a stopped volunteer never signs a partial update.
 // Leaves out: device acquisition (the caller's), CPU fallback training.
 import type { GpuContext } from '../gpu/runtime.ts';
 import type { TrainConfig } from '../model/config.ts';
 import { GptGpu } from '../model/gpt-gpu.ts';
 import { runInnerLoop, type StepReport } from '../train/inner-loop.ts';
 import { gptConfigOf, type SwarmSpec } from '../protocol/index.ts';
+
+/** A stop arrived while the round was training: nothing of it is submitted. */
+export class TrainingStoppedError extends Error {
+  constructor() {
+    super('training stopped');
+    this.name = 'TrainingStoppedError';
+  }
+}
 
 export interface TrainPlan {
   /** Sampler seed (samplerSeed(runSeed, address, round)). */
@@ -22,8 +42,16 @@ export interface TrainPlan {
   onStep?: (step: StepReport) => void;
 }
 
+/** θ_local where the trainer left it. */
+export interface LocalParams {
+  /** A host copy. (P) */
+  read(): Promise<Float32Array>;
+  /** The GPU buffer that holds it until the next train(), or null for a trainer without one. (P) */
+  readonly gpuBuffer: GPUBuffer | null;
+}
+
 export interface TrainResult {
-  params: Float32Array; // (P) θ_local
+  local: LocalParams; // θ_local
   tokens: number;
   steps: number;
   losses: number[];
@@ -34,22 +62,42 @@ export interface LocalTrainer {
   readonly batchSize: number; // B
   readonly seqLen: number; // T
   train(params: Float32Array, plan: TrainPlan): Promise<TrainResult>;
+  /** AdamW's first and second moments, (P) each, for a checkpoint. */
+  moments(): Promise<{ m: Float32Array; v: Float32Array }>;
+  /** Restores saved moments (P each); a fresh optimizer keeps zeros. */
+  setMoments(m: Float32Array, v: Float32Array): void;
   destroy(): void;
+}
+
+/** Where a paced trainer yields between chunks of steps. */
+export interface Pace {
+  /** Steps per inner-loop call: small enough that a pause waits at most a few steps. */
+  chunkSteps(): number;
+  /** Before each chunk: waits while paused, then sleeps for the throttle given the last chunk's work (ms). */
+  gate(lastWorkMs: number): Promise<void>;
+  onStep(report: StepReport): void;
+}
+
+export interface GpuTrainerOptions {
+  /** Override the run's B (a slower machine trains fewer tokens per step). */
+  batchSize?: number;
+  pace?: Pace;
 }
 
 export class GpuTrainer implements LocalTrainer {
   private constructor(
-    private readonly model: GptGpu,
+    readonly model: GptGpu,
     private readonly train_: TrainConfig,
     private readonly totalSteps: number,
     private readonly data: Uint8Array,
+    private readonly pace: Pace | null,
   ) {}
 
-  /** data: the run's training bytes (checked against the run's digest by the caller). B defaults to the run's. */
-  static async create(ctx: GpuContext, spec: SwarmSpec, data: Uint8Array, batchSize = spec.train.batchSize): Promise<GpuTrainer> {
+  /** data: the run's training bytes (checked against the run's digest by the caller). */
+  static async create(ctx: GpuContext, spec: SwarmSpec, data: Uint8Array, options: GpuTrainerOptions = {}): Promise<GpuTrainer> {
     const { totalSteps, ...rest } = spec.train;
-    const train: TrainConfig = { ...rest, batchSize };
-    const model = await GptGpu.create(ctx, gptConfigOf(spec), batchSize, train.seqLen, {
+    const train: TrainConfig = { ...rest, batchSize: options.batchSize ?? rest.batchSize };
+    const model = await GptGpu.create(ctx, gptConfigOf(spec), train.batchSize, train.seqLen, {
       lr: train.learningRate,
       beta1: train.beta1,
       beta2: train.beta2,
@@ -57,7 +105,7 @@ export class GpuTrainer implements LocalTrainer {
       weightDecay: train.weightDecay,
       gradClip: train.gradClip,
     });
-    return new GpuTrainer(model, train, totalSteps, data);
+    return new GpuTrainer(model, train, totalSteps, data, options.pace ?? null);
   }
 
   get batchSize(): number {
@@ -70,29 +118,50 @@ export class GpuTrainer implements LocalTrainer {
 
   async train(params: Float32Array, plan: TrainPlan): Promise<TrainResult> {
     this.model.uploadParams(params);
-    const result = await runInnerLoop({
-      model: this.model,
-      train: this.train_,
-      data: this.data,
-      seed: plan.seed,
-      steps: plan.steps,
-      firstStep: plan.firstStep,
-      totalSteps: Math.max(this.totalSteps, plan.firstStep + plan.steps),
-      signal: plan.signal,
-      onStep: plan.onStep,
-    });
-    return {
-      params: await this.model.readParams(),
-      tokens: result.tokens,
-      steps: result.steps.length,
-      losses: result.steps.map((s) => s.loss),
-      ms: result.ms,
-    };
+    const started = performance.now();
+    const losses: number[] = [];
+    let tokens = 0;
+    let done = 0;
+    let lastWorkMs = 0;
+    while (done < plan.steps) {
+      if (this.pace) await this.pace.gate(lastWorkMs);
+      if (plan.signal?.aborted) throw new TrainingStoppedError();
+      const chunkStarted = performance.now();
+      const result = await runInnerLoop({
+        model: this.model,
+        train: this.train_,
+        data: this.data,
+        seed: plan.seed,
+        steps: this.pace ? Math.min(this.pace.chunkSteps(), plan.steps - done) : plan.steps,
+        firstStep: plan.firstStep + done,
+        totalSteps: Math.max(this.totalSteps, plan.firstStep + plan.steps),
+        signal: plan.signal,
+        onStep: (report) => {
+          plan.onStep?.(report);
+          this.pace?.onStep(report);
+        },
+      });
+      lastWorkMs = performance.now() - chunkStarted;
+      if (plan.signal?.aborted) throw new TrainingStoppedError();
+      done += result.steps.length;
+      tokens += result.tokens;
+      for (const step of result.steps) losses.push(step.loss);
+    }
+    const model = this.model;
+    return { local: { read: () => model.readParams(), gpuBuffer: model.params }, tokens, steps: done, losses, ms: performance.now() - started };
   }
 
-  /** Fresh AdamW moments, after a divergence or a jump to a checkpoint far from the last round. */
-  resetOptimizer(): void {
-    this.model.resetOptimizer();
+  async moments(): Promise<{ m: Float32Array; v: Float32Array }> {
+    const { ctx, layout } = this.model;
+    const [m, v] = await Promise.all([ctx.readFloat32(this.model.m, layout.size), ctx.readFloat32(this.model.v, layout.size)]);
+    return { m, v };
+  }
+
+  setMoments(m: Float32Array, v: Float32Array): void {
+    const size = this.model.layout.size;
+    if (m.length !== size || v.length !== size) throw new RangeError(`saved AdamW moments have ${m.length}/${v.length} floats, the model ${size}`);
+    this.model.ctx.write(this.model.m, m);
+    this.model.ctx.write(this.model.v, v);
   }
 
   destroy(): void {

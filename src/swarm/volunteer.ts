@@ -47,11 +47,11 @@ import { RelayRequestError, type RelayClient } from './relay-client.ts';
 import type { LocalTrainer } from './trainer.ts';
 
 export type VolunteerEvent =
-  | { type: 'synced'; version: number; modelHash: HexHash; via: 'checkpoint' | 'updates' }
+  | { type: 'synced'; version: number; modelHash: HexHash; via: 'checkpoint' | 'updates'; params: Float32Array /* (P) θ(version), never changed in place */ }
   | { type: 'trained'; round: number; version: number; steps: number; tokens: number; lastLoss: number; ms: number }
   | { type: 'submitted'; round: number; payloadBytes: number; ack: SubmissionAck }
   | { type: 'refused'; round: number; code: string; message: string }
-  | { type: 'applied'; version: number; modelHash: HexHash }
+  | { type: 'applied'; version: number; modelHash: HexHash; params: Float32Array /* (P) */ }
   | { type: 'mismatch'; version: number; expected: HexHash; actual: HexHash }
   | { type: 'problem'; message: string };
 
@@ -73,14 +73,19 @@ export interface VolunteerOptions {
   address: string;
   /** Printable ASCII, 1..64 bytes: the build, for the relay's logs. */
   clientVersion: string;
-  /** Builds the trainer once the run is known. */
-  createTrainer: (run: SwarmRunInfo) => Promise<LocalTrainer>;
-  /** Default: the CPU reference compressor. */
-  createCompressor?: (run: SwarmRunInfo, manifest: TensorManifest, paramCount: number) => RoundCompressor;
+  /** How a signed frame reaches the relay. Default: client.submit; the browser tab saves it in its outbox first. */
+  send?: (frame: Uint8Array) => Promise<SubmissionAck>;
   onEvent?: (event: VolunteerEvent) => void;
   /** How often to ask for the round while waiting, besides push events. */
   pollMs?: number;
   signal?: AbortSignal;
+}
+
+export interface JoinOptions extends VolunteerOptions {
+  /** Builds the trainer once the run is known. */
+  createTrainer: (run: SwarmRunInfo) => Promise<LocalTrainer>;
+  /** Builds the compressor once the trainer exists. Default: the CPU reference compressor. */
+  createCompressor?: (run: SwarmRunInfo, manifest: TensorManifest, paramCount: number) => Promise<RoundCompressor>;
 }
 
 /** The volunteer's copy of the model is not the relay's, even after a fresh download. */
@@ -112,24 +117,42 @@ export class Volunteer {
     this.paramCount = layout.size;
   }
 
-  /** Fetches the run, checks it is one this build can join, builds trainer and compressor, subscribes to events. */
-  static async join(options: VolunteerOptions): Promise<Volunteer> {
-    const run = await options.client.run();
+  /** Fetches the run and checks it is one this build can join (protocol, parameter layout). */
+  static async fetchRun(client: RelayClient): Promise<SwarmRunInfo> {
+    const run = await client.run();
     if (run.protocol !== SUBMISSION_DOMAIN) throw new Error(`the relay speaks ${run.protocol}; this volunteer speaks ${SUBMISSION_DOMAIN}`);
     const layout = buildLayout(gptConfigOf(run.swarm));
     if (layout.paramCount !== run.model.parameterCount) {
       throw new Error(`the run's model has ${run.model.parameterCount} parameters; this build lays it out with ${layout.paramCount}`);
     }
-    const trainer = await options.createTrainer(run);
-    const compressor =
-      options.createCompressor?.(run, layout.tensors, layout.size) ??
-      new CpuRoundCompressor(layout.size, layout.tensors, run.swarm.compression, run.swarm.errorFeedbackBeta);
+    return run;
+  }
+
+  /** A volunteer for a run from fetchRun, with its trainer and compressor; subscribes to push events. */
+  static start(run: SwarmRunInfo, trainer: LocalTrainer, compressor: RoundCompressor, options: VolunteerOptions): Volunteer {
     const volunteer = new Volunteer(run, options, trainer, compressor);
     volunteer.events = options.client.events(
       (event) => volunteer.onPush(event),
       (message) => options.onEvent?.({ type: 'problem', message }),
     );
     return volunteer;
+  }
+
+  /** fetchRun, build the trainer and compressor, start. */
+  static async join(options: JoinOptions): Promise<Volunteer> {
+    const run = await Volunteer.fetchRun(options.client);
+    const layout = buildLayout(gptConfigOf(run.swarm));
+    const trainer = await options.createTrainer(run);
+    let compressor: RoundCompressor;
+    try {
+      compressor =
+        (await options.createCompressor?.(run, layout.tensors, layout.size)) ??
+        new CpuRoundCompressor(layout.size, layout.tensors, run.swarm.compression, run.swarm.errorFeedbackBeta);
+    } catch (error) {
+      trainer.destroy();
+      throw error;
+    }
+    return Volunteer.start(run, trainer, compressor, options);
   }
 
   get address(): string {
@@ -206,7 +229,7 @@ export class Volunteer {
       ms: trained.ms,
     });
 
-    const update = await this.compressor.compress(globalParams, trained.params);
+    const update = await this.compressor.compress(globalParams, trained.local);
     const payload = encodeUpdate(update, this.manifest, swarm.compression);
     let submitted = false;
     let refusedWith: string | null = null;
@@ -224,7 +247,8 @@ export class Volunteer {
         tokens: trained.tokens,
         clientVersion: this.options.clientVersion,
       });
-      const ack = await this.options.client.submit(encodeSubmission(signed, payload));
+      const frame = encodeSubmission(signed, payload);
+      const ack = await (this.options.send ? this.options.send(frame) : this.options.client.submit(frame));
       submitted = true;
       this.emit({ type: 'submitted', round: state.round, payloadBytes: payload.length, ack });
     } catch (error) {
@@ -261,7 +285,7 @@ export class Volunteer {
         this.params = checkpoint.params;
         this.version = checkpoint.version;
         this.hash = checkpoint.modelHash;
-        this.emit({ type: 'synced', version: this.version, modelHash: this.hash, via: 'checkpoint' });
+        this.emit({ type: 'synced', version: this.version, modelHash: this.hash, via: 'checkpoint', params: this.params });
       }
       if (this.version === state.version && this.hash === state.modelHash) return state;
       // The round moved on while we downloaded; look again (bounded: something is wrong if it keeps moving).
@@ -288,10 +312,10 @@ export class Volunteer {
         this.params = next;
         this.version = entry.version;
         this.hash = actual;
-        this.emit({ type: 'applied', version: this.version, modelHash: actual });
+        this.emit({ type: 'applied', version: this.version, modelHash: actual, params: next });
       }
     }
-    this.emit({ type: 'synced', version: this.version, modelHash: this.hash!, via: 'updates' });
+    this.emit({ type: 'synced', version: this.version, modelHash: this.hash!, via: 'updates', params: this.params! });
   }
 
   /** Resolves once the relay has a model newer than `version` (push event, or the poll every pollMs). */
@@ -316,6 +340,11 @@ export class Volunteer {
         this.emit({ type: 'problem', message: `polling the round failed: ${(error as Error).message}` });
       }
     }
+  }
+
+  /** The compressor that runs this volunteer's rounds. */
+  get compressionPath(): RoundCompressor['path'] {
+    return this.compressor.path;
   }
 
   /** Unsubscribes and frees the trainer and compressor. */

@@ -35,6 +35,7 @@ const log = (text: string) => console.log(`[volunteer] ${text}`);
     key,
     batchSize,
     signal: controller.signal,
+    onCompressionMeasured: (m) => log(`compressing on the ${m.path.toUpperCase()}: ${m.reason}`),
     onEvent: (event) => {
       switch (event.type) {
         case 'synced':

@@ -2,13 +2,17 @@
 // Dawn (npm `webgpu`) for the GPU, `ws` for the push channel, the Brown
 // corpus from disk (checked against the run's digest) and a keyring signer
 // that signs like a wallet extension. The CLI (main.ts) and the tests use it.
+// Compression runs on the GPU or the CPU, whichever measures faster on this
+// adapter at start (src/swarm/compression-path.ts), unless the caller says.
 // Leaves out: persistence between runs (a restarted volunteer downloads the
-// current checkpoint and starts a fresh residual).
+// current checkpoint, starts a fresh residual and measures again).
 import { WebSocket } from 'ws';
 import { ensureDataset } from '../data/prepare.ts';
 import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
 import { protocolReady } from '../protocol/index.ts';
+import { createRoundCompressor, measureCompressionPaths, type CompressionMeasurement } from '../swarm/compression-path.ts';
+import type { CompressionPath } from '../swarm/compressor.ts';
 import { keyringSigner } from '../swarm/keyring-signer.ts';
 import { RelayClient, type WebSocketConstructor } from '../swarm/relay-client.ts';
 import { GpuTrainer } from '../swarm/trainer.ts';
@@ -25,6 +29,10 @@ export interface NodeVolunteerOptions {
   gpu?: GpuContext;
   /** Override the run's B (a slower machine trains fewer tokens per step). */
   batchSize?: number;
+  /** 'auto' (default): measure both paths and take the faster; or force one. */
+  compression?: 'auto' | CompressionPath;
+  /** Told how compression was chosen ('auto' only). */
+  onCompressionMeasured?: (measurement: CompressionMeasurement) => void;
   pollMs?: number;
   onEvent?: (event: VolunteerEvent) => void;
   signal?: AbortSignal;
@@ -34,21 +42,35 @@ export async function createNodeVolunteer(options: NodeVolunteerOptions): Promis
   await protocolReady();
   const { address, signer } = keyringSigner(options.key);
   const client = new RelayClient(options.relayUrl, { WebSocket: WebSocket as unknown as WebSocketConstructor });
-  return Volunteer.join({
-    client,
-    signer,
-    address,
-    clientVersion: CLIENT_VERSION,
-    pollMs: options.pollMs,
-    onEvent: options.onEvent,
-    signal: options.signal,
-    createTrainer: async (run) => {
-      const { train: data, manifest } = ensureDataset();
-      if (manifest.train_sha256 !== run.swarm.data.trainSha256) {
-        throw new Error(`local training data (sha256 ${manifest.train_sha256}) differs from the run's (${run.swarm.data.trainSha256})`);
-      }
-      const gpu = options.gpu ?? new GpuContext(await acquireNodeDevice());
-      return GpuTrainer.create(gpu, run.swarm, data, options.batchSize);
-    },
-  });
+  const run = await Volunteer.fetchRun(client);
+  const { train: data, manifest } = ensureDataset();
+  if (manifest.train_sha256 !== run.swarm.data.trainSha256) {
+    throw new Error(`local training data (sha256 ${manifest.train_sha256}) differs from the run's (${run.swarm.data.trainSha256})`);
+  }
+  const ctx = options.gpu ?? new GpuContext(await acquireNodeDevice());
+  const trainer = await GpuTrainer.create(ctx, run.swarm, data, { batchSize: options.batchSize });
+  try {
+    const { layout } = trainer.model;
+    const { compression, errorFeedbackBeta } = run.swarm;
+    let path = options.compression ?? 'auto';
+    if (path === 'auto') {
+      const measurement = await measureCompressionPaths(ctx, layout.tensors, layout.size, compression, errorFeedbackBeta);
+      options.onCompressionMeasured?.(measurement);
+      path = measurement.path;
+    }
+    const { compressor, problem } = await createRoundCompressor(path, ctx, layout.tensors, layout.size, compression, errorFeedbackBeta);
+    if (problem) options.onEvent?.({ type: 'problem', message: problem });
+    return Volunteer.start(run, trainer, compressor, {
+      client,
+      signer,
+      address,
+      clientVersion: CLIENT_VERSION,
+      pollMs: options.pollMs,
+      onEvent: options.onEvent,
+      signal: options.signal,
+    });
+  } catch (error) {
+    trainer.destroy();
+    throw error;
+  }
 }

@@ -71,6 +71,10 @@ export class TrainingClient {
     this.ensureWorker().postMessage(request);
   }
 
+  /** The tab's GPU: answered with 'device' and 'self-test' events (starts the Worker). */
+  probe(): void {
+    this.send({ kind: 'probe' });
+  }
   start(setup: TrainingSetup): void {
     this.send({ kind: 'start', setup });
   }

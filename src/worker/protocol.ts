@@ -13,6 +13,9 @@
 // (the events can be logged or replayed in tests), and transferable (snapshot
 // parameters move without a copy).
 //
+// The tab's one GPUDevice lives in the Worker: 'probe' asks it to report the
+// adapter ('device') and to run the GPU self-test ('self-test'); the page
+// never touches WebGPU itself.
 // Two modes share the controls (pause, throttle, stop, snapshot):
 //   standalone  'start' with a TrainingSetup: the tab trains its own model;
 //   swarm       'join' with a SwarmSetup: the tab runs the relay's round loop
@@ -20,9 +23,10 @@
 //               lives, on the page (extension-dapp needs `window`): the Worker
 //               asks with a 'sign-request' event and the page answers with a
 //               'sign-result' request carrying the signature or the refusal.
-// Leaves out: the round logic itself (src/swarm/, src/worker/swarm-session.ts).
+// Leaves out: the round logic itself (src/swarm/, src/worker/swarm-run.ts).
 import type { AdapterSummary } from '../gpu/device.ts';
 import type { GpuErrorCode } from '../gpu/errors.ts';
+import type { CompressionPath } from '../swarm/compressor.ts';
 import { GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { parsePushEvent, type PushEvent } from '../protocol/api.ts';
 
@@ -52,7 +56,11 @@ export interface SwarmSetup {
   clientVersion: string; // printable ASCII, 1..64 bytes: signed into every header
 }
 
+export type { AdapterSummary, CompressionPath };
+
 export type WorkerRequest =
+  /** Report the tab's GPU ('device') and check its arithmetic ('self-test'); answered again when asked again. */
+  | { kind: 'probe' }
   | { kind: 'start'; setup: TrainingSetup }
   | { kind: 'join'; setup: SwarmSetup }
   /** The page's answer to a 'sign-request': the wallet's signature, or why there is none. */
@@ -73,6 +81,7 @@ export type ProgressPhase =
   | 'catching-up' // relay mode: applying missed aggregates
   | 'compiling-shaders'
   | 'allocating-model'
+  | 'measuring-compression' // swarm, once per adapter and model: GPU or CPU compression, whichever is faster
   | 'restoring-checkpoint'
   | 'first-step'
   | 'delivering-outbox' // swarm: signed submissions a previous visit left unsent
@@ -87,6 +96,7 @@ export const PHASE_LABELS: Record<ProgressPhase, string> = {
   'catching-up': 'Catching up with the swarm',
   'compiling-shaders': 'Compiling GPU kernels',
   'allocating-model': 'Allocating the model on the GPU',
+  'measuring-compression': 'Measuring whether this GPU or the CPU compresses faster',
   'restoring-checkpoint': 'Restoring the saved checkpoint',
   'first-step': 'Running the first training step',
   'delivering-outbox': 'Delivering submissions saved on an earlier visit',
@@ -108,8 +118,27 @@ export type RoundPhase =
   | 'refused' // not taken (the relay's code, or 'signer-refused'): its update went back into the residual
   | 'closed'; // the round closed and this tab applied its aggregate
 
+/** How this tab compresses its updates (swarm mode) and why. */
+export interface CompressionChoice {
+  path: CompressionPath; // what runs
+  reason: string; // the measurement (or the failure) behind it, in words
+  gpuMs: number | null; // measured ms per round on each path; null where not measured or the GPU failed
+  cpuMs: number | null;
+}
+
+/** The self-test's verdict: the GPU's matmul forward and backward against the plain-TypeScript reference. */
+export interface SelfTestResult {
+  ok: boolean;
+  checks: { name: string; maxAbsError: number; ok: boolean }[];
+  ms: number;
+}
+
 export type WorkerEvent =
   | { kind: 'progress'; phase: ProgressPhase; fraction: number | null; detail: string | null; at: number }
+  /** The tab's GPU: its adapter, or why there is none (problem). Sent on every acquisition and every 'probe'. */
+  | { kind: 'device'; adapter: AdapterSummary | null; problem: { code: WorkerErrorCode; message: string; advice: string } | null }
+  /** The GPU self-test on the tab's device; error when it could not run. */
+  | { kind: 'self-test'; result: SelfTestResult | null; error: string | null }
   | {
       kind: 'ready';
       adapter: AdapterSummary;
@@ -123,6 +152,7 @@ export type WorkerEvent =
       mode: 'standalone' | 'swarm';
       runId: string;
       resumedFromVersion: number | null; // swarm: global model version of the restored checkpoint
+      compression: CompressionChoice | null; // swarm: GPU or CPU compression; null standalone
     }
   | { kind: 'status'; state: TrainingState; pausedFor: PauseReason[]; throttle: number }
   | { kind: 'step'; step: number; loss: number; lr: number; tokens: number; ms: number; flops: number; at: number }
@@ -262,6 +292,7 @@ export function parseWorkerRequest(data: unknown): WorkerRequest {
       return { kind, reason: pauseReason(o.reason) };
     case 'setThrottle':
       return { kind, throttle: parseThrottle(o.throttle) };
+    case 'probe':
     case 'stop':
     case 'snapshot':
       return { kind };
@@ -276,6 +307,8 @@ export function parseWorkerEvent(data: unknown): WorkerEvent {
   const kind = o.kind as WorkerEventKind;
   switch (kind) {
     case 'progress':
+    case 'device':
+    case 'self-test':
     case 'ready':
     case 'status':
     case 'step':

@@ -1,9 +1,12 @@
-// The built app boots in headless Chromium, finds a real WebGPU adapter
-// (SwiftShader), shows its limits, and the in-page self-test runs the WGSL
-// matmul and matches the reference; the page logs no errors.
+// The built app boots in headless Chromium; its training Worker, which holds
+// the tab's only GPUDevice (the page requests none), finds a real WebGPU
+// adapter (SwiftShader), the device panel shows what the Worker reported,
+// and the self-test the Worker ran on that device (the WGSL matmul against
+// the reference) passes; a browser without WebGPU gets a plain explanation;
+// the page logs no errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
-import { launchBrowser, openPage } from './support/browser.ts';
+import { launchBrowser, pageDeviceCount, watchDevices, watchErrors, workerDeviceCount } from './support/browser.ts';
 import { serveDist } from './support/static-server.ts';
 
 let server: Awaited<ReturnType<typeof serveDist>>;
@@ -20,8 +23,11 @@ afterAll(async () => {
 });
 
 describe('app boot', () => {
-  it('shows a real adapter, passes the GPU self-test, and logs no errors', async () => {
-    const { page, errors } = await openPage(browser, server.url);
+  it('shows the Worker\'s adapter, passes the Worker\'s GPU self-test, holds one device, and logs no errors', async () => {
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await watchDevices(page);
+    await page.goto(server.url);
     const panel = page.getByTestId('device-panel');
     await panel.and(page.locator('[data-status="ready"]')).waitFor({ timeout: 60_000 });
     const adapter = await page.getByTestId('adapter').innerText();
@@ -33,12 +39,17 @@ describe('app boot', () => {
     await selfTest.and(page.locator('[data-verdict="pass"], [data-verdict="fail"], [data-verdict="error"]')).waitFor({ timeout: 120_000 });
     expect(await selfTest.getAttribute('data-verdict')).toBe('pass');
     expect(await selfTest.locator('tbody tr').count()).toBe(4);
+    // One GPUDevice for the tab, and it is the Worker's.
+    expect(await pageDeviceCount(page)).toBe(0);
+    expect(await workerDeviceCount(page)).toBe(1);
     expect(errors).toEqual([]);
+    await page.close();
   });
 
   it('explains plainly when WebGPU is missing', async () => {
     const page = await browser.newPage();
     await page.addInitScript('Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined });');
+    await watchDevices(page, { hideWorkerGpu: true });
     await page.goto(server.url);
     const problem = page.getByTestId('device-problem');
     await problem.waitFor({ timeout: 30_000 });
@@ -46,6 +57,8 @@ describe('app boot', () => {
     expect(text).toContain('cannot train');
     expect(text).toMatch(/WebGPU/);
     expect(text).toMatch(/Chrome|Edge|Safari|Firefox/);
+    expect(await page.getByTestId('device-problem').getAttribute('data-code')).toBe('webgpu-unavailable');
+    expect(await page.getByTestId('self-test').count()).toBe(0);
     await page.close();
   });
 });

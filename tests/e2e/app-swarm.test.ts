@@ -22,6 +22,8 @@
 //   - a display-only context (no wallet, not training) opens #/demo and shows
 //     the swarm's loss curve, contributors, tokens/s, a sample from the global
 //     model and the QR code of the join URL;
+//   - each tab shows whether it compresses on the GPU or the CPU (measured once
+//     on the adapter; the reloaded tab reuses the kept measurement);
 //   - screenshots of the dashboard and the demo screen go to
 //     test-results/screenshots/, no page logs an error, and the test prints the
 //     figures the dashboard showed and the time from opening the page to the
@@ -201,6 +203,13 @@ describe('app: tabs train for the swarm against a real relay', () => {
     const c = await openTab('charlie', url, charlie);
     await joinWithExtension(c);
 
+    // Which compressor the tab measured faster on this adapter (kept in its settings for the next visit).
+    const compression = a.page.getByTestId('compression-path');
+    const compressionPath = await compression.getAttribute('data-path');
+    expect(['gpu', 'cpu']).toContain(compressionPath);
+    const compressionText = await compression.innerText();
+    expect(compressionText).toMatch(/ms on the GPU, .* ms on the CPU per round/);
+
     // Alice's round-1 frame is at the relay; reload her tab before it hears the answer.
     await aliceHeld;
     expect(relay.ledgerFor(alice.address).entries.map((e) => e.round)).toContain(HELD_ROUND);
@@ -208,6 +217,8 @@ describe('app: tabs train for the swarm against a real relay', () => {
     await a.page.getByTestId('model-summary').filter({ hasText: /resumed from this tab's checkpoint of model v1/ }).waitFor({ timeout: 180_000 });
     const replay = await aliceReplay;
     expect(replay).toEqual({ status: 409, code: 'duplicate' });
+    // The reloaded tab did not measure again: the same path, from the same measurement.
+    expect(await a.page.getByTestId('compression-path').innerText()).toBe(compressionText);
 
     const refusal = c.page.getByTestId('wallet-problem');
     await refusal.waitFor({ timeout: 300_000 });
@@ -312,6 +323,7 @@ describe('app: tabs train for the swarm against a real relay', () => {
       [
         `validation loss by model version: ${losses.map(([v, l]) => `v${v} ${l.toFixed(4)}`).join(', ')}`,
         `dashboard (alice): ${figures.tokensPerSecond}, ${figures.gflops}, ${figures.bytesPerRound} B sent per round vs ${figures.denseBytes} B dense float32 = ${figures.compressionRatio.toFixed(1)}×`,
+        `compression (alice): ${compressionText}`,
         `page open → first inner step: alice ${(firstStepMs / 1000).toFixed(1)} s, bob ${(bobFirstStepMs / 1000).toFixed(1)} s, alice after the reload ${(figures.resumedFirstStepMs / 1000).toFixed(1)} s`,
         ...startupLines,
         `device loss at relay v${lostAt}: both tabs restarted from their checkpoints and reached v${relay.stats().version}`,

@@ -2,7 +2,9 @@
 // acquires WebGPU (SwiftShader), downloads the shipped Brown data, compiles the
 // kernels and runs inner steps whose finite losses reach the dashboard; a
 // pause and resume work; a checkpoint lands in the page's real IndexedDB and
-// training resumes from it after a reload; a guest wallet is created and
+// training resumes from it after a reload; the tab holds one GPUDevice (the
+// Worker's), which the self-test, training and a restart after a stop share;
+// a guest wallet is created and
 // remembered; the demo route renders the join QR code and a live sample
 // written by onnxruntime-web from the Worker's parameters; both screens fit a
 // 375 px phone without sideways scrolling; screenshots go to
@@ -14,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ensureDataset } from '../../src/data/prepare.ts';
 import { isValidAddress } from '../../src/protocol/address.ts';
-import { launchBrowser, openPage } from './support/browser.ts';
+import { launchBrowser, pageDeviceCount, watchDevices, watchErrors, workerDeviceCount } from './support/browser.ts';
 import { serveDist } from './support/static-server.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
@@ -49,7 +51,10 @@ async function fitsWidth(page: Page): Promise<boolean> {
 
 describe('app: standalone training', () => {
   it('trains in the Worker, keeps a guest wallet, renders the demo screen, and logs no errors', async () => {
-    const { page, errors } = await openPage(browser, `${server.url}${TRAINING_QUERY}`);
+    const page = await browser.newPage();
+    const errors = watchErrors(page);
+    await watchDevices(page);
+    await page.goto(`${server.url}${TRAINING_QUERY}`);
     await page.getByTestId('device-panel').and(page.locator('[data-status="ready"]')).waitFor({ timeout: 60_000 });
 
     // Standalone: the swarm panel says so instead of showing numbers.
@@ -143,6 +148,14 @@ describe('app: standalone training', () => {
     await page.getByTestId('model-summary').filter({ hasText: /resumed from step [1-9]\d*/ }).waitFor({ timeout: 120_000 });
     await page.getByTestId('stop-training').click();
     await page.getByTestId('training-panel').and(page.locator('[data-state="stopped"]')).waitFor({ timeout: 120_000 });
+    // Restarted after the stop: it trains again on the same device (the self-test's, too).
+    await page.getByTestId('start-training').and(page.locator(':enabled')).click({ timeout: 60_000 });
+    await page.getByTestId('training-panel').and(page.locator('[data-state="training"]')).waitFor({ timeout: 120_000 });
+    await page.getByTestId('stop-training').click();
+    await page.getByTestId('training-panel').and(page.locator('[data-state="stopped"]')).waitFor({ timeout: 120_000 });
+    expect(await page.getByTestId('self-test').getAttribute('data-verdict')).toBe('pass');
+    expect(await pageDeviceCount(page)).toBe(0);
+    expect(await workerDeviceCount(page)).toBe(1);
 
     expect(errors).toEqual([]);
     await page.close();

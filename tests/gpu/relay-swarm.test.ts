@@ -1,6 +1,7 @@
 // Three headless volunteers (each its own sr25519 key, training on Dawn) and a
 // real relay on 127.0.0.1, over three rounds of the nano model with B = 2,
-// T = 32, H = 2. After every round each volunteer's model hash equals the
+// T = 32, H = 2. One compresses on the GPU (the WGSL kernels), one on the CPU
+// (the reference), one with the path it measured faster here. After every round each volunteer's model hash equals the
 // relay's for that version (they apply the published aggregate themselves),
 // their final parameters are bit-identical to the relay's checkpoint, the
 // push channel announced every close, and the relay's held-out loss
@@ -17,6 +18,7 @@ import { gpuContext } from './gpu-context.ts';
 
 const ROUNDS = 3;
 const KEYS = ['//Alice', '//Bob', '//Charlie'];
+const COMPRESSION = ['gpu', 'cpu', 'auto'] as const;
 
 let server: RelayServer | null = null;
 const volunteers: Volunteer[] = [];
@@ -38,12 +40,13 @@ describe('relay + three headless volunteers', () => {
 
     const ctx = await gpuContext();
     const log: string[] = [];
-    for (const key of KEYS) {
+    for (const [i, key] of KEYS.entries()) {
       const onEvent = (event: VolunteerEvent) => {
         if (event.type === 'mismatch' || event.type === 'refused' || event.type === 'problem') log.push(`${key} ${JSON.stringify(event)}`);
       };
-      volunteers.push(await createNodeVolunteer({ relayUrl: url, key, gpu: ctx, pollMs: 1_000, onEvent }));
+      volunteers.push(await createNodeVolunteer({ relayUrl: url, key, gpu: ctx, pollMs: 1_000, onEvent, compression: COMPRESSION[i] }));
     }
+    expect(volunteers.slice(0, 2).map((v) => v.compressionPath)).toEqual(['gpu', 'cpu']);
     const addresses = volunteers.map((v) => v.address);
     expect(new Set(addresses).size).toBe(KEYS.length);
 

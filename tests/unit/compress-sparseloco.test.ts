@@ -1,7 +1,9 @@
 // SparseLoCo reference semantics (src/compress/sparseloco.ts): error feedback,
 // chunked top-k (ties, zeros, huge values, denormals, partial chunks) against a
-// brute-force sort, 2-bit quantization against hand calculations, the NaN/range
-// decision, and the EF identity e_new + dequant(sent) = β·e + Δ.
+// brute-force sort, the linear-time radix selection against the full-sort
+// baseline on adversarial inputs (same positions, same payload bytes), 2-bit
+// quantization against hand calculations, the NaN/range decision, and the EF
+// identity e_new + dequant(sent) = β·e + Δ.
 import { describe, expect, it } from 'vitest';
 import { randomFloats } from '../compare.ts';
 import type { TensorManifestEntry } from '../../src/compress/manifest.ts';
@@ -23,8 +25,10 @@ import {
   sparseCount,
   sparseLoCoStep,
   topKChunks,
+  topKChunksBySort,
   type CompressConfig,
 } from '../../src/compress/sparseloco.ts';
+import { encodeUpdate } from '../../src/compress/codec.ts';
 
 const small: CompressConfig = { ...defaultCompressConfig, chunkSize: 256, topK: 8 };
 
@@ -163,6 +167,84 @@ describe('topKChunks', () => {
     const picked = topK(x, small);
     expect(picked.length).toBe(10);
     expect(picked.slice(8)).toEqual([260, 290]);
+  });
+});
+
+describe('topKChunks (radix select) vs topKChunksBySort (the full-sort baseline)', () => {
+  const bitsToFloat = (bits: number[]) => new Float32Array(Uint32Array.from(bits).buffer);
+  const select = (fn: typeof topKChunks, x: Float32Array, config: CompressConfig) => {
+    const indices = new Uint32Array(sparseCount(x.length, config));
+    fn(indices, x, config);
+    return [...indices];
+  };
+  const expectSame = (x: Float32Array, config: CompressConfig, label: string) =>
+    expect(select(topKChunks, x, config), `${label}, chunk ${config.chunkSize}, k ${config.topK}`).toEqual(select(topKChunksBySort, x, config));
+
+  /** Inputs built to hit each radix pass, its bucket edges and the tie rule, and the sort/quickselect worst cases. */
+  function adversarial(n: number): [string, Float32Array][] {
+    const ramp = Array.from({ length: n }, (_, i) => i);
+    const cases: [string, Float32Array][] = [
+      ['all equal, alternating signs', Float32Array.from(ramp, (i) => (i % 2 ? 0.5 : -0.5))],
+      ['all +0 and −0', Float32Array.from(ramp, (i) => (i % 3 ? 0 : -0))],
+      ['ascending', Float32Array.from(ramp, (i) => i + 1)],
+      ['descending', Float32Array.from(ramp, (i) => n - i)],
+      ['organ pipe', Float32Array.from(ramp, (i) => Math.min(i, n - 1 - i))],
+      ['sawtooth of 7', Float32Array.from(ramp, (i) => (i % 7) * (i % 2 ? -1 : 1))],
+      // Same top three bytes: only the last pass tells them apart (and the threshold sits inside one bucket).
+      ['differ in the low byte', bitsToFloat(ramp.map((i) => 0x3f800000 | (i * 37) % 256))],
+      ['differ in byte 1 only', bitsToFloat(ramp.map((i) => 0x3f800000 | (((i * 11) % 256) << 8)))],
+      ['differ in byte 2 only', bitsToFloat(ramp.map((i) => 0x3f000000 | (((i * 13) % 128) << 16)))],
+      // Many exact copies of the k-th largest: the ties decide, lowest index first.
+      ['a plateau at the threshold', Float32Array.from(ramp, (i) => (i % 5 === 0 ? 2 : i % 5 === 1 ? -1 : 1))],
+      ['denormals, zeros and ±0', bitsToFloat(ramp.map((i) => (i % 4 === 0 ? 0x80000000 : i % 4 === 1 ? 0 : (i * 977) % 0x800000 | (i % 2 ? 0x80000000 : 0))))],
+      ['float32 extremes', Float32Array.from(ramp, (i) => (i % 3 === 0 ? 3.4028234663852886e38 : i % 3 === 1 ? -3.4028234663852886e38 : 1e-38))],
+      ['one huge value among zeros', Float32Array.from(ramp, (i) => (i === n >> 1 ? -1e30 : 0))],
+      ['few distinct levels', Float32Array.from(ramp, (i) => [0.25, -0.25, 0.5, 0][(i * 2654435761) % 4 >>> 0] ?? 0)],
+    ];
+    return cases;
+  }
+
+  it('picks the same positions on adversarial chunks, for full and tail chunks and every k', () => {
+    const configs: CompressConfig[] = [
+      small,
+      defaultCompressConfig,
+      { ...defaultCompressConfig, chunkSize: 64, topK: 2 }, // smallest k
+      { ...defaultCompressConfig, chunkSize: 16, topK: 16 }, // k = the whole chunk
+      { ...defaultCompressConfig, chunkSize: 4096, topK: 512 },
+    ];
+    for (const n of [1, 2, 3, 17, 256, 4096, 4096 + 70, 3 * 4096 + 1]) {
+      for (const [label, x] of adversarial(n)) for (const config of configs) expectSame(x, config, `${label} (n ${n})`);
+    }
+  });
+
+  it('picks the same positions on random data, smooth and quantized to a few levels', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const size = 1 + ((seed * 7919) % 9000);
+      const smooth = randomFloats(size, seed);
+      const levels = smooth.map((v) => Math.round(v * 8) / 8);
+      for (const config of [small, defaultCompressConfig]) {
+        expectSame(smooth, config, `random seed ${seed}`);
+        expectSame(levels, config, `levels seed ${seed}`);
+      }
+    }
+  });
+
+  it('gives byte-identical payloads and residuals to the sort baseline over rounds', () => {
+    const manifest = manifestOf([300, 64], [64], [4096 + 70, 2], [40]);
+    const P = paramCount(manifest);
+    const withRadix = new Float32Array(P);
+    const withSort = new Float32Array(P);
+    let theta = randomFloats(P, 1);
+    for (let round = 0; round < 4; round++) {
+      // A round's Δ quantized coarsely, so ties at each chunk's threshold are common.
+      const step = randomFloats(P, 100 + round);
+      const local = theta.map((v, i) => v - Math.round(step[i] * 16) / 1024);
+      const a = encodeUpdate(sparseLoCoStep(withRadix, theta, local, manifest, defaultCompressConfig, 0.95, topKChunks), manifest, defaultCompressConfig);
+      const b = encodeUpdate(sparseLoCoStep(withSort, theta, local, manifest, defaultCompressConfig, 0.95, topKChunksBySort), manifest, defaultCompressConfig);
+      expect(a, `round ${round}`).toEqual(b);
+      expect(new Uint32Array(withRadix.buffer)).toEqual(new Uint32Array(withSort.buffer));
+      theta = local;
+    }
   });
 });
 

@@ -134,7 +134,7 @@ describe('swarm: compressor and signer', () => {
     const global = residual(1, 0.02);
     const step = residual(2, 1e-3);
     const local = global.map((x, i) => x - step[i]);
-    const update = await compressor.compress(global, local);
+    const update = await compressor.compress(global, { read: async () => local, gpuBuffer: null });
     const afterSend = await compressor.residual();
     await compressor.restore(update);
     const restored = await compressor.residual();

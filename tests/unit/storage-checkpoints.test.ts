@@ -36,7 +36,7 @@ function state(runId: string, version: number, P = 1000): CheckpointState {
     errorFeedback: random(P, version + 100),
     adamM: random(P, version + 200),
     adamV: random(P, version + 300),
-    counters: { globalStep: 15 * version, tokens: 15 * version * 512, rounds: version },
+    counters: { globalStep: 15 * version, tokens: 15 * version * 512, rounds: version, lastRound: null },
   };
 }
 

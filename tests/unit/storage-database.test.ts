@@ -1,5 +1,7 @@
-// Storage module (fake-indexeddb): the versioned schema upgrades an existing
-// v1 database to the current version without losing its records; clearAll
+// Storage module (fake-indexeddb): the versioned schema upgrades a database
+// written by every earlier version (v1; v2 with checkpoints from before and
+// after counters.lastRound existed) to the current version without losing its
+// records, and a failing step leaves the old database as it was; clearAll
 // empties every store; storage usage reads navigator.storage.estimate(); a
 // QuotaExceededError from IndexedDB becomes a StorageQuotaError with a plain
 // message, and nothing is stored; settings default, validate and persist.
@@ -11,14 +13,15 @@ import {
   StorageError,
   StorageQuotaError,
   clearAll,
-  enqueueSubmission,
   getAllSettings,
   getSetting,
   listCheckpoints,
   loadLatestCheckpoint,
   openDatabase,
   pendingSubmissions,
+  readFrame,
   saveCheckpoint,
+  saveCheckpointWithSubmission,
   setSetting,
   storageError,
   storageUsage,
@@ -37,7 +40,26 @@ function checkpoint(runId: string, version: number, P = 5): CheckpointState {
     errorFeedback: null,
     adamM: null,
     adamV: null,
-    counters: { globalStep: version * 10, tokens: version * 1000, rounds: version },
+    counters: { globalStep: version * 10, tokens: version * 1000, rounds: version, lastRound: null },
+  };
+}
+
+const ADDRESS = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY';
+const submission = (round: number) => ({ runId: 'run-a', round, address: ADDRESS, payloadHash: `0x${'00'.repeat(32)}` as const, frame: new Uint8Array([round, 7]) });
+
+/** A checkpoint record in the stored shape of v1/v2 (before counters.lastRound was required). */
+function oldCheckpointRecord(runId: string, version: number, lastRound?: number) {
+  return {
+    runId,
+    version,
+    modelHash: `0x${'ab'.repeat(32)}` as const,
+    parameterCount: 4,
+    params: new Blob([new Float32Array([1, 2, 3, version])]),
+    errorFeedback: null,
+    adamM: null,
+    adamV: null,
+    counters: { globalStep: 30, tokens: 3000, rounds: 3, ...(lastRound === undefined ? {} : { lastRound }) },
+    savedAt: 1000 + version,
   };
 }
 
@@ -45,25 +67,12 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('schema upgrades', () => {
   it('upgrades a v1 database to the current version and keeps its records', async () => {
-    expect(DATABASE_VERSION).toBeGreaterThan(1);
+    expect(DATABASE_VERSION).toBe(3);
     const name = freshName();
     const v1 = await openDatabase({ name, version: 1 });
     expect([...v1.objectStoreNames].sort()).toEqual(['checkpoints', 'settings']);
-    // Write through the raw v1 stores: the v1 shape has no index to maintain yet.
-    const P = 4;
-    const record = {
-      runId: 'run-a',
-      version: 3,
-      modelHash: `0x${'ab'.repeat(32)}` as const,
-      parameterCount: P,
-      params: new Blob([new Float32Array([1, 2, 3, 4])]),
-      errorFeedback: null,
-      adamM: null,
-      adamV: null,
-      counters: { globalStep: 30, tokens: 3000, rounds: 3 },
-      savedAt: 1000,
-    };
-    await v1.put('checkpoints', record);
+    // Write through the raw v1 stores, in the v1 shape.
+    await v1.put('checkpoints', oldCheckpointRecord('run-a', 3) as never);
     await v1.put('settings', 0.5, 'throttle');
     v1.close();
 
@@ -71,16 +80,63 @@ describe('schema upgrades', () => {
     expect(current.version).toBe(DATABASE_VERSION);
     expect([...current.objectStoreNames].sort()).toEqual(['checkpoints', 'outbox', 'settings']);
     expect([...current.transaction('checkpoints').store.indexNames]).toEqual(['by-run-saved']);
-    expect([...current.transaction('outbox').store.indexNames].sort()).toEqual(['by-next-attempt', 'by-run-round']);
-    // The index added in v2 covers the record written under v1.
+    expect([...current.transaction('outbox').store.indexNames]).toEqual([]);
+    // The index added in v2 covers the record written under v1; v3 gave it lastRound.
     const restored = await loadLatestCheckpoint(current, 'run-a');
     expect(restored?.version).toBe(3);
-    expect(Array.from(restored!.params)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(restored!.params)).toEqual([1, 2, 3, 3]);
+    expect(restored?.counters).toEqual({ globalStep: 30, tokens: 3000, rounds: 3, lastRound: null });
     expect(await getSetting(current, 'throttle')).toBe(0.5);
-    // The new store works.
-    await enqueueSubmission(current, { runId: 'run-a', round: 4, address: 'x', payloadHash: `0x${'00'.repeat(32)}`, frame: new Uint8Array([1]) });
+    // The outbox added in v2 works.
+    await saveCheckpointWithSubmission(current, checkpoint('run-a', 4), submission(4));
     expect(await pendingSubmissions(current)).toHaveLength(1);
     current.close();
+  });
+
+  it('upgrades a v2 database: checkpoints get an explicit lastRound, the outbox keeps its entries and loses its indexes', async () => {
+    const name = freshName();
+    const v2 = await openDatabase({ name, version: 2 });
+    expect([...v2.transaction('outbox').store.indexNames].sort()).toEqual(['by-next-attempt', 'by-run-round']);
+    // v2 was shipped before and after counters.lastRound existed (it came without a version bump): both shapes.
+    await v2.put('checkpoints', oldCheckpointRecord('run-standalone', 5) as never);
+    await v2.put('checkpoints', oldCheckpointRecord('run-swarm', 7, 6) as never);
+    const entry = {
+      runId: 'run-swarm',
+      round: 6,
+      address: ADDRESS,
+      payloadHash: `0x${'cd'.repeat(32)}` as const,
+      frame: new Blob([new Uint8Array([9, 8, 7])]),
+      frameBytes: 3,
+      createdAt: 1,
+      attempts: 2,
+      nextAttemptAt: 4000,
+      lastError: 'network: down',
+    };
+    await v2.add('outbox', entry);
+    v2.close();
+
+    const current = await openDatabase({ name });
+    expect(current.version).toBe(3);
+    expect([...current.transaction('outbox').store.indexNames]).toEqual([]);
+    expect((await loadLatestCheckpoint(current, 'run-standalone'))?.counters.lastRound).toBeNull();
+    expect((await loadLatestCheckpoint(current, 'run-swarm'))?.counters).toEqual({ globalStep: 30, tokens: 3000, rounds: 3, lastRound: 6 });
+    const [kept] = await pendingSubmissions(current);
+    expect(kept).toMatchObject({ runId: 'run-swarm', round: 6, attempts: 2, nextAttemptAt: 4000, lastError: 'network: down' });
+    expect(Array.from(await readFrame(kept))).toEqual([9, 8, 7]);
+    current.close();
+  });
+
+  it('leaves a v2 database as it was when the v3 step fails on a record', async () => {
+    const name = freshName();
+    const v2 = await openDatabase({ name, version: 2 });
+    await v2.put('checkpoints', { ...oldCheckpointRecord('run-a', 1), counters: null } as never);
+    v2.close();
+    await expect(openDatabase({ name })).rejects.toThrow(StorageError);
+    const again = await openDatabase({ name, version: 2 });
+    expect(again.version).toBe(2);
+    expect([...again.transaction('outbox').store.indexNames].sort()).toEqual(['by-next-attempt', 'by-run-round']);
+    expect(((await again.get('checkpoints', ['run-a', 1])) as { counters: unknown }).counters).toBeNull();
+    again.close();
   });
 
   it('refuses to open a version it has no upgrade step for', async () => {
@@ -93,7 +149,7 @@ describe('clearAll and usage', () => {
     const db = await openDatabase({ name: freshName() });
     await saveCheckpoint(db, checkpoint('run-a', 1));
     await setSetting(db, 'pauseOnBattery', false);
-    await enqueueSubmission(db, { runId: 'run-a', round: 1, address: 'x', payloadHash: `0x${'00'.repeat(32)}`, frame: new Uint8Array([1, 2]) });
+    await saveCheckpointWithSubmission(db, checkpoint('run-a', 2), submission(2));
     await clearAll(db);
     expect(await listCheckpoints(db)).toEqual([]);
     expect(await pendingSubmissions(db)).toEqual([]);

@@ -1,22 +1,29 @@
-// The outbox of signed submissions (fake-indexeddb): entries come back oldest
-// first and only once due; a failure counts an attempt and pushes the next one
-// out by exponential backoff (capped, with bounded jitter); acknowledging
-// removes exactly that entry; frames come back byte for byte.
+// The outbox of signed submissions and the round-state writes that keep it in
+// step with the checkpoint (fake-indexeddb): an entry is added in the same
+// transaction as the checkpoint that assumes its delivery, and settled in the
+// same transaction as the checkpoint that takes it back; a failing write
+// stores neither half; entries come back oldest first with their frames byte
+// for byte; a failure counts an attempt and pushes the next one out by
+// exponential backoff (capped, with bounded jitter); acknowledging removes
+// exactly that entry.
 import 'fake-indexeddb/auto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   DEFAULT_BACKOFF,
+  StorageError,
   acknowledgeSubmission,
   discardSubmission,
-  dueSubmissions,
-  enqueueSubmission,
-  nextAttemptAt,
+  loadLatestCheckpoint,
   openDatabase,
   pendingSubmissions,
   readFrame,
   recordFailure,
   retryDelay,
+  saveCheckpointAndSettle,
+  saveCheckpointWithSubmission,
+  type CheckpointState,
   type NewSubmission,
+  type TesseraDatabase,
 } from '../../src/storage/index.ts';
 
 let counter = 0;
@@ -30,6 +37,28 @@ const submission = (round: number, bytes = [round, 1, 2, 3]): NewSubmission => (
 });
 const noJitter = () => 0;
 
+function state(version: number, lastRound: number | null): CheckpointState {
+  return {
+    runId: 'run-a',
+    version,
+    modelHash: `0x${version.toString(16).padStart(64, '0')}`,
+    params: Float32Array.from({ length: 8 }, (_, i) => version + i),
+    errorFeedback: Float32Array.from({ length: 8 }, (_, i) => -i * version),
+    adamM: null,
+    adamV: null,
+    counters: { globalStep: version * 2, tokens: version * 64, rounds: version, lastRound },
+  };
+}
+
+/** Adds one entry per round, each with the checkpoint of that round (as a tab does before sending). */
+async function enqueueRounds(db: TesseraDatabase, rounds: number[], now = 1000): Promise<number[]> {
+  const ids = [];
+  for (const round of rounds) ids.push(await saveCheckpointWithSubmission(db, state(round, round), submission(round), { now }));
+  return ids;
+}
+
+afterEach(() => vi.restoreAllMocks());
+
 describe('retryDelay', () => {
   it('doubles from the base, caps at the maximum, and jitters down by at most the jitter share', () => {
     const policy = { baseMs: 1000, factor: 2, maxMs: 10_000, jitter: 0.5 };
@@ -41,30 +70,56 @@ describe('retryDelay', () => {
 });
 
 describe('outbox', () => {
-  it('returns due entries oldest first, with their frames intact', async () => {
+  it('adds an entry with its checkpoint in one transaction; entries come back oldest first, frames intact', async () => {
     const db = await fresh();
-    const ids = [];
-    for (const round of [5, 3, 9]) ids.push(await enqueueSubmission(db, submission(round), 1000));
-    const due = await dueSubmissions(db, 1000);
-    expect(due.map((r) => r.round)).toEqual([5, 3, 9]);
-    expect(due.map((r) => r.id)).toEqual(ids);
-    expect(Array.from(await readFrame(due[1]))).toEqual([3, 1, 2, 3]);
-    expect(due[0]).toMatchObject({ attempts: 0, lastError: null, frameBytes: 4, createdAt: 1000 });
-    expect(await dueSubmissions(db, 999)).toEqual([]);
+    const ids = await enqueueRounds(db, [5, 3, 9]);
+    const entries = await pendingSubmissions(db);
+    expect(entries.map((r) => r.round)).toEqual([5, 3, 9]);
+    expect(entries.map((r) => r.id)).toEqual(ids);
+    expect(Array.from(await readFrame(entries[1]))).toEqual([3, 1, 2, 3]);
+    expect(entries[0]).toMatchObject({ attempts: 0, lastError: null, frameBytes: 4, createdAt: 1000, nextAttemptAt: 1000 });
+    const saved = await loadLatestCheckpoint(db, 'run-a');
+    expect(saved?.version).toBe(9);
+    expect(saved?.counters.lastRound).toBe(9);
     db.close();
   });
 
-  it('backs off a failing entry exponentially while the others stay due', async () => {
+  it('stores neither the entry nor the checkpoint when the write fails', async () => {
     const db = await fresh();
-    const first = await enqueueSubmission(db, submission(1), 0);
-    await enqueueSubmission(db, submission(2), 0);
-    const policy = { baseMs: 100, factor: 2, maxMs: 1000, jitter: 0.5 };
+    await enqueueRounds(db, [1]);
+    vi.spyOn(IDBObjectStore.prototype, 'add').mockImplementation(() => {
+      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    });
+    await expect(saveCheckpointWithSubmission(db, state(2, 2), submission(2), { now: 2000 })).rejects.toBeInstanceOf(StorageError);
+    vi.restoreAllMocks();
+    expect((await pendingSubmissions(db)).map((r) => r.round)).toEqual([1]);
+    expect((await loadLatestCheckpoint(db, 'run-a'))?.version).toBe(1);
+    db.close();
+  });
 
+  it('settles refused entries with the checkpoint that took their updates back, in one transaction', async () => {
+    const db = await fresh();
+    const [a, b] = await enqueueRounds(db, [1, 2]);
+    await saveCheckpointAndSettle(db, state(3, 2), [a], { now: 3000 });
+    expect((await pendingSubmissions(db)).map((r) => r.id)).toEqual([b]);
+    expect((await loadLatestCheckpoint(db, 'run-a'))?.version).toBe(3);
+    // A failing settle keeps the entry and the previous checkpoint.
+    vi.spyOn(IDBObjectStore.prototype, 'delete').mockImplementation(() => {
+      throw new DOMException('gone', 'InvalidStateError');
+    });
+    await expect(saveCheckpointAndSettle(db, state(4, 2), [b], { now: 4000 })).rejects.toBeInstanceOf(StorageError);
+    vi.restoreAllMocks();
+    expect((await pendingSubmissions(db)).map((r) => r.id)).toEqual([b]);
+    expect((await loadLatestCheckpoint(db, 'run-a'))?.version).toBe(3);
+    db.close();
+  });
+
+  it('backs off a failing entry exponentially', async () => {
+    const db = await fresh();
+    const [first] = await enqueueRounds(db, [1, 2], 0);
+    const policy = { baseMs: 100, factor: 2, maxMs: 1000, jitter: 0.5 };
     let record = await recordFailure(db, first, 'relay unreachable', 0, policy, noJitter);
     expect(record).toMatchObject({ attempts: 1, nextAttemptAt: 100, lastError: 'relay unreachable' });
-    expect((await dueSubmissions(db, 50)).map((r) => r.round)).toEqual([2]);
-    expect((await dueSubmissions(db, 100)).map((r) => r.round)).toEqual([1, 2]);
-
     record = await recordFailure(db, first, 'HTTP 503', 100, policy, noJitter);
     expect(record).toMatchObject({ attempts: 2, nextAttemptAt: 300 });
     for (let t = 300, attempts = 3; attempts <= 6; attempts++) {
@@ -73,15 +128,14 @@ describe('outbox', () => {
       t = record!.nextAttemptAt;
     }
     expect(record!.attempts).toBe(6);
-    expect(await nextAttemptAt(db)).toBe(0); // entry 2 is still due from the start
+    // The other entry is untouched.
+    expect((await pendingSubmissions(db)).map((r) => r.attempts)).toEqual([6, 0]);
     db.close();
   });
 
   it('removes exactly the acknowledged entry, and reports unknown ids', async () => {
     const db = await fresh();
-    const a = await enqueueSubmission(db, submission(1), 0);
-    const b = await enqueueSubmission(db, submission(2), 0);
-    const c = await enqueueSubmission(db, submission(3), 0);
+    const [a, b, c] = await enqueueRounds(db, [1, 2, 3]);
     expect(await acknowledgeSubmission(db, b)).toBe(true);
     expect((await pendingSubmissions(db)).map((r) => r.id)).toEqual([a, c]);
     expect(await acknowledgeSubmission(db, b)).toBe(false);
@@ -89,7 +143,7 @@ describe('outbox', () => {
     expect(await recordFailure(db, a, 'late', 0)).toBeNull();
     expect((await pendingSubmissions(db)).map((r) => r.round)).toEqual([3]);
     expect(await acknowledgeSubmission(db, c)).toBe(true);
-    expect(await nextAttemptAt(db)).toBeNull();
+    expect(await pendingSubmissions(db)).toEqual([]);
     db.close();
   });
 });

@@ -80,3 +80,38 @@ export function watchErrors(page: Page, label = ''): string[] {
   page.on('pageerror', (error) => errors.push(`${prefix}pageerror: ${error.message}`));
   return errors;
 }
+
+/**
+ * Counts GPUDevices: in the page (an init script wraps requestDevice before
+ * the app loads) and in the training Worker (its script is served with the
+ * same wrapper prepended; read it with workerDeviceCount). Call before goto.
+ * With `hideWorkerGpu`, the Worker also sees no navigator.gpu (a browser
+ * without WebGPU: the page's own navigator.gpu is hidden by the caller).
+ */
+export async function watchDevices(page: Page, options: { hideWorkerGpu?: boolean } = {}): Promise<void> {
+  const wrap = `(() => {
+    const scope = globalThis;
+    scope.__tesseraDevices = 0;
+    if (typeof GPUAdapter === 'undefined') return;
+    const request = GPUAdapter.prototype.requestDevice;
+    GPUAdapter.prototype.requestDevice = function (...args) { scope.__tesseraDevices += 1; return request.apply(this, args); };
+  })();`;
+  await page.addInitScript(wrap);
+  const hide = options.hideWorkerGpu ? 'Object.defineProperty(WorkerNavigator.prototype, "gpu", { get: () => undefined });\n' : '';
+  await page.route('**/assets/training-worker-*.js', async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: `${hide}${wrap}\n${await response.text()}` });
+  });
+}
+
+/** GPUDevices the page's main thread requested (watchDevices). */
+export async function pageDeviceCount(page: Page): Promise<number> {
+  return Number(await page.evaluate('globalThis.__tesseraDevices'));
+}
+
+/** GPUDevices the page's training Worker requested (watchDevices). */
+export async function workerDeviceCount(page: Page): Promise<number> {
+  const worker = page.workers().find((w) => w.url().includes('training-worker'));
+  if (!worker) throw new Error('the page has no training Worker');
+  return Number(await worker.evaluate('globalThis.__tesseraDevices'));
+}

@@ -1,6 +1,6 @@
 // The wallet account the user chose, shared by the wallet panel (which
 // changes it) and the training panel (which joins the swarm with it and
-// whose Worker asks it for signatures). Read from the settings store once,
+// whose Worker asks it for signatures). Read from the settings once,
 // then kept here; React reads it with useSyncExternalStore.
 // Leaves out: the wallet handshake itself (src/wallet/).
 import { useSyncExternalStore } from 'react';
@@ -13,7 +13,7 @@ export interface AccountView {
   error: unknown;
 }
 
-class AccountStore {
+class ChosenAccount {
   private view: AccountView = { account: null, loaded: false, error: null };
   private readonly listeners = new Set<() => void>();
 
@@ -43,17 +43,18 @@ class AccountStore {
   }
 }
 
-let shared: AccountStore | null = null;
+let shared: ChosenAccount | null = null;
 
-export function accountStore(): AccountStore {
+/** The page's one chosen account (loaded from the settings on first use). */
+export function chosenAccount(): ChosenAccount {
   if (!shared) {
-    shared = new AccountStore();
+    shared = new ChosenAccount();
     void shared.load();
   }
   return shared;
 }
 
 export function useAccount(): AccountView {
-  const store = accountStore();
-  return useSyncExternalStore(store.subscribe, store.getSnapshot);
+  const chosen = chosenAccount();
+  return useSyncExternalStore(chosen.subscribe, chosen.getSnapshot);
 }

@@ -1,6 +1,9 @@
-// The page's view of training: folds the Worker's events into one state object
-// that React reads with useSyncExternalStore, shared by the dashboard and the
-// demo screen. Series for the charts are plain arrays grown in place (a new
+// The page's feed from the training Worker: folds the Worker's events into
+// one state object (TrainingView) that React reads with useSyncExternalStore,
+// shared by the dashboard and the demo screen. The tab's GPU is the
+// Worker's: the device panel and the self-test read what it reported
+// ('device', 'self-test', asked for with probe()); the page holds no
+// GPUDevice. Series for the charts are plain arrays grown in place (a new
 // state object per event, the same arrays), so a long run does not copy
 // thousands of points per step.
 // In swarm mode it is also where the Worker's signature requests are answered:
@@ -14,7 +17,7 @@
 import { useSyncExternalStore } from 'react';
 import { explainWalletError, signerFor, WalletError, type WalletAccount } from '../wallet/index.ts';
 import { TrainingClient } from '../worker/client.ts';
-import type { PauseReason, ProgressPhase, RoundPhase, SwarmSetup, TrainingSetup, TrainingState, WorkerEvent } from '../worker/protocol.ts';
+import type { AdapterSummary, PauseReason, ProgressPhase, RoundPhase, SelfTestResult, SwarmSetup, TrainingSetup, TrainingState, WorkerEvent } from '../worker/protocol.ts';
 import { pageDatabase } from './local-data.ts';
 import { relayWatcher } from './relay-watcher.ts';
 
@@ -42,7 +45,17 @@ export interface RoundView {
   message: string | null;
 }
 
+/** The tab's GPU as the Worker reported it. */
+export type DeviceView =
+  | { status: 'pending' }
+  | { status: 'ready'; adapter: AdapterSummary }
+  | { status: 'failed'; problem: { code: string; message: string; advice: string } };
+
+export type SelfTestView = { status: 'idle' | 'running' } | { status: 'done'; result: SelfTestResult } | { status: 'error'; message: string };
+
 export interface TrainingView {
+  device: DeviceView;
+  selfTest: SelfTestView;
   state: TrainingState | 'idle';
   mode: 'standalone' | 'swarm' | null; // of the last start/join
   /** Swarm: the address signing this tab's submissions. */
@@ -79,6 +92,8 @@ export interface TrainingView {
 }
 
 const initial = (): TrainingView => ({
+  device: { status: 'pending' },
+  selfTest: { status: 'idle' },
   state: 'idle',
   mode: null,
   swarmAddress: null,
@@ -115,7 +130,7 @@ function push(series: Series, x: number, y: number): void {
   }
 }
 
-export class TrainingStore {
+export class TrainingFeed {
   private view: TrainingView = initial();
   private readonly listeners = new Set<() => void>();
   private readonly recent: EventOf<'step'>[] = [];
@@ -146,8 +161,25 @@ export class TrainingStore {
     for (const listener of this.listeners) listener();
   }
 
+  /** Asks the Worker for the tab's GPU and the self-test (once per page; the answers stay in the view). */
+  probe(): void {
+    if (this.probed) return;
+    this.probed = true;
+    this.update({ selfTest: { status: 'running' } });
+    this.client.probe();
+  }
+  private probed = false;
+
   private apply(event: WorkerEvent): void {
     switch (event.kind) {
+      case 'device':
+        if (event.adapter) this.update({ device: { status: 'ready', adapter: event.adapter } });
+        // No device, no self-test to wait for.
+        else this.update({ device: { status: 'failed', problem: event.problem ?? { code: 'internal', message: 'the Worker found no adapter', advice: '' } }, selfTest: { status: 'idle' } });
+        break;
+      case 'self-test':
+        this.update({ selfTest: event.result ? { status: 'done', result: event.result } : { status: 'error', message: event.error ?? 'unknown' } });
+        break;
       case 'progress':
         this.markPhase(event.phase, event.at);
         this.update({ progress: { phase: event.phase, fraction: event.fraction, detail: event.detail } });
@@ -167,7 +199,9 @@ export class TrainingStore {
       }
       case 'status':
         this.update({
-          state: event.state,
+          // The Worker runs from page open (it holds the GPU) and answers pause/resume with its status:
+          // until this page starts or joins, its 'stopped' means nothing ran yet.
+          state: this.view.mode === null && event.state === 'stopped' ? 'idle' : event.state,
           pausedFor: event.pausedFor,
           throttle: event.throttle,
           progress: event.state === 'preparing' ? this.view.progress : event.state === 'training' && this.view.lastStep === null ? this.view.progress : null,
@@ -312,14 +346,14 @@ export class TrainingStore {
   }
 }
 
-let shared: TrainingStore | null = null;
+let shared: TrainingFeed | null = null;
 
-/** The page's one training store (one Worker per tab). */
-export function trainingStore(): TrainingStore {
-  shared ??= new TrainingStore();
+/** The page's one training feed (one Worker per tab). */
+export function trainingFeed(): TrainingFeed {
+  shared ??= new TrainingFeed();
   return shared;
 }
 
-export function useTraining(store: TrainingStore = trainingStore()): TrainingView {
-  return useSyncExternalStore(store.subscribe, store.getSnapshot);
+export function useTraining(feed: TrainingFeed = trainingFeed()): TrainingView {
+  return useSyncExternalStore(feed.subscribe, feed.getSnapshot);
 }
