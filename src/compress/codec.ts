@@ -519,9 +519,10 @@ export function checkAggregate(aggregate: AggregateUpdate, manifest: TensorManif
   const fail = (why: string): never => {
     throw new InvalidUpdateError(`aggregate: ${why}`);
   };
-  if (!Number.isInteger(aggregate.contributorCount) || aggregate.contributorCount < 1 || aggregate.contributorCount > 0xffffffff) {
+  if (!Number.isInteger(aggregate.contributorCount) || aggregate.contributorCount < 0 || aggregate.contributorCount > 0xffffffff) {
     fail(`contributor count ${aggregate.contributorCount}`);
   }
+  if (aggregate.contributorCount === 0 && aggregate.tensors.some((t) => t.mode !== 'skipped')) fail('zero contributions, yet values');
   if (aggregate.tensors.length !== manifest.length) fail(`${aggregate.tensors.length} tensors, manifest ${manifest.length}`);
   const limit = aggregateValueLimit(config);
   manifest.forEach((entry, t) => {
@@ -588,7 +589,6 @@ export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, con
   const r = new Reader(bytes);
   readHeader(r, KIND_AGGREGATE, manifest, config);
   const contributorCount = r.u32('contributor count');
-  if (contributorCount === 0) throw new CodecError('bad-count', 'aggregate of zero contributions', 32);
   const limit = aggregateValueLimit(config);
   const tensors = manifest.map((entry): AggregateTensor => {
     readTensorSize(r, entry);
@@ -626,5 +626,7 @@ export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, con
     return indices ? { mode: 'sparse', indices, values } : { mode: 'dense', values };
   });
   checkEnd(r);
+  // Zero contributions (a round whose every submission was turned down) must change nothing.
+  if (contributorCount === 0 && tensors.some((t) => t.mode !== 'skipped')) throw new CodecError('bad-count', 'aggregate of zero contributions with values', 32);
   return { contributorCount, tensors };
 }
