@@ -16,8 +16,10 @@
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
+import { checkGauntletConfig, gauntletConfigWith, type GauntletOverrides } from '../gauntlet/config.ts';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
+  type GauntletConfig,
   isProtocolError,
   parseJson,
   parseSwarmRunInfo,
@@ -50,6 +52,8 @@ export interface RunConfig {
   data: { name: string; trainUrl: string; trainBytes: number; trainSha256: string; valBytes: number; valSha256: string };
   /** Held-out loss measured by the relay after every outer step (0 batches = off). */
   evaluation: { batchSize: number; seqLen: number; batches: number };
+  /** Scoring, selection and payouts (SPEC §2; defaults and reasons in src/gauntlet/config.ts). */
+  gauntlet: GauntletConfig;
 }
 
 export interface RateLimit {
@@ -88,6 +92,12 @@ export interface RelayOptions {
   heartbeatMs: number;
   /** Use the first X-Forwarded-For address as the client IP (only behind a trusted proxy). */
   trustProxy: boolean;
+  /**
+   * Gauntlet's evaluation of a round must finish within this; what is missing
+   * then is the relay's failure (no penalty) and the round closes without it.
+   * Bounds the close whatever the number of submitters.
+   */
+  evaluationTimeoutMs: number;
 }
 
 export const RELAY_VERSION = 'tessera-relay/0.1.0';
@@ -112,6 +122,8 @@ export function defaultRelayOptions(model: GptConfig): RelayOptions {
     statsIntervalMs: 2_000,
     heartbeatMs: 30_000,
     trustProxy: false,
+    // ~20 evaluations of nano take under a second here (docs/relay.md); a minute leaves room for a loaded machine.
+    evaluationTimeoutMs: 60_000,
   };
 }
 
@@ -128,6 +140,7 @@ export interface RunConfigInput {
   errorFeedbackBeta?: number;
   outerLearningRate?: number;
   evaluation?: Partial<RunConfig['evaluation']>;
+  gauntlet?: GauntletOverrides;
   data: RunConfig['data'];
 }
 
@@ -173,6 +186,7 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
       batches: 4, // 4·8 fixed windows: the same measurement every round, milliseconds for nano on wasm
       ...input.evaluation,
     },
+    gauntlet: gauntletConfigWith(input.gauntlet),
   };
 }
 
@@ -239,5 +253,12 @@ export function checkRun(config: RunConfig, options: RelayOptions): SwarmRunInfo
   if (config.evaluation.seqLen > config.model.blockSize) {
     throw new RunConfigError('evaluation.seqLen', `evaluation.seqLen: ${config.evaluation.seqLen} exceeds the model's block size ${config.model.blockSize}`);
   }
+  try {
+    checkGauntletConfig(config.gauntlet);
+  } catch (error) {
+    const field = isProtocolError(error, 'bad-message') ? (error.field ?? 'gauntlet') : 'gauntlet';
+    throw new RunConfigError(field, (error as Error).message);
+  }
+  integerAtLeast('evaluationTimeoutMs', options.evaluationTimeoutMs, 1);
   return info;
 }

@@ -1,12 +1,16 @@
 // Puts a relay together from plain settings: data, run configuration (stored
-// one wins), the start-time check that tabs can run it, file store, evaluator,
-// Relay, HTTP server. Used by the CLI (main.ts), the tests and the bench, so
+// one wins), the start-time check that tabs can run it, file store, the
+// relay's key, evaluators (held-out loss; Gauntlet's worker thread), Relay,
+// HTTP server. Used by the CLI (main.ts), the tests and the bench, so
 // they all run the same relay.
 // Leaves out: argument parsing (main.ts).
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
+import { gauntletConfigWith } from '../gauntlet/config.ts';
+import { WorkerEvaluator } from '../gauntlet/evaluator.ts';
 import { buildRunConfig, checkRun, defaultRelayOptions, RunConfigError, type RelayOptions, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
+import { loadOrCreateRelayKey } from './relay-key.ts';
 import { FileRelayStore } from './file-store.ts';
 import { Relay } from './relay.ts';
 import { startRelayServer, type RelayServer } from './server.ts';
@@ -49,7 +53,8 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   checkRun(requested, { ...defaultRelayOptions(requested.model), ...options.relay });
   const store = await FileRelayStore.open(options.dataDir);
   const stored = await store.getRun();
-  const config: RunConfig = stored?.config ?? requested;
+  // A run created before Gauntlet keeps its rules: every submission aggregated.
+  const config: RunConfig = stored ? { ...stored.config, gauntlet: stored.config.gauntlet ?? gauntletConfigWith({ enabled: false }) } : requested;
   if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
     await store.close();
     throw new Error(`${options.dataDir} holds run "${stored.config.runId}", not "${options.run.runId}"`);
@@ -70,7 +75,12 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   }
   const evaluator =
     options.evaluate === false || config.evaluation.batches === 0 ? null : new OrtEvaluator(config.model, dataset.val, config.evaluation);
-  const relay = await Relay.open(store, config, relayOptions, { evaluator, now: options.now, log: options.log });
+  const signer = await loadOrCreateRelayKey(options.dataDir);
+  const scorer = config.gauntlet.enabled ? new WorkerEvaluator() : null;
+  const relay = await Relay.open(store, config, relayOptions, { evaluator, scorer, signer, trainData: dataset.train, now: options.now, log: options.log }).catch(async (error: unknown) => {
+    await scorer?.close();
+    throw error;
+  });
   try {
     return await startRelayServer(relay, {
       host: options.host ?? '127.0.0.1',

@@ -17,9 +17,10 @@ run (only when the data directory is new; afterwards the stored run wins):
   --preset ${GPT_PRESET_NAMES.join('|')}  --run-id ID  --inner-steps H  --batch-size B  --seq-len T
   --lr 1e-3  --warmup-steps N  --planned-rounds N  --chunk-size 4096  --top-k 64
   --init-seed N  --eval-batches N
+  --gauntlet on|off  --top-g 20  --evaluations 20  --copy-grace 2  --bma-warmup 0
 relay (any time):
   --round-ms 120000  --quorum 16  --min-submissions 1  --allow ADDR,ADDR
-  --no-eval  --trust-proxy  --help`;
+  --evaluation-timeout-ms 60000  --no-eval  --trust-proxy  --help`;
 
 const FLAGS = {
   port: { type: 'string' },
@@ -38,6 +39,12 @@ const FLAGS = {
   'top-k': { type: 'string' },
   'init-seed': { type: 'string' },
   'eval-batches': { type: 'string' },
+  gauntlet: { type: 'string' },
+  'top-g': { type: 'string' },
+  evaluations: { type: 'string' },
+  'copy-grace': { type: 'string' },
+  'bma-warmup': { type: 'string' },
+  'evaluation-timeout-ms': { type: 'string' },
   'round-ms': { type: 'string' },
   quorum: { type: 'string' },
   'min-submissions': { type: 'string' },
@@ -62,6 +69,11 @@ const RUN_FLAGS: Record<string, keyof typeof FLAGS> = {
   minSubmissions: 'min-submissions',
   initSeed: 'init-seed',
   'evaluation.batches': 'eval-batches',
+  'gauntlet.selection.topG': 'top-g',
+  'gauntlet.evaluation.maxSubmissions': 'evaluations',
+  'gauntlet.copy.graceRounds': 'copy-grace',
+  'gauntlet.bma.warmupRounds': 'bma-warmup',
+  evaluationTimeoutMs: 'evaluation-timeout-ms',
 };
 
 /** Leaves out the keys whose value is undefined (so the defaults apply). */
@@ -86,6 +98,13 @@ async function main(): Promise<'keep-running' | void> {
     }),
     compression: given({ chunkSize: numberFlag(values['chunk-size'], 'chunk-size'), topK: numberFlag(values['top-k'], 'top-k') }),
     evaluation: given({ batches: numberFlag(values['eval-batches'], 'eval-batches') }),
+    gauntlet: {
+      ...given({ enabled: values.gauntlet === undefined ? undefined : choiceFlag(values.gauntlet, 'gauntlet', ['on', 'off'] as const) === 'on' }),
+      selection: given({ topG: numberFlag(values['top-g'], 'top-g') }),
+      evaluation: given({ maxSubmissions: numberFlag(values.evaluations, 'evaluations') }),
+      copy: given({ graceRounds: numberFlag(values['copy-grace'], 'copy-grace') }),
+      bma: given({ warmupRounds: numberFlag(values['bma-warmup'], 'bma-warmup') }),
+    },
   };
   const allow = values.allow?.split(',').map((a) => a.trim()).filter(Boolean);
   for (const address of allow ?? []) if (!isValidAddress(address)) throw new UsageError(`--allow: ${address} is not an SS58 prefix-42 address`);
@@ -95,6 +114,7 @@ async function main(): Promise<'keep-running' | void> {
     minSubmissions: numberFlag(values['min-submissions'], 'min-submissions'),
     allowlist: allow,
     trustProxy: values['trust-proxy'] || undefined,
+    evaluationTimeoutMs: numberFlag(values['evaluation-timeout-ms'], 'evaluation-timeout-ms'),
   });
 
   let server;
@@ -121,6 +141,8 @@ async function main(): Promise<'keep-running' | void> {
   const info = server.relay.runInfo();
   console.log(`Tessera relay listening on ${server.url}`);
   console.log(`  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`);
+  const g = info.gauntlet;
+  console.log(`  receipts signed by ${info.relayAddress}; Gauntlet ${g.enabled ? `on (top ${g.selection.topG}, at most ${g.evaluation.maxSubmissions} evaluations per round)` : 'off'}`);
   console.log(`  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`);
 
   let stopping = false;

@@ -14,6 +14,12 @@
 //   GET  /api/ledger              LeaderboardRow[]: addresses by tokens contributed
 //   GET  /api/ledger/:address     AddressLedger: one address's contributions, round by round
 //   GET  /api/stats               StatsBody: swarm stats, loss history, recent rounds
+//   GET  /api/weights[?round=r]   WeightsFile: Gauntlet's payout vector after the last (or round r's) close
+//   GET  /api/leaderboard         Scoreboard: addresses by payout share and score
+//   GET  /api/rounds/:r/receipt   SignedReceiptBody: the round's signed score receipt
+//   GET  /api/rounds/:r/submissions  the round's signed frames (round archive, binary)
+//   GET  /api/rounds/:r/state     GauntletState: the state round r started from
+//   GET  /api/checkpoint?version=0  θ(0), kept forever (rebuild any version with /api/updates)
 //   GET  /api/health              HealthBody {ok: true}
 //   WS   /api/events              PushEvent: round-opened, round-closed, stats
 //   GET  /*                       the built app; unknown paths without an extension get index.html
@@ -125,7 +131,9 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     }
     const path = url.pathname;
     const ledgerMatch = /^\/api\/ledger\/([^/]+)$/.exec(path);
-    const route = ledgerMatch ? '/api/ledger/:address' : path;
+    const roundMatch = /^\/api\/rounds\/(\d{1,10})\/(receipt|submissions|state)$/.exec(path);
+    const route = ledgerMatch ? '/api/ledger/:address' : roundMatch ? `/api/rounds/:round/${roundMatch[2]}` : path;
+    const roundNumber = roundMatch ? Number(roundMatch[1]) : -1;
     if (route !== '/api/submissions' && !read) throw new RelayError('method-not-allowed', `${method} ${path}: use GET`);
     switch (route) {
       case '/api/health':
@@ -137,6 +145,11 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       case '/api/stats':
         return sendJson(res, 200, relay.stats());
       case '/api/checkpoint': {
+        const asked = url.searchParams.get('version');
+        if (asked !== null) {
+          if (asked !== '0') throw new RelayError('bad-request', 'only ?version=0 (θ(0)) is kept; rebuild other versions with /api/updates');
+          return sendBytes(res, await relay.genesisCheckpoint(), { 'Cache-Control': 'public, max-age=31536000, immutable', 'X-Tessera-Model-Version': '0' }, method === 'HEAD');
+        }
         const { version, modelHash, bytes } = relay.checkpoint();
         const etag = `"${modelHash}"`;
         const headers = { ETag: etag, 'Cache-Control': 'no-cache', 'X-Tessera-Model-Version': String(version), 'X-Tessera-Model-Hash': modelHash };
@@ -162,6 +175,21 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       }
       case '/api/ledger':
         return sendJson(res, 200, relay.leaderboard());
+      case '/api/weights': {
+        const roundText = url.searchParams.get('round');
+        if (roundText !== null && !/^\d{1,10}$/.test(roundText)) throw new RelayError('bad-request', 'give ?round=<closed round>');
+        const weights = await relay.weights(roundText === null ? undefined : Number(roundText));
+        if (!weights) throw new RelayError('not-found', 'no payout vector yet: no round has closed with Gauntlet');
+        return sendJson(res, 200, weights);
+      }
+      case '/api/leaderboard':
+        return sendJson(res, 200, relay.scoreboard());
+      case '/api/rounds/:round/receipt':
+        return sendJson(res, 200, await relay.receipt(roundNumber), { 'Cache-Control': 'public, max-age=31536000, immutable' });
+      case '/api/rounds/:round/state':
+        return sendJson(res, 200, await relay.stateBefore(roundNumber));
+      case '/api/rounds/:round/submissions':
+        return sendBytes(res, await relay.roundArchive(roundNumber), { 'Cache-Control': 'public, max-age=31536000, immutable' }, method === 'HEAD');
       case '/api/ledger/:address': {
         let address = '';
         try {

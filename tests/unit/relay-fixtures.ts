@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeUpdate } from '../../src/compress/codec.ts';
+import { ensureDataset } from '../../src/data/prepare.ts';
+import { batchFor } from '../../src/data/sampler.ts';
+import { createGptReference, gptBackward, gptForward, gptZeroGrad } from '../../src/model/gpt-reference.ts';
+import { samplerSeed } from '../../src/protocol/index.ts';
 import { compress, defaultCompressConfig } from '../../src/compress/sparseloco.ts';
 import { GPT_PRESETS } from '../../src/model/config.ts';
 import { buildLayout } from '../../src/model/layout.ts';
@@ -83,6 +87,36 @@ export function residual(seed: number, scale = 1e-3): Float32Array {
   }
   return out;
 }
+
+/**
+ * The payload an honest tab of TEST_RUN would send for `round` from θ(version):
+ * `steps` sign-gradient steps (AdamW's first steps are ≈ lr·sign(g)) of the CPU
+ * reference model on the address's assigned batches, Δ = θ − θ_local, then
+ * top-k + 2-bit. Not the GPU inner loop, but trained on exactly the data
+ * Gauntlet checks, so it lowers the loss like an honest update (scale −1:
+ * raises it).
+ */
+export function trainedPayload(address: string, round: number, version: number, theta: Float32Array, options: { scale?: number; runSeed?: HexHash } = {}): Uint8Array {
+  const runSeed = options.runSeed ?? DEFAULT_RUN_SEED;
+  const scale = options.scale ?? 1; // −1: the sign-flipped update of an attacker who trained and sends the opposite
+  const { batchSize: B, seqLen: T } = TEST_RUN.train as { batchSize: number; seqLen: number };
+  const H = TEST_RUN.innerSteps!;
+  const data = ensureDataset().train;
+  const model = createGptReference(GPT_PRESETS.nano, theta.slice());
+  const seed = samplerSeed(runSeed, address, round);
+  for (let i = 0; i < H; i++) {
+    const batch = batchFor(data, seed, version * H + i, B, T);
+    gptZeroGrad(model);
+    gptForward(model, batch.inputs, batch.targets, B, T);
+    gptBackward(model);
+    for (const t of NANO_LAYOUT.tensors) for (let j = t.offset; j < t.offset + t.size; j++) model.params[j] -= 3e-3 * Math.sign(model.grads[j]);
+  }
+  const delta = theta.map((v, j) => scale * (v - model.params[j]));
+  return encodeUpdate(compress(delta, NANO_LAYOUT.tensors, COMPRESSION), NANO_LAYOUT.tensors, COMPRESSION);
+}
+
+/** The relay's default run seed (src/relay/config.ts). */
+export const DEFAULT_RUN_SEED = `0x${'00'.repeat(31)}01` as const;
 
 /** A valid update payload for the nano model (what a tab's compressor would send). */
 export function updatePayload(seed: number): Uint8Array {
