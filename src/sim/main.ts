@@ -9,8 +9,15 @@
 //
 // Prints one line per round (validation loss of the global model, bytes sent
 // per peer); with --json the last line is the whole result as JSON.
+//
+// A swarm under attack (attack.ts; SparseLoCo, closed by the relay's Gauntlet code):
+//   npm run sim -- --gauntlet on|off --peers R [--attackers noise:1,flip:1,…] --inner H --rounds N
+//                  --model nano [--batch B] [--seq T] [--seed S] [--copy-grace N] [--bma-warmup N]
+//                  [--trial-scale X] [--eval-sequences N] [--probe] [--json]
+// R peers in all: the attackers (classes: noise, flip, copycat, free-rider,
+// wrong-data, sybil) arrive after the R − attackers honest ones.
 // Leaves out: anything the relay or a tab does beyond the arithmetic (no
-// network, signatures or scoring).
+// network or signatures).
 import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
 import { GPT_PRESET_NAMES, GPT_PRESETS } from '../model/config.ts';
@@ -18,10 +25,16 @@ import { ensureDataset } from '../data/prepare.ts';
 import { defaultCompressConfig } from '../compress/sparseloco.ts';
 import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
 import { SIM_ALGORITHMS, runSimulation } from './simulate.ts';
+import { PEER_CLASSES, runAttackSimulation, type AttackRoundResult, type PeerClass } from './attack.ts';
+import { checkGauntletConfig, gauntletConfigWith } from '../gauntlet/config.ts';
+import { protocolReady } from '../protocol/index.ts';
 
 const USAGE = `usage: npm run sim -- --algo ${SIM_ALGORITHMS.join('|')} --peers R --inner H --rounds N --model ${GPT_PRESET_NAMES.join('|')}
                     [--batch B] [--seq T] [--seed S] [--lr LR] [--warmup STEPS] [--eval-batches N]
-                    [--topk K] [--chunk N] [--compressor cpu|gpu] [--json]`;
+                    [--topk K] [--chunk N] [--compressor cpu|gpu] [--json]
+       npm run sim -- --gauntlet on|off --peers R [--attackers ${PEER_CLASSES.filter((c) => c !== 'honest').join('|')}:N,…] --inner H --rounds N
+                    --model ${GPT_PRESET_NAMES.join('|')} [--batch B] [--seq T] [--seed S] [--copy-grace N] [--bma-warmup N]
+                    [--trial-scale X] [--eval-sequences N] [--probe] [--json]`;
 
 /** A required flag. */
 function required<T>(value: T | undefined, flag: string): T {
@@ -44,11 +57,22 @@ const FLAGS = {
   topk: { type: 'string' },
   chunk: { type: 'string' },
   compressor: { type: 'string', default: 'cpu' },
+  gauntlet: { type: 'string' },
+  attackers: { type: 'string' },
+  'copy-grace': { type: 'string' },
+  'bma-warmup': { type: 'string' },
+  'trial-scale': { type: 'string' },
+  'eval-sequences': { type: 'string' },
+  probe: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
 } as const;
 
+type Values = ReturnType<typeof parseCommandLine<typeof FLAGS>>['values'];
+
 async function main(): Promise<void> {
   const { values } = parseCommandLine(process.argv.slice(2), FLAGS);
+  if (values.gauntlet !== undefined) return attackMain(values);
+  if (values.attackers !== undefined) throw new UsageError('--attackers needs --gauntlet on|off');
   const algo = required(choiceFlag(values.algo, 'algo', SIM_ALGORITHMS), 'algo');
   const modelName = required(choiceFlag(values.model, 'model', GPT_PRESET_NAMES), 'model');
   const config = GPT_PRESETS[modelName];
@@ -108,6 +132,94 @@ async function main(): Promise<void> {
     const { finalParams: _params, ...report } = result;
     console.log(JSON.stringify({ ...report, adapter, compress: algo === 'sparseloco' ? compress : null }));
   }
+  gpu.device.destroy();
+}
+
+/** The attackers' classes in order: "noise:1,flip:2" → [noise, flip, flip]. */
+function parseAttackers(text: string | undefined): PeerClass[] {
+  if (!text) return [];
+  const attackerClasses = PEER_CLASSES.filter((c) => c !== 'honest');
+  return text.split(',').flatMap((part) => {
+    const [name, countText = '1'] = part.split(':');
+    const kind = required(choiceFlag(name, 'attackers', attackerClasses), 'attackers');
+    return Array.from({ length: required(integerFlag(countText, `attackers ${name}`), 'attackers') }, () => kind);
+  });
+}
+
+function classLine(r: AttackRoundResult): string {
+  return Object.entries(r.classes)
+    .map(([kind, c]) => `${kind} ${c.aggregated}/${c.peers}${c.meanScore === null ? '' : ` s ${c.meanScore.toExponential(2)} b+ ${(100 * c.indicatorPlus!).toFixed(0)}%`} w ${(100 * c.weight).toFixed(1)}%`)
+    .join(' | ');
+}
+
+async function attackMain(values: Values): Promise<void> {
+  const mode = required(choiceFlag(values.gauntlet, 'gauntlet', ['on', 'off']), 'gauntlet');
+  const modelName = required(choiceFlag(values.model, 'model', GPT_PRESET_NAMES), 'model');
+  const config = GPT_PRESETS[modelName];
+  const total = required(integerFlag(values.peers, 'peers'), 'peers');
+  const attackers = parseAttackers(values.attackers);
+  if (attackers.length >= total) throw new UsageError(`--peers ${total} leaves no honest peer beside ${attackers.length} attackers`);
+  const peers: PeerClass[] = [...Array.from({ length: total - attackers.length }, () => 'honest' as const), ...attackers];
+  const inner = required(integerFlag(values.inner, 'inner'), 'inner');
+  const rounds = required(integerFlag(values.rounds, 'rounds'), 'rounds');
+  const batch = integerFlag(values.batch, 'batch') ?? 2;
+  const seq = integerFlag(values.seq, 'seq') ?? config.blockSize;
+  const seed = integerFlag(values.seed, 'seed') ?? 1;
+  const grace = integerFlag(values['copy-grace'], 'copy-grace');
+  const warmup = integerFlag(values['bma-warmup'], 'bma-warmup');
+  const trialScale = numberFlag(values['trial-scale'], 'trial-scale');
+  const sequences = integerFlag(values['eval-sequences'], 'eval-sequences');
+  const gauntlet = checkGauntletConfig(
+    gauntletConfigWith({
+      enabled: mode === 'on',
+      copy: grace === undefined ? {} : { graceRounds: grace },
+      bma: warmup === undefined ? {} : { warmupRounds: warmup },
+      evaluation: { ...(trialScale !== undefined && { trialScale }), ...(sequences !== undefined && { sequences }) },
+    }),
+  );
+  await protocolReady();
+  const gpu = await acquireNodeDevice();
+  const ctx = new GpuContext(gpu);
+  const adapter = `${gpu.adapter.vendor || 'unknown'}/${gpu.adapter.architecture || 'unknown'}`;
+  const data = ensureDataset();
+  console.log(`sim attack: gauntlet ${mode}, ${modelName}, peers ${peers.join(',')}, H=${inner} rounds=${rounds} B=${batch} T=${seq} seed=${seed} on ${adapter}`);
+  const probe = values.probe ? [0.05, 0.1, 0.2, 1].flatMap((scale) => [4, 8, 16].map((n) => ({ trialScale: scale, sequences: n }))) : undefined;
+  const result = await runAttackSimulation({
+    ctx,
+    model: config,
+    modelName,
+    peers,
+    inner,
+    rounds,
+    batch,
+    seq,
+    seed,
+    data,
+    gauntlet,
+    evalBatches: integerFlag(values['eval-batches'], 'eval-batches') ?? 8,
+    probe,
+    onRound: (r) =>
+      console.log(
+        `round ${String(r.round).padStart(3)}  val ${r.val_loss.toFixed(4)}  aggregated ${r.aggregated}  ${classLine(r)}` +
+          `${r.honest_overlap ? `  honest overlap ${r.honest_overlap.mean.toFixed(3)}/${r.honest_overlap.max.toFixed(3)}` : ''}  ${(r.ms / 1000).toFixed(1)} s (eval ${(r.eval_ms / 1000).toFixed(2)} s)`,
+      ),
+  });
+  console.log(
+    `initial val ${result.initial_val_loss.toFixed(4)} → final ${result.final_val_loss.toFixed(4)}; payout ` +
+      Object.entries(result.payout)
+        .map(([kind, p]) => `${kind} ${(100 * p.final).toFixed(1)}% (run ${(100 * p.run).toFixed(1)}%)`)
+        .join(', ') +
+      `; ${(result.ms / 1000).toFixed(1)} s`,
+  );
+  for (const p of result.probe ?? []) {
+    console.log(
+      `probe scale ${p.setting.trialScale} sequences ${p.setting.sequences}: ` +
+        Object.entries(p.classes)
+          .map(([kind, c]) => `${kind} n ${c.n} s>0 ${(100 * c.positive).toFixed(0)}% b+ ${(100 * c.indicatorPlus).toFixed(0)}% (SPEC o>s ${(100 * c.specIndicatorPlus).toFixed(0)}%) mean s ${c.meanScore.toExponential(2)}`)
+          .join(' | '),
+    );
+  }
+  if (values.json) console.log(JSON.stringify({ ...result, adapter, gauntlet_config: gauntlet }));
   gpu.device.destroy();
 }
 

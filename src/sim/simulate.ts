@@ -41,7 +41,7 @@ import { initGptParameters } from '../model/init.ts';
 import type { ParameterLayout } from '../model/layout.ts';
 import { evaluate, runInnerLoop } from '../train/inner-loop.ts';
 import { learningRate } from '../train/schedule.ts';
-import { batchFor, mix64 } from '../data/sampler.ts';
+import { batchFor, mix64, type Seed } from '../data/sampler.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
 import { decodeAggregate, decodeUpdate, encodeAggregate, encodeUpdate } from '../compress/codec.ts';
@@ -145,6 +145,55 @@ interface ReplicaOptimizerState {
   v: Float32Array; // (layout.size)
 }
 
+/**
+ * R replicas sharing one GptGpu: before a replica's inner loop θ and that
+ * replica's AdamW moments are written into the model, and the moments are read
+ * back after it (see the file header).
+ */
+export class ReplicaTrainer {
+  private readonly states: ReplicaOptimizerState[];
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly model: GptGpu,
+    private readonly train: TrainConfig,
+    private readonly totalSteps: number,
+    private readonly data: Uint8Array, // training bytes
+    replicas: number,
+  ) {
+    const size = model.layout.size;
+    this.states = Array.from({ length: replicas }, () => ({ m: new Float32Array(size), v: new Float32Array(size) }));
+  }
+
+  /** `steps` AdamW steps of `replica` from θ on batchFor(data, seed, step); θ_local stays in model.params. Returns the mean step loss. */
+  async innerLoop(replica: number, globalParams: Float32Array, seed: Seed, firstStep: number, steps: number): Promise<number> {
+    const { ctx, model } = this;
+    const state = this.states[replica];
+    model.uploadParams(globalParams);
+    ctx.write(model.m, state.m);
+    ctx.write(model.v, state.v);
+    const result = await runInnerLoop({ model, train: this.train, data: this.data, seed, steps, firstStep, totalSteps: this.totalSteps });
+    state.m = await ctx.readFloat32(model.m, model.layout.size);
+    state.v = await ctx.readFloat32(model.v, model.layout.size);
+    return result.steps.reduce((sum, s) => sum + s.loss, 0) / result.steps.length;
+  }
+}
+
+/** The inner-loop settings of a simulation: the model's defaults, a warmup of a tenth of the run at most, then the overrides. */
+export function simulationTrainConfig(model: GptConfig, totalSteps: number, B: number, T: number, overrides: SimulationOptions['train'] = {}): TrainConfig {
+  const base = defaultTrainConfig(model);
+  const train: TrainConfig = {
+    ...base,
+    // The default 100-step warmup would outlast a short comparison; a tenth of the run keeps the shape.
+    warmupSteps: Math.min(base.warmupSteps, Math.floor(totalSteps / 10)),
+    ...overrides,
+    batchSize: B,
+    seqLen: T,
+  };
+  validateTrainConfig(train, model);
+  return train;
+}
+
 /** A flat id per replica, ordered like the replica index (aggregation sorts by id). */
 const replicaId = (r: number) => `replica-${String(r).padStart(6, '0')}`;
 
@@ -159,16 +208,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   checkOptions(options);
   const { ctx, algo, peers: R, inner: H, rounds, batch: B, seq: T, seed, data } = options;
   const totalSteps = rounds * H;
-  const base = defaultTrainConfig(options.model);
-  const train: TrainConfig = {
-    ...base,
-    // The default 100-step warmup would outlast a short comparison; a tenth of the run keeps the shape.
-    warmupSteps: Math.min(base.warmupSteps, Math.floor(totalSteps / 10)),
-    ...options.train,
-    batchSize: B,
-    seqLen: T,
-  };
-  validateTrainConfig(train, options.model);
+  const train = simulationTrainConfig(options.model, totalSteps, B, T, options.train);
   const evalBatches = options.evalBatches ?? 8;
   const compressConfig = options.compress ?? defaultCompressConfig;
   const beta = options.efBeta ?? DEFAULT_EF_BETA;
@@ -199,31 +239,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     model.resetOptimizer();
     const initialValLoss = await evaluate(model, data.val, evalBatches);
 
-    const optimizerStates: ReplicaOptimizerState[] = Array.from({ length: R }, () => ({
-      m: new Float32Array(layout.size),
-      v: new Float32Array(layout.size),
-    }));
+    const replicas = new ReplicaTrainer(ctx, model, train, totalSteps, data.train, R);
     const momentum = new Float32Array(layout.size); // (layout.size) DiLoCo's outer Nesterov buffer
     const results: RoundResult[] = [];
-
-    /** H inner steps of replica r from θ(t−1) with its own moments; returns the mean step loss. */
-    const innerLoop = async (r: number, round: number): Promise<number> => {
-      model.uploadParams(globalParams);
-      ctx.write(model.m, optimizerStates[r].m);
-      ctx.write(model.v, optimizerStates[r].v);
-      const result = await runInnerLoop({
-        model,
-        train,
-        data: data.train,
-        seed: replicaDataSeed(seed, r, round),
-        steps: H,
-        firstStep: round * H,
-        totalSteps,
-      });
-      optimizerStates[r].m = await ctx.readFloat32(model.m, layout.size);
-      optimizerStates[r].v = await ctx.readFloat32(model.v, layout.size);
-      return result.steps.reduce((sum, s) => sum + s.loss, 0) / result.steps.length;
-    };
+    const innerLoop = (r: number, round: number) => replicas.innerLoop(r, globalParams, replicaDataSeed(seed, r, round), round * H, H);
 
     for (let round = 0; round < rounds; round++) {
       const roundStart = performance.now();
