@@ -1,5 +1,5 @@
-// `npm run bench -- [matmul|step|compress|relay …] [--json] [--budget-ms N] [filters]`
-// Benches: matmul, step, compress, relay (all four when none is named). With
+// `npm run bench -- [matmul|step|compress|relay|gauntlet …] [--json] [--budget-ms N] [filters]`
+// Benches: matmul, step, compress, relay, gauntlet (all five when none is named). With
 // --json the last line of stdout is one JSON object. Filters (each bench
 // reads those it knows): --models nano,tiny  --shapes 512x512x512,…
 // --submissions 10,100  --B 4  --T 64.
@@ -9,6 +9,7 @@ import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '.
 import { benchCompress } from './compress.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchRelay } from './relay.ts';
+import { benchGauntlet } from './gauntlet.ts';
 import type { BenchOptions } from './report.ts';
 import { benchStep } from './step.ts';
 
@@ -17,6 +18,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   step: benchStep,
   compress: benchCompress,
   relay: benchRelay,
+  gauntlet: benchGauntlet,
 };
 
 const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--json] [--budget-ms 1500]

@@ -12,21 +12,55 @@
 //                 run them would hold at most)
 // Payloads are real compressed updates (4 distinct random residuals per model,
 // reused across keys); signing happens before the clock starts.
-// Leaves out: evaluation (off here; it runs after the close and is not part of it).
+// Leaves out: evaluation (off here; it runs after the close and is not part of
+// it) and Gauntlet's scoring (off here; `npm run bench -- gauntlet`).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keyring } from '@polkadot/keyring';
+import type { KeyringPair } from '@polkadot/keyring/types';
 import { u8aWrapBytes } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { encodeUpdate } from '../compress/codec.ts';
 import { compress, defaultCompressConfig } from '../compress/sparseloco.ts';
-import { GPT_PRESETS } from '../model/config.ts';
+import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
 import { uniformFloats } from '../model/random.ts';
-import { encodeHeader, encodeSubmission, hexToHash, payloadHash, SS58_PREFIX } from '../protocol/index.ts';
+import { encodeHeader, encodeSubmission, hexToHash, payloadHash, SS58_PREFIX, type RoundState } from '../protocol/index.ts';
 import { launchRelay } from '../relay/launch.ts';
 import { printTable, round, type BenchOptions } from './report.ts';
+
+/** One signed frame per key for the open round, payload i for key i (signed before any clock starts). */
+export function benchFrames(pairs: KeyringPair[], state: RoundState, payloadFor: (i: number) => Uint8Array, model: GptPresetName): Uint8Array[] {
+  return pairs.map((pair, i) => {
+    const payload = payloadFor(i);
+    const headerBytes = encodeHeader({
+      runId: 'bench',
+      round: state.round,
+      baseModelVersion: state.version,
+      baseModelHash: hexToHash(state.modelHash),
+      payloadHash: payloadHash(payload),
+      payloadBytes: payload.length,
+      address: pair.address,
+      innerSteps: 15,
+      tokens: 15 * 8 * GPT_PRESETS[model].blockSize,
+      clientVersion: 'tessera-bench/relay',
+    });
+    return encodeSubmission({ headerBytes, signature: pair.sign(u8aWrapBytes(headerBytes)) }, payload);
+  });
+}
+
+/** POSTs every frame at once; their HTTP statuses. */
+export function postAll(url: URL, frames: Uint8Array[]): Promise<number[]> {
+  return Promise.all(
+    frames.map((frame) =>
+      fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: frame as BodyInit }).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      }),
+    ),
+  );
+}
 
 export async function benchRelay(options: BenchOptions) {
   await cryptoWaitReady();
@@ -47,38 +81,16 @@ export async function benchRelay(options: BenchOptions) {
         dataDir: dir,
         port: 0,
         distDir: null,
-        run: { runId: 'bench', preset: model },
+        // Gauntlet off: this bench is ingest and the close's aggregation and persistence; `bench gauntlet` measures scoring.
+        run: { runId: 'bench', preset: model, gauntlet: { enabled: false } },
         relay: { quorum: R, roundMs: 3_600_000, ipRateLimit: { burst: 1e9, perSecond: 1e9 } },
         evaluate: false,
       });
       try {
         const state = server.relay.roundState();
-        const frames = pairs.slice(0, R).map((pair, i) => {
-          const payload = payloads[i % payloads.length];
-          const headerBytes = encodeHeader({
-            runId: 'bench',
-            round: state.round,
-            baseModelVersion: state.version,
-            baseModelHash: hexToHash(state.modelHash),
-            payloadHash: payloadHash(payload),
-            payloadBytes: payload.length,
-            address: pair.address,
-            innerSteps: 15,
-            tokens: 15 * 8 * GPT_PRESETS[model].blockSize,
-            clientVersion: 'tessera-bench/relay',
-          });
-          return encodeSubmission({ headerBytes, signature: pair.sign(u8aWrapBytes(headerBytes)) }, payload);
-        });
-        const url = new URL('api/submissions', server.url);
+        const frames = benchFrames(pairs.slice(0, R), state, (i) => payloads[i % payloads.length], model);
         const started = performance.now();
-        const statuses = await Promise.all(
-          frames.map((frame) =>
-            fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: frame as BodyInit }).then(async (r) => {
-              await r.arrayBuffer();
-              return r.status;
-            }),
-          ),
-        );
+        const statuses = await postAll(new URL('api/submissions', server.url), frames);
         const ingestSeconds = (performance.now() - started) / 1000;
         const refused = statuses.filter((s) => s !== 200).length;
         if (refused) throw new Error(`${refused} of ${R} bench submissions were refused`);
