@@ -1,6 +1,6 @@
 // The demo screen (#/demo) for a projector: big type readable from the back of
-// a room — the loss curve, contributors, tokens per second, a live sample, and
-// a QR code of the join URL.
+// a room — the loss curve, contributors, tokens per second, the leaderboard,
+// a live sample, and a QR code of the join URL.
 // With a relay everything comes from the relay (its push channel and history),
 // so the screen works on a machine that only displays and does not train: the
 // global validation loss per round, the contributors, the swarm's tokens/s,
@@ -15,6 +15,7 @@ import { useRelay, type RelayView } from './relay-watcher.ts';
 import { useTraining, type TrainingView } from './training-feed.ts';
 import { useSample, type SampleState } from './use-sample.ts';
 import { formatCount, formatLoss, formatRate } from './format.ts';
+import { LeaderboardTable } from './scores-panel.tsx';
 
 /** Seconds between live samples: long enough to read one aloud. */
 const SAMPLE_EVERY_MS = 30_000;
@@ -84,6 +85,7 @@ function SwarmDemo({ relay }: { relay: RelayView }) {
           </div>
         </>
       }
+      board={<LeaderboardTable board={relay.scoreboard} limit={5} big />}
     />
   );
 }
@@ -140,7 +142,19 @@ function StandaloneDemo({ view }: { view: TrainingView }) {
   );
 }
 
-function DemoFrame({ sample, chart, stats, idleText = 'Writing…' }: { sample: SampleState | null; chart: ReactNode; stats: ReactNode; idleText?: string }) {
+function DemoFrame({
+  sample,
+  chart,
+  stats,
+  board = null,
+  idleText = 'Writing…',
+}: {
+  sample: SampleState | null;
+  chart: ReactNode;
+  stats: ReactNode;
+  board?: ReactNode;
+  idleText?: string;
+}) {
   return (
     <main className="demo" data-testid="demo-screen">
       <header className="demo-header">
@@ -156,6 +170,12 @@ function DemoFrame({ sample, chart, stats, idleText = 'Writing…' }: { sample: 
       <section className="demo-stats" aria-label="Swarm figures">
         {stats}
       </section>
+      {board && (
+        <section className="demo-board" aria-label="Leaderboard">
+          <span className="label">Top contributors (payout by score)</span>
+          {board}
+        </section>
+      )}
       <section className="demo-sample" aria-label="Live sample" aria-live="polite">
         <span className="label">The model writes{sample?.origin ? ` (${sample.origin})` : ''}</span>
         <p data-testid="demo-sample">{sample?.text ?? (sample?.error ? `No sample: ${sample.error}` : idleText)}</p>

@@ -3,7 +3,9 @@
 // the dense float32 size (the compression ratio), swarm statistics (peers,
 // rounds, tokens, tokens/s, contributors), and "my submissions": the relay's
 // ledger for this tab's address joined with this browser's outbox (signed but
-// not yet acknowledged) and this session's refusals. Standalone (no relay
+// not yet acknowledged) and this session's refusals, each closed one saying
+// whether it was aggregated and why not; Gauntlet's leaderboard and this
+// tab's latest signed receipt (scores-panel.tsx). Standalone (no relay
 // served the page) it says so instead of showing numbers.
 import { useEffect, useState } from 'react';
 import type { LedgerEntry } from '../protocol/index.ts';
@@ -13,6 +15,7 @@ import { formatBytes } from './device-panel.tsx';
 import { formatCount, formatRate, NONE } from './format.ts';
 import { pageDatabase } from './local-data.ts';
 import { relayWatcher, useRelay, type RelayView } from './relay-watcher.ts';
+import { EXCLUSION_TEXT, LeaderboardTable, ReceiptSummary } from './scores-panel.tsx';
 import { useTraining, type RoundView, type TrainingView } from './training-feed.ts';
 
 const NOT_CONNECTED = 'not connected to a relay';
@@ -136,8 +139,13 @@ function SwarmPanel({ relay, view, outbox, address }: { relay: RelayView; view: 
           No account yet: join the swarm (or choose an account) to see your submissions.
         </p>
       ) : (
-        <Submissions address={address} ledger={relay.ledger} outbox={outbox} rounds={view.rounds} />
+        <>
+          <ReceiptSummary receipt={relay.receipt} />
+          <Submissions address={address} ledger={relay.ledger} outbox={outbox} rounds={view.rounds} />
+        </>
       )}
+      <h3>Leaderboard</h3>
+      <LeaderboardTable board={relay.scoreboard} highlight={address} />
     </section>
   );
 }
@@ -146,7 +154,7 @@ interface SubmissionRow {
   round: number;
   bytes: number | null;
   status: string;
-  state: 'accepted' | 'pending' | 'outbox' | 'refused' | 'working';
+  state: 'accepted' | 'excluded' | 'pending' | 'outbox' | 'refused' | 'working';
 }
 
 function statusOfRound(r: RoundView): SubmissionRow['state'] | null {
@@ -166,11 +174,17 @@ function Submissions({ address, ledger, outbox, rounds }: { address: string; led
   const rows = new Map<number, SubmissionRow>();
   const framed = new Map(rounds.map((r) => [r.round, r.frameBytes]));
   for (const line of ledger ?? []) {
+    const excluded = line.status === 'accepted' && line.aggregated === false;
     rows.set(line.round, {
       round: line.round,
       bytes: framed.get(line.round) ?? line.payloadBytes, // the frame this session sent, else the relay's payload count
-      status: line.status === 'accepted' ? `accepted into model v${line.version}` : 'received; the round is open',
-      state: line.status,
+      status:
+        line.status === 'pending'
+          ? 'received; the round is open'
+          : excluded
+            ? `not aggregated into model v${line.version}: ${line.reason ? EXCLUSION_TEXT[line.reason] : 'no reason given'}`
+            : `aggregated into model v${line.version}`,
+      state: excluded ? 'excluded' : line.status,
     });
   }
   for (const entry of outbox ?? []) {

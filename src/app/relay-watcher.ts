@@ -1,6 +1,8 @@
 // Watches the relay that served the page (same origin) and keeps the page's
 // view of it, a snapshot React reads (useRelay): the run, the open round with its deadline, swarm statistics, the global validation loss
-// per model version, closed rounds, contributors, and one address's ledger.
+// per model version, closed rounds, contributors, one address's ledger,
+// Gauntlet's scoreboard and that address's latest receipt, verified here
+// against the run's relay key.
 // It needs no training: the demo screen on a machine that only displays uses
 // it alone. Push events (WebSocket /api/events) say when something changed;
 // the history behind them comes from GET /api/stats, /api/round and
@@ -11,7 +13,7 @@
 // /api/run and stays 'absent': the app then trains standalone.
 // Leaves out: training and signing (training-feed.ts), the tab's own bytes.
 import { useSyncExternalStore } from 'react';
-import type { LedgerEntry, PushEvent, RoundStatus, RoundSummary, StatsEvent, SwarmRunInfo } from '../protocol/index.ts';
+import type { LedgerEntry, PushEvent, ReceiptEntry, RoundStatus, RoundSummary, Scoreboard, StatsEvent, SwarmRunInfo } from '../protocol/index.ts';
 import { RelayClient } from '../swarm/relay-client.ts';
 
 export interface RelayView {
@@ -36,7 +38,35 @@ export interface RelayView {
   swarmTokensPerSecond: number | null;
   /** The watched address's submissions as the relay recorded them, newest first. */
   ledger: LedgerEntry[] | null;
+  /** The relay's receipt-signing address from its run info (null: it signs no receipts). */
+  relayAddress: string | null;
+  /** Gauntlet's scoreboard (null from a relay without one). */
+  scoreboard: Scoreboard | null;
+  /** The watched address's latest closed round, from the relay's signed receipt, verified in this page. */
+  receipt: MyReceipt | null;
   revision: number;
+}
+
+/** The tab's own line of a round's receipt, after this page checked the relay's signature. */
+export interface MyReceipt {
+  round: number;
+  /** The relay key that signed it (the run's published relayAddress). */
+  signer: string;
+  /** null: verified; otherwise why the receipt did not verify. */
+  problem: string | null;
+  entry: ReceiptEntry | null;
+  /** Rank of this submission's score among the round's evaluated submissions (1 = best), and how many were evaluated. */
+  rank: number | null;
+  evaluated: number;
+  submissions: number;
+}
+
+/** The watched address's entry of round `round`'s receipt, with its rank among the evaluated. */
+export function receiptView(round: number, signer: string, entries: readonly ReceiptEntry[], address: string): MyReceipt {
+  const entry = entries.find((e) => e.address === address) ?? null;
+  const evaluated = entries.filter((e) => e.status === 'evaluated').sort((a, b) => b.score - a.score);
+  const at = entry && entry.status === 'evaluated' ? evaluated.findIndex((e) => e.address === address) : -1;
+  return { round, signer, problem: entry ? null : 'this address is not in the receipt', entry, rank: at >= 0 ? at + 1 : null, evaluated: evaluated.length, submissions: entries.length };
 }
 
 /** Closed rounds averaged for the swarm's tokens/s. */
@@ -56,6 +86,9 @@ function initial(): RelayView {
     contributors: null,
     swarmTokensPerSecond: null,
     ledger: null,
+    relayAddress: null,
+    scoreboard: null,
+    receipt: null,
     revision: 0,
   };
 }
@@ -104,8 +137,10 @@ export class RelayWatcher {
     if (this.started) return;
     this.started = true;
     this.client.run().then(
-      (run) => {
-        this.update({ status: 'connected', run });
+      async (run) => {
+        // A relay from before Gauntlet signs no receipts: no address, no receipt panel.
+        const relayAddress = await this.client.gauntletRunInfo().then((g) => g.relayAddress, () => null);
+        this.update({ status: 'connected', run, relayAddress });
         this.events = this.client.events(
           (event) => this.onPush(event),
           () => this.refreshSoon(),
@@ -186,6 +221,10 @@ export class RelayWatcher {
       ]);
       const rounds = [...stats.rounds].sort((a, b) => a.round - b.round);
       const losses = [...stats.losses].sort((a, b) => a.version - b.version);
+      const [scoreboard, receipt] = await Promise.all([
+        this.client.scoreboard().catch(() => null), // a relay from before Gauntlet
+        address && ledger ? this.latestReceipt(address, ledger.entries) : Promise.resolve(null),
+      ]);
       this.update({
         problem: null,
         stats: { round: stats.round, peers: stats.peers, submissions: stats.submissions, tokens: stats.tokens, loss: stats.loss },
@@ -197,9 +236,29 @@ export class RelayWatcher {
         contributors: stats.contributors,
         swarmTokensPerSecond: swarmRate(rounds),
         ledger: address === this.address ? (ledger ? [...ledger.entries].sort((a, b) => b.round - a.round) : null) : this.view.ledger,
+        scoreboard,
+        receipt: address === this.address ? receipt : this.view.receipt,
       });
     } catch (error) {
       this.update({ problem: `could not read the relay's figures: ${(error as Error).message}` });
+    }
+  }
+
+  /**
+   * The receipt of the newest closed round this address submitted to, checked
+   * here (RelayClient.receipt: canonical bytes, the run's relay key). Fetched
+   * once per round.
+   */
+  private async latestReceipt(address: string, ledger: readonly LedgerEntry[]): Promise<MyReceipt | null> {
+    const closed = ledger.filter((l) => l.status === 'accepted').sort((a, b) => b.round - a.round)[0];
+    const signer = this.view.relayAddress;
+    if (!closed || !signer) return null;
+    const previous = this.view.receipt;
+    if (previous && previous.round === closed.round && previous.entry?.address === address) return previous;
+    try {
+      return receiptView(closed.round, signer, (await this.client.receipt(closed.round, signer)).entries, address);
+    } catch (error) {
+      return { round: closed.round, signer, problem: (error as Error).message, entry: null, rank: null, evaluated: 0, submissions: 0 };
     }
   }
 
