@@ -16,30 +16,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { encodeUpdate } from '../compress/codec.ts';
-import { compress, defaultCompressConfig } from '../compress/sparseloco.ts';
 import { GPT_PRESETS } from '../model/config.ts';
-import { uniformFloats } from '../model/random.ts';
 import { buildLayout } from '../model/layout.ts';
-import { SS58_PREFIX } from '../protocol/index.ts';
 import { launchRelay } from '../relay/launch.ts';
-import { benchFrames, postAll } from './relay.ts';
+import { benchFrames, benchKeys, benchPayload, postAll } from './relay.ts';
 import { printTable, round, type BenchOptions } from './report.ts';
 
 export async function benchGauntlet(options: BenchOptions) {
   await cryptoWaitReady();
   const models = options.models ?? ['nano', 'tiny'];
   const counts = options.submissions ?? [10, 100];
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX });
-  const pairs = Array.from({ length: Math.max(...counts) }, (_, i) => keyring.addFromUri(`0x${(i + 1).toString(16).padStart(64, '0')}`));
+  const pairs = benchKeys(Math.max(...counts));
   const rows = [];
   for (const model of models) {
     const layout = buildLayout(GPT_PRESETS[model]);
-    const payloads = pairs.map((_, i) =>
-      encodeUpdate(compress(uniformFloats(layout.size, i + 1, 1e-3), layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig),
-    );
+    const payloads = pairs.map((_, i) => benchPayload(layout, i + 1));
     for (const R of counts) {
       const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-gauntlet-'));
       const server = await launchRelay({

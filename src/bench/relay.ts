@@ -24,11 +24,22 @@ import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { encodeUpdate } from '../compress/codec.ts';
 import { compress, defaultCompressConfig } from '../compress/sparseloco.ts';
 import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
-import { buildLayout } from '../model/layout.ts';
+import { buildLayout, type ParameterLayout } from '../model/layout.ts';
 import { uniformFloats } from '../model/random.ts';
 import { encodeHeader, encodeSubmission, hexToHash, payloadHash, SS58_PREFIX, type RoundState } from '../protocol/index.ts';
 import { launchRelay } from '../relay/launch.ts';
 import { printTable, round, type BenchOptions } from './report.ts';
+
+/** n sr25519 keys from the seeds 1..n (the tests' wallets use the same). */
+export function benchKeys(n: number): KeyringPair[] {
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX });
+  return Array.from({ length: n }, (_, i) => keyring.addFromUri(`0x${(i + 1).toString(16).padStart(64, '0')}`));
+}
+
+/** A real compressed update of residual-like values (uniform in ±1e-3, from `seed`). */
+export function benchPayload(layout: ParameterLayout, seed: number): Uint8Array {
+  return encodeUpdate(compress(uniformFloats(layout.size, seed, 1e-3), layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig);
+}
 
 /** One signed frame per key for the open round, payload i for key i (signed before any clock starts). */
 export function benchFrames(pairs: KeyringPair[], state: RoundState, payloadFor: (i: number) => Uint8Array, model: GptPresetName): Uint8Array[] {
@@ -66,15 +77,11 @@ export async function benchRelay(options: BenchOptions) {
   await cryptoWaitReady();
   const models = options.models ?? ['nano', 'tiny', 'small'];
   const counts = options.submissions ?? [10, 100];
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX });
-  const pairs = Array.from({ length: Math.max(...counts) }, (_, i) => keyring.addFromUri(`0x${(i + 1).toString(16).padStart(64, '0')}`));
+  const pairs = benchKeys(Math.max(...counts));
   const rows = [];
   for (const model of models) {
     const layout = buildLayout(GPT_PRESETS[model]);
-    const payloads = [0, 1, 2, 3].map((seed) => {
-      const e = uniformFloats(layout.size, seed + 1, 1e-3); // residual-like values
-      return encodeUpdate(compress(e, layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig);
-    });
+    const payloads = [1, 2, 3, 4].map((seed) => benchPayload(layout, seed));
     for (const R of counts) {
       const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-relay-'));
       const server = await launchRelay({

@@ -36,6 +36,7 @@ import { l2Norm, medianClipFactors } from '../compress/aggregate.ts';
 import type { AggregateUpdate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { GptConfig } from '../model/config.ts';
+import type { ReceiptEntry } from '../protocol/index.ts';
 import type { Windows } from './assigned-data.ts';
 
 /** θ' = θ − δ at these flat parameter positions. */
@@ -59,14 +60,8 @@ export interface EvaluationJob {
   trials: EvaluationTrial[];
 }
 
-export interface TrialLosses {
-  lossBeforeRandom: number;
-  lossAfterRandom: number;
-  lossBeforeOwn: number;
-  lossAfterOwn: number;
-  lossReferenceRandom: number;
-  lossReferenceOwn: number;
-}
+/** A trial's six losses, as the receipt publishes them. */
+export type TrialLosses = Pick<ReceiptEntry, 'lossBeforeRandom' | 'lossAfterRandom' | 'lossBeforeOwn' | 'lossAfterOwn' | 'lossReferenceRandom' | 'lossReferenceOwn'>;
 
 /** A trial's losses, or why the evaluator could not measure them (the relay's failure, never the contributor's). */
 export type TrialOutcome = { address: string; losses: TrialLosses } | { address: string; error: string };

@@ -51,7 +51,7 @@ import { hashToHex, modelHash, payloadHash, SS58_PREFIX, type GauntletConfig, ty
 import { samplerSeed } from '../protocol/index.ts';
 import { evaluate } from '../train/inner-loop.ts';
 import { CpuReplicaCompressor } from './compressor.ts';
-import { manifestOf, ReplicaTrainer, simulationTrainConfig } from './simulate.ts';
+import { manifestOf, optimizerAt, ReplicaTrainer, simulationTrainConfig } from './simulate.ts';
 
 export const PEER_CLASSES = ['honest', 'noise', 'flip', 'copycat', 'free-rider', 'wrong-data', 'sybil'] as const;
 export type PeerClass = (typeof PEER_CLASSES)[number];
@@ -193,14 +193,8 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
   if (peers.includes('copycat') && (firstHonest < 0 || firstHonest > peers.indexOf('copycat'))) {
     throw new RangeError('a copycat needs an honest peer that arrives before it');
   }
-  const model = await GptGpu.create(ctx, options.model, B, T, {
-    lr: train.learningRate,
-    beta1: train.beta1,
-    beta2: train.beta2,
-    eps: train.eps,
-    weightDecay: train.weightDecay,
-    gradClip: train.gradClip,
-  });
+  // The clip threshold is fixed when the grad-norm dispatch is prepared; lr and the rest are set per step.
+  const model = await GptGpu.create(ctx, options.model, B, T, optimizerAt(train, 0, totalSteps));
   const compressor = new CpuReplicaCompressor(manifest, compression, DEFAULT_EF_BETA);
   const evaluator = new WorkerEvaluator();
   try {

@@ -326,7 +326,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 }
 
 /** AdamW settings of global step `step` (0-based), as runInnerLoop computes them. */
-function optimizerAt(train: TrainConfig, step: number, totalSteps: number): StepOptimizer {
+export function optimizerAt(train: TrainConfig, step: number, totalSteps: number): StepOptimizer {
   const lr = learningRate(step, { maxLr: train.learningRate, warmupSteps: train.warmupSteps, totalSteps, minLrRatio: train.minLrFraction });
   return { lr, beta1: train.beta1, beta2: train.beta2, eps: train.eps, weightDecay: train.weightDecay, gradClip: train.gradClip };
 }
