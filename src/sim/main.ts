@@ -69,19 +69,29 @@ const FLAGS = {
 
 type Values = ReturnType<typeof parseCommandLine<typeof FLAGS>>['values'];
 
+/** The flags both simulations share: the model and the run's shape. */
+function runShape(values: Values, defaultBatch: number) {
+  const modelName = required(choiceFlag(values.model, 'model', GPT_PRESET_NAMES), 'model');
+  const model = GPT_PRESETS[modelName];
+  return {
+    modelName,
+    model,
+    inner: required(integerFlag(values.inner, 'inner'), 'inner'),
+    rounds: required(integerFlag(values.rounds, 'rounds'), 'rounds'),
+    batch: integerFlag(values.batch, 'batch') ?? defaultBatch,
+    seq: integerFlag(values.seq, 'seq') ?? model.blockSize,
+    seed: integerFlag(values.seed, 'seed') ?? 1,
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseCommandLine(process.argv.slice(2), FLAGS);
   if (values.gauntlet !== undefined) return attackMain(values);
   if (values.attackers !== undefined) throw new UsageError('--attackers needs --gauntlet on|off');
   const algo = required(choiceFlag(values.algo, 'algo', SIM_ALGORITHMS), 'algo');
-  const modelName = required(choiceFlag(values.model, 'model', GPT_PRESET_NAMES), 'model');
-  const config = GPT_PRESETS[modelName];
+  const shape = runShape(values, 4);
+  const { modelName, inner, rounds, batch, seq, seed } = shape;
   const peers = required(integerFlag(values.peers, 'peers'), 'peers');
-  const inner = required(integerFlag(values.inner, 'inner'), 'inner');
-  const rounds = required(integerFlag(values.rounds, 'rounds'), 'rounds');
-  const batch = integerFlag(values.batch, 'batch') ?? 4;
-  const seq = integerFlag(values.seq, 'seq') ?? config.blockSize;
-  const seed = integerFlag(values.seed, 'seed') ?? 1;
   const lr = numberFlag(values.lr, 'lr');
   if (lr !== undefined && !(lr > 0)) throw new UsageError(`--lr must be a positive number, got ${values.lr}`);
   const warmup = integerFlag(values.warmup, 'warmup');
@@ -104,14 +114,8 @@ async function main(): Promise<void> {
   const result = await runSimulation({
     ctx,
     algo,
-    model: config,
-    modelName,
+    ...shape,
     peers,
-    inner,
-    rounds,
-    batch,
-    seq,
-    seed,
     data,
     evalBatches,
     compress,
@@ -154,17 +158,12 @@ function classLine(r: AttackRoundResult): string {
 
 async function attackMain(values: Values): Promise<void> {
   const mode = required(choiceFlag(values.gauntlet, 'gauntlet', ['on', 'off']), 'gauntlet');
-  const modelName = required(choiceFlag(values.model, 'model', GPT_PRESET_NAMES), 'model');
-  const config = GPT_PRESETS[modelName];
+  const shape = runShape(values, 2);
+  const { modelName, inner, rounds, batch, seq, seed } = shape;
   const total = required(integerFlag(values.peers, 'peers'), 'peers');
   const attackers = parseAttackers(values.attackers);
   if (attackers.length >= total) throw new UsageError(`--peers ${total} leaves no honest peer beside ${attackers.length} attackers`);
   const peers: PeerClass[] = [...Array.from({ length: total - attackers.length }, () => 'honest' as const), ...attackers];
-  const inner = required(integerFlag(values.inner, 'inner'), 'inner');
-  const rounds = required(integerFlag(values.rounds, 'rounds'), 'rounds');
-  const batch = integerFlag(values.batch, 'batch') ?? 2;
-  const seq = integerFlag(values.seq, 'seq') ?? config.blockSize;
-  const seed = integerFlag(values.seed, 'seed') ?? 1;
   const grace = integerFlag(values['copy-grace'], 'copy-grace');
   const warmup = integerFlag(values['bma-warmup'], 'bma-warmup');
   const trialScale = numberFlag(values['trial-scale'], 'trial-scale');
@@ -186,14 +185,8 @@ async function attackMain(values: Values): Promise<void> {
   const probe = values.probe ? [0.05, 0.1, 0.2, 1].flatMap((scale) => [4, 8, 16].map((n) => ({ trialScale: scale, sequences: n }))) : undefined;
   const result = await runAttackSimulation({
     ctx,
-    model: config,
-    modelName,
+    ...shape,
     peers,
-    inner,
-    rounds,
-    batch,
-    seq,
-    seed,
     data,
     gauntlet,
     evalBatches: integerFlag(values['eval-batches'], 'eval-batches') ?? 8,
