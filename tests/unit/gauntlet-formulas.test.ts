@@ -174,7 +174,35 @@ describe('copy overlap (SPEC §2.5)', () => {
     );
     expect(findings.get(C)).toEqual({ overlap: 0, with: '' });
     expect(findings.get(B)).toEqual({ overlap: 0, with: '' });
-    expect(findings.get(A)).toEqual({ overlap: 1, with: B });
+    expect(findings.get(A)?.with).toBe(B);
+    expect(findings.get(A)?.overlap).toBeCloseTo(1, 14);
+  });
+
+  it('counting by position gives what merging every pair gives', () => {
+    const layout: TensorManifest = [
+      { name: 'w', shape: [64, 100], offset: 0, size: 6400 },
+      { name: 'v', shape: [3000], offset: 6400, size: 3000 },
+      { name: 'u', shape: [30, 70], offset: 9408, size: 2100 },
+    ];
+    const cfg = { ...defaultCompressConfig, chunkSize: 1024, topK: 32, oneDimPolicy: 'dense-quantized' as const };
+    // A shared "signal" makes some positions popular, as honest peers' picks are; the rest is each peer's own noise.
+    const signal = new SplitMix64(99);
+    const common = Float32Array.from({ length: 11_520 }, () => (Number(signal.next() >> 11n) / 2 ** 53 - 0.5) * 2);
+    const updates = Array.from({ length: 12 }, (_, r) => {
+      const own = new SplitMix64(r + 1);
+      const e = common.map((v) => v * (r % 3) * 0.3 + (Number(own.next() >> 11n) / 2 ** 53 - 0.5));
+      return { address: `peer${String(r).padStart(2, '0')}`, receivedAt: 100 - r, update: compress(e, layout, cfg) };
+    });
+    updates.push({ ...updates[4], address: 'copy', receivedAt: 1000 });
+    const findings = copyFindings(updates, layout, cfg);
+    const arrival = [...updates].sort((x, y) => x.receivedAt - y.receivedAt);
+    arrival.forEach((later, j) => {
+      let best = 0;
+      for (let i = 0; i < j; i++) best = Math.max(best, updateOverlap(arrival[i].update, later.update, layout, cfg));
+      expect(findings.get(later.address)!.overlap).toBeCloseTo(best, 12);
+    });
+    expect(findings.get('copy')).toMatchObject({ with: 'peer04' });
+    expect(findings.get('copy')!.overlap).toBeCloseTo(1, 12);
   });
 
   it('random top-64 picks of 4096 overlap by about 1/64', () => {
