@@ -181,8 +181,8 @@ export class Relay {
   private latestWeights: WeightsFile | null = null;
   /** Milliseconds the last close took from scoring to commit (the bench reads it). */
   lastCloseMs: number | null = null;
-  /** Gauntlet's part of the last close: submissions evaluated, evaluation and copy-overlap milliseconds (the bench reads it). */
-  lastScoring: { evaluated: number; evaluationMs: number; overlapMs: number } | null = null;
+  /** Gauntlet's part of the last close: submissions drawn and measured, evaluation and copy-overlap milliseconds (the bench reads it). */
+  lastScoring: { drawn: number; measured: number; evaluationMs: number; overlapMs: number } | null = null;
 
   private constructor(
     readonly config: RunConfig,
@@ -578,7 +578,7 @@ export class Relay {
       await this.store.putState(state); // commit
       failpoint('close:after-state');
       this.lastCloseMs = performance.now() - started;
-      this.lastScoring = { evaluated: scoring.evaluated, evaluationMs: scoring.evaluationMs, overlapMs: scoring.overlapMs };
+      this.lastScoring = { drawn: scoring.evaluated, measured: scoring.measured, evaluationMs: scoring.evaluationMs, overlapMs: scoring.overlapMs };
 
       // Committed: switch the in-memory state over and tell everyone.
       const reasons = new Map(excluded.map((e) => [e.address, e.reason]));
@@ -651,7 +651,8 @@ export class Relay {
         if (outcomes === 1) failpoint('close:during-evaluation');
       },
     );
-    return { decision, seed: measurements.plan.seed, evaluated: measurements.plan.evaluate.length, ...timings };
+    const measured = [...measurements.outcomes.values()].filter((o) => !('error' in o)).length;
+    return { decision, seed: measurements.plan.seed, evaluated: measurements.plan.evaluate.length, measured, ...timings };
   }
 
   /** The round's receipt (signed by the relay's key), weights and Gauntlet state, as one record for the store. */
