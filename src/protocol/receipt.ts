@@ -29,7 +29,7 @@
 //     f64   lossReferenceRandom, lossReferenceOwn   the round's consensus step on the same windows (0 unless evaluated)
 //     f64   score           s = (lossBeforeRandom − lossAfterRandom) / lossBeforeRandom
 //     f64   ownImprovement  the same on the contributor's own assigned batch
-//     i8    indicator       +1 its own-data advantage beats the consensus step's, −1 not, 0 not evaluated
+//     i8    indicator       +1 it improved its own data, by more than the consensus step's advantage there; −1 not; 0 not evaluated
 //     f64   overlap         largest index overlap with an earlier submission of the round
 //     str   overlapWith     that submission's address ('' if none)
 //     f64   mu, sigma       OpenSkill rating after the round

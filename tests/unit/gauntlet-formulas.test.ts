@@ -40,6 +40,9 @@ describe('scores (SPEC §2.4)', () => {
     expect(dataIndicator(0.01, 0.02, 0.01, 0.02)).toBe(-1);
     expect(dataIndicator(0.01, 0.03, 0.01, 0.02)).toBe(1);
     expect(dataIndicator(-0.01, 0.0, 0.02, 0.035)).toBe(-1);
+    // An empty update proves nothing, whatever the consensus step favours.
+    expect(dataIndicator(0, 0, 0.02, 0.01)).toBe(-1);
+    expect(dataIndicator(-0.02, -0.01)).toBe(-1);
   });
 
   it('BMA moves by α = 0.05 and needs three +1s in a row to pass the 0.10 gate', () => {
