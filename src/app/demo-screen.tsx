@@ -85,7 +85,7 @@ function SwarmDemo({ relay }: { relay: RelayView }) {
           </div>
         </>
       }
-      board={<LeaderboardTable board={relay.scoreboard} limit={5} big />}
+      board={<LeaderboardTable board={relay.scoreboard} limit={3} big />}
     />
   );
 }
