@@ -48,7 +48,7 @@ export async function benchRelay(options: BenchOptions) {
         port: 0,
         distDir: null,
         run: { runId: 'bench', preset: model },
-        relay: { quorum: R, roundMs: 3_600_000, ipRateLimit: { burst: 1e9, perSecond: 1e9 } },
+        relay: { quorum: R, roundMs: 3_600_000, ipRateLimit: { burst: 1e9, perSecond: 1e9 }, limits: { uploadsPerIp: 1e9, maxUploads: 1e9 } },
         evaluate: false,
       });
       try {

@@ -19,15 +19,17 @@
 //
 // Checks on a submission, cheapest first, each a typed error (errors.ts), in
 // one pipeline (checkSubmission) that a new POST and a frame restored from
-// disk both pass: per-IP rate limit* → frame and header (decodeSubmission:
-// truncation, size, trailing bytes, header fields, SS58 prefix) → allowlist*
-// → run, round, base version and hash (checkHeaderForRound) → deadline* →
-// one per address per round* → sr25519 signature over <Bytes>header</Bytes>
-// and payload hash (verifySignedSubmission) → per-address rate limit* →
-// header counts → codec decode (every tensor, indices, finiteness, bounds).
-// (* a new POST only: these judge the request, not the bytes.) Then the
-// durable write and the acknowledgement. Nothing before the write changes any
-// state; a refusal leaves the relay as it was.
+// disk both pass. Before it, the server has applied the per-IP submission
+// rate and the uploads-in-flight limits, before reading the body (server.ts).
+// Frame and header (decodeSubmission: truncation, size, trailing bytes, header
+// fields, SS58 prefix) → allowlist* → run, round, base version and hash
+// (checkHeaderForRound) → deadline* → one per address per round* → sr25519
+// signature over <Bytes>header</Bytes> and payload hash
+// (verifySignedSubmission) → per-address rate limit* → inner steps and
+// tokens against the run (checkSubmissionCounts) → codec decode (every
+// tensor, indices, finiteness, bounds). (* a new POST only: these judge the
+// request, not the bytes.) Then the durable write and the acknowledgement.
+// Nothing before the write changes any state; a refusal leaves the relay as it was.
 //
 // Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
 // aggregated), copy detection, sharding across processes.
@@ -60,7 +62,7 @@ import {
   type SubmissionAck,
   type SwarmRunInfo,
 } from '../protocol/index.ts';
-import { runInfoFor, type RelayOptions, type RunConfig } from './config.ts';
+import { innerStepsRange, runInfoFor, tokensForSteps, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import type { Evaluator } from './evaluator.ts';
 import { failpoint } from './failpoint.ts';
@@ -105,10 +107,9 @@ interface CheckedSubmission {
   update: CompressedUpdate;
 }
 
-/** What a new POST adds to the checks: when and from where it arrived. */
+/** What a new POST adds to the checks: when it arrived (its address's limits were applied by the server). */
 interface Arrival {
   now: number;
-  clientIp: string;
 }
 
 export interface RelayDependencies {
@@ -132,7 +133,6 @@ export class Relay {
   private readonly history: RoundSummary[] = [];
   private readonly evaluations: EvaluationRecord[] = [];
   private readonly listeners = new Set<PushListener>();
-  private readonly ipLimiter: RateLimiter;
   private readonly addressLimiter: RateLimiter;
   private readonly allowlist: Set<string> | null;
   private readonly now: () => number;
@@ -164,7 +164,6 @@ export class Relay {
     this.params = params;
     this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
     this.round = openRound(state);
-    this.ipLimiter = new RateLimiter(options.ipRateLimit);
     this.addressLimiter = new RateLimiter(options.addressRateLimit);
     this.allowlist = options.allowlist ? new Set(options.allowlist) : null;
     this.now = deps.now ?? Date.now;
@@ -311,11 +310,11 @@ export class Relay {
   // ------------------------------------------------------------ submissions
 
   /** Runs every check (file header), stores the frame durably, and acknowledges. */
-  async submit(frame: Uint8Array, clientIp: string): Promise<SubmissionAck> {
+  async submit(frame: Uint8Array): Promise<SubmissionAck> {
     if (this.stopped) throw new RelayError('unavailable', 'the relay is shutting down');
     const now = this.now();
     const round = this.round;
-    const { submission, update } = this.checkSubmission(frame, { now, clientIp });
+    const { submission, update } = this.checkSubmission(frame, { now });
     const { header } = submission;
 
     // Everything above was synchronous: the round cannot have changed under it.
@@ -351,7 +350,6 @@ export class Relay {
    * cannot change while it runs.
    */
   private checkSubmission(frame: Uint8Array, arrival: Arrival | null): CheckedSubmission {
-    if (arrival) this.takeToken(this.ipLimiter, arrival.clientIp, arrival.now);
     const submission = decodeSubmission(frame, { maxPayloadBytes: this.options.maxPayloadBytes });
     const { header } = submission;
     if (arrival && this.allowlist && !this.allowlist.has(header.address)) {
@@ -367,7 +365,7 @@ export class Relay {
     }
     verifySignedSubmission(submission);
     if (arrival) this.takeToken(this.addressLimiter, header.address, arrival.now);
-    if (header.innerSteps < 1 || header.tokens < 1) throw new RelayError('bad-update', 'a submission must report at least one inner step and one token');
+    checkSubmissionCounts(header, this.config);
     return { submission, update: decodeUpdate(submission.payload, this.manifest, this.config.compression) };
   }
 
@@ -648,6 +646,22 @@ function openRound(state: RelayStateRecord): OpenRound {
     writes: new Set(),
     closing: false,
   };
+}
+
+/**
+ * The work a header claims must be what this run asks for: inner steps within
+ * the run's range, and exactly B·T tokens per step. Totals (ledger, stats) are
+ * sums of these, so one key cannot top the ledger with a made-up count.
+ */
+function checkSubmissionCounts(header: { innerSteps: number; tokens: number }, config: RunConfig): void {
+  const { min, max } = innerStepsRange(config);
+  if (header.innerSteps < min || header.innerSteps > max) {
+    throw new RelayError('bad-update', `the header reports ${header.innerSteps} inner steps; this run takes ${min === max ? min : `${min}..${max}`}`);
+  }
+  const tokens = tokensForSteps(config, header.innerSteps);
+  if (header.tokens !== tokens) {
+    throw new RelayError('bad-update', `the header reports ${header.tokens} tokens; ${header.innerSteps} steps of B·T = ${config.train.batchSize}·${config.train.seqLen} are ${tokens}`);
+  }
 }
 
 function submissionRecord(

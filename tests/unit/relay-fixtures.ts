@@ -22,7 +22,7 @@ import {
   type HexHash,
   type SubmissionHeader,
 } from '../../src/protocol/index.ts';
-import type { RelayOptions, RunConfigInput } from '../../src/relay/config.ts';
+import type { RelayOptionsInput, RunConfigInput } from '../../src/relay/config.ts';
 import { launchRelay } from '../../src/relay/launch.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { createTestWallet, type TestWallet } from '../support/test-wallet.ts';
@@ -59,7 +59,7 @@ export function removeTempDirs(): void {
 /** A relay in this process on 127.0.0.1, a free port, no app, no evaluation unless asked. */
 export function startTestRelay(
   dataDir: string,
-  relay: Partial<RelayOptions> = {},
+  relay: RelayOptionsInput = {},
   extra: { evaluate?: boolean; now?: () => number; log?: (m: string) => void } = {},
 ): Promise<RelayServer> {
   return launchRelay({
