@@ -1,7 +1,8 @@
 // Fuzzes the wire decoders (src/compress/codec.ts) with mutated and random
 // payloads: bit flips, byte edits, truncation, extension, insertion/deletion,
-// splices of two payloads, random bytes (bare or behind a valid header) and
-// edits of every header and record field to boundary and random values. Every
+// splices of two payloads, random bytes (bare or behind a valid header), edits
+// of every header and record field to boundary and random values, and other
+// spellings of the same float (−0, NaN payloads, subnormals). Every
 // payload must either decode to a valid update/aggregate that re-encodes to the
 // very same bytes, or throw a CodecError — any other exception fails the test.
 // The field offsets come from an independent walk of the layout in
@@ -196,10 +197,26 @@ function randomBytes(length: number, r: ReturnType<typeof rng>): Uint8Array {
   return out;
 }
 
+/**
+ * Other spellings of a float: −0, NaNs with payload bits (quiet, signalling,
+ * negative), subnormals. Written as raw bits, since a DataView may canonicalise
+ * NaN payloads when given a number.
+ */
+const FLOAT_SPELLINGS = [0x80000000, 0x7fc00001, 0xffc00000, 0x7f800001, 0xff800001, 0x00000001, 0x80000001, 0x007fffff];
+
 /** One mutated payload and the name of the mutation. */
 function mutate(seed: Seed, seeds: Seed[], r: ReturnType<typeof rng>): [string, Uint8Array] {
   const b = seed.bytes.slice();
-  switch (r.int(11)) {
+  switch (r.int(12)) {
+    case 11: {
+      // A zero becomes −0, or any float another spelling: canonical means one byte string per content.
+      const floats = seed.fields.filter((f) => f.type === 'f32');
+      const view = new DataView(b.buffer);
+      const zeros = floats.filter((f) => view.getUint32(f.at, true) === 0);
+      const field = zeros.length > 0 && r.next() < 0.5 ? r.pick(zeros) : r.pick(floats);
+      view.setUint32(field.at, r.pick(FLOAT_SPELLINGS), true);
+      return ['float spellings', b];
+    }
     case 0: {
       const flips = 1 + r.int(8);
       for (let i = 0; i < flips; i++) b[r.int(b.length)] ^= 1 << r.int(8);
@@ -288,6 +305,13 @@ describe('codec fuzz', () => {
         } else {
           const aggregate = decodeAggregate(bytes, manifest, config);
           expectSameBytes(encodeAggregate(aggregate, manifest, config), bytes, iteration);
+        }
+        // Independently of the encoder: an accepted payload spells no float as −0 (its zeros are +0).
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        for (const field of walk(bytes, kind, config)) {
+          if (field.type === 'f32' && view.getUint32(field.at, true) === 0x80000000) {
+            throw new Error(`iteration ${iteration} (${mutation}): accepted −0 at byte ${field.at} (${field.name})`);
+          }
         }
         outcome = 'valid';
         valid++;
