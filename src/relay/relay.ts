@@ -76,6 +76,14 @@ import {
   type SubmissionRecord,
 } from './store.ts';
 
+/**
+ * Version of the checks submit() runs (signature, payload hash, codec, counts).
+ * A stored frame recorded as verified under this version is not verified again
+ * at a restart; bump it whenever a check gets stricter, so frames accepted by
+ * an older relay are checked once more under the new rules.
+ */
+export const SUBMISSION_CHECKS = 2;
+
 /** How long a failed close waits before it tries again (storage trouble, e.g. a full disk). */
 const CLOSE_RETRY_MS = 5_000;
 /** Closed-round summaries kept in memory for /api/stats. */
@@ -322,7 +330,7 @@ export class Relay {
     round.reserved.add(header.address);
     const write = (async () => {
       try {
-        await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now });
+        await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now, verifiedBy: SUBMISSION_CHECKS });
       } catch (error) {
         this.log(`storing a submission failed: ${(error as Error).message}`);
         throw new RelayError('unavailable', 'the relay could not store the submission; nothing was recorded, retry');
