@@ -179,6 +179,8 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   const openSockets = new Set<Duplex>();
   /** The answer each socket's current request is waiting for, so a timeout is answered through it. */
   const pendingAnswers = new WeakMap<Duplex, ServerResponse>();
+  /** An upload's slot, to free before a timeout's answer goes out (the client may retry at once). */
+  const uploadSlots = new WeakMap<ServerResponse, () => void>();
   let inFlight = 0;
   let onIdle: (() => void) | null = null;
   let stopping = false;
@@ -282,6 +284,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
         spend(submissionRate, ip, 'submissions');
         const release = uploads.acquire(ip);
         if (typeof release === 'string') throw admissionError(release, 'uploads');
+        uploadSlots.set(res, release);
         try {
           const frame = await readBody(req, bodyLimit);
           return sendJson(req, res, 200, await relay.submit(frame));
@@ -417,6 +420,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     const pending = pendingAnswers.get(socket);
     if (pending) {
       // A request is being handled (its body was cut short or timed out): answer through it, then drop the socket.
+      uploadSlots.get(pending)?.();
       if (!pending.headersSent) {
         const { status, body, retryAfter } = errorResponse(clientErrorFor(error));
         const text = JSON.stringify(body);

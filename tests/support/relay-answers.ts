@@ -25,9 +25,10 @@ export const DOCUMENTED_CODES: ReadonlyMap<string, number> = new Map<string, num
  * Null when `response` is a success (2xx, 3xx, 101) or a well-formed typed
  * error; otherwise what is wrong with it.
  */
-export function answerProblem(response: WireResponse): string | null {
+export function answerProblem(response: WireResponse, method = 'GET'): string | null {
   if (response.status < 400) return null;
   if (!/^application\/json\b/.test(response.headers['content-type'] ?? '')) return `${response.status} without a JSON body (${response.headers['content-type']})`;
+  if (method === 'HEAD') return null; // the same headers as GET, no body
   let json: unknown;
   try {
     json = JSON.parse(response.body.toString('utf8'));
