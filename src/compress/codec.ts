@@ -231,7 +231,7 @@ function readQuantization(r: Reader, name: string, config: CompressConfig): { me
  */
 function refuseNegativeZero(name: string, what: string, values: ArrayLike<number>, at: number): void {
   for (let i = 0; i < values.length; i++) {
-    if (values[i] === 0 && 1 / values[i] < 0) throw new NonCanonicalError(name, `${what}[${i}] is −0; zero is written as +0`, at + 4 * i);
+    if (values[i] === 0 && 1 / values[i] < 0) throw new CodecError('non-canonical', `${name}: ${what}[${i}] is −0; zero is written as +0`, at + 4 * i);
   }
 }
 
