@@ -87,6 +87,8 @@ const CONTENT_TYPES: Record<string, string> = {
 const BULK_FILE_BYTES = 1024 * 1024;
 /** A refused socket whose answer does not flush (the client stopped reading) is destroyed after this. */
 const REFUSAL_FLUSH_MS = 5_000;
+/** How long a push client we closed has to answer the close frame before its socket is destroyed. */
+const CLOSE_HANDSHAKE_MS = 1_000;
 /** Retry-After for a refusal at a total limit: the slot frees up when someone else's upload ends. */
 const BUSY_RETRY_SECONDS = 2;
 /** The one host every request target is resolved against: the Host header never routes anything. */
@@ -181,6 +183,20 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   const pendingAnswers = new WeakMap<Duplex, ServerResponse>();
   /** An upload's slot, to free before a timeout's answer goes out (the client may retry at once). */
   const uploadSlots = new WeakMap<ServerResponse, () => void>();
+  /**
+   * Answers a socket still owes to requests pipelined before an upgrade or a
+   * CONNECT. Node hands such a socket over at once; whatever is written to it
+   * must wait until those answers are out, or they are lost and the client
+   * pairs its requests with the wrong answers.
+   */
+  const answersOwed = new WeakMap<Duplex, number>();
+  const whenAnswered = new WeakMap<Duplex, () => void>();
+  const afterOwedAnswers = (socket: Duplex, then: () => void) => {
+    if ((answersOwed.get(socket) ?? 0) === 0) return then();
+    whenAnswered.set(socket, then);
+    // Owed answers that never finish (a client that stops reading) do not keep the socket.
+    setTimeout(() => socket.destroy(), limits.requestTimeoutMs + REFUSAL_FLUSH_MS).unref();
+  };
   let inFlight = 0;
   let onIdle: (() => void) | null = null;
   let stopping = false;
@@ -359,6 +375,8 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   /** The error boundary: everything a request can do happens inside here. */
   const handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (stopping) throw new RelayError('unavailable', 'the relay is shutting down; retry shortly', BUSY_RETRY_SECONDS);
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (checked here rather than by Node, for a typed answer).
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new RelayError('bad-request', 'an HTTP/1.1 request needs a Host header');
     const url = parseTarget(req.url);
     const ip = clientIp(req);
     if (url.pathname.startsWith('/api/')) await api(req, res, url, ip);
@@ -371,17 +389,27 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       requestTimeout: limits.requestTimeoutMs,
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       maxHeaderSize: limits.maxHeaderBytes,
+      requireHostHeader: false, // handleRequest refuses it, with a typed body
       // Node checks the two timeouts above on this interval (default 30 s).
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
     },
     (req, res) => {
+      const socket = req.socket;
       inFlight += 1;
-      pendingAnswers.set(req.socket, res);
+      answersOwed.set(socket, (answersOwed.get(socket) ?? 0) + 1);
+      pendingAnswers.set(socket, res);
       req.on('error', noop);
       res.on('error', noop);
       res.once('close', () => {
         inFlight -= 1;
-        if (pendingAnswers.get(req.socket) === res) pendingAnswers.delete(req.socket);
+        if (pendingAnswers.get(socket) === res) pendingAnswers.delete(socket);
+        const owed = (answersOwed.get(socket) ?? 1) - 1;
+        answersOwed.set(socket, owed);
+        if (owed === 0) {
+          const then = whenAnswered.get(socket);
+          whenAnswered.delete(socket);
+          then?.();
+        }
         if (inFlight === 0) onIdle?.();
       });
       handleRequest(req, res).catch((error: unknown) => {
@@ -445,7 +473,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   // CONNECT has no place here (not a proxy); Node would otherwise drop the socket without an answer.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
     socket.on('error', noop);
-    refuseSocket(socket, new RelayError('method-not-allowed', 'CONNECT: this relay is not a proxy'));
+    afterOwedAnswers(socket, () => refuseSocket(socket, new RelayError('method-not-allowed', 'CONNECT: this relay is not a proxy')));
   });
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     answerError(req, res, new RelayError('bad-request', `Expect: ${req.headers.expect}: only 100-continue is understood`));
@@ -461,6 +489,10 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
+    afterOwedAnswers(socket, () => upgrade(req, socket, head));
+  });
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
       if (stopping) throw new RelayError('unavailable', 'the relay is shutting down', BUSY_RETRY_SECONDS);
       const url = parseTarget(req.url);
@@ -472,14 +504,18 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     } catch (error) {
       refuseSocket(socket, error);
     }
-  });
+  };
 
   sockets.on('connection', (ws: WebSocket) => {
     alive.set(ws, true);
     ws.on('error', () => ws.terminate());
     ws.on('pong', () => alive.set(ws, true));
-    // The channel is one-way: a client that talks is not one of ours.
-    ws.on('message', () => ws.close(1008, 'this channel is one-way'));
+    // The channel is one-way: a client that talks is not one of ours. It gets a close frame
+    // (1008) and CLOSE_HANDSHAKE_MS to answer it, not the library's 30 s.
+    ws.once('message', () => {
+      ws.close(1008, 'this channel is one-way');
+      setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
+    });
     ws.on('close', () => relay.setPeers(sockets.clients.size));
     ws.send(JSON.stringify({ type: 'round-opened', state: relay.roundState() } satisfies PushEvent));
     relay.setPeers(sockets.clients.size);

@@ -105,6 +105,8 @@ export function parseResponses(data: Buffer, methods: readonly string[], closed:
     responses.push({ status, headers, body });
     request += 1;
     at = bodyStart;
+    // After 101 Switching Protocols the bytes are WebSocket frames, not HTTP.
+    if (status === 101) return { responses, malformed: null, rest: data.length - at };
   }
 }
 

@@ -8,8 +8,8 @@
 // The field offsets come from an independent walk of the layout in
 // docs/wire-format.md, so the fuzzer also reaches fields deep in the payload.
 import { describe, expect, it } from 'vitest';
-import { mulberry32, randomInt } from '../../src/model/random.ts';
 import { randomFloats } from '../compare.ts';
+import { rng, type Rng } from '../support/rng.ts';
 import type { TensorManifestEntry } from '../../src/compress/manifest.ts';
 import { aggregateUpdates } from '../../src/compress/aggregate.ts';
 import {
@@ -47,12 +47,6 @@ const configs: CompressConfig[] = [
   { ...defaultCompressConfig, chunkSize: 64, topK: 4 },
   { ...defaultCompressConfig, chunkSize: 128, topK: 6, oneDimPolicy: 'dense-float32' },
 ];
-
-/** Seeded (mulberry32), so a failure names a reproducible iteration. */
-function rng(seed: number) {
-  const next = mulberry32(seed);
-  return { next, int: (n: number) => randomInt(next, n), pick: <T>(xs: readonly T[]) => xs[randomInt(next, xs.length)] };
-}
 
 type FieldType = 'u8' | 'u16' | 'u32' | 'f32' | 'bytes';
 interface Field {
@@ -157,7 +151,7 @@ function makeSeeds(): Seed[] {
 const INTERESTING_INTS = [0, 1, 2, 3, 4, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];
 const INTERESTING_FLOATS = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 1024, -1024, 1025, 2048, -2049, 4096, 1e30, -1e30, 3.4e38, 1e-45, 0.5, -0.5];
 
-function editField(bytes: Uint8Array, field: Field, r: ReturnType<typeof rng>): void {
+function editField(bytes: Uint8Array, field: Field, r: Rng): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (field.at + field.width > bytes.length) return;
   switch (field.type) {
@@ -191,7 +185,7 @@ function editField(bytes: Uint8Array, field: Field, r: ReturnType<typeof rng>): 
   }
 }
 
-function randomBytes(length: number, r: ReturnType<typeof rng>): Uint8Array {
+function randomBytes(length: number, r: Rng): Uint8Array {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = r.int(256);
   return out;
@@ -205,7 +199,7 @@ function randomBytes(length: number, r: ReturnType<typeof rng>): Uint8Array {
 const FLOAT_SPELLINGS = [0x80000000, 0x7fc00001, 0xffc00000, 0x7f800001, 0xff800001, 0x00000001, 0x80000001, 0x007fffff];
 
 /** One mutated payload and the name of the mutation. */
-function mutate(seed: Seed, seeds: Seed[], r: ReturnType<typeof rng>): [string, Uint8Array] {
+function mutate(seed: Seed, seeds: Seed[], r: Rng): [string, Uint8Array] {
   const b = seed.bytes.slice();
   switch (r.int(12)) {
     case 11: {

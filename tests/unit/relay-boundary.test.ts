@@ -130,6 +130,14 @@ describe('relay process: requests cannot kill it', () => {
     expectTyped(await ask(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'), 'method-not-allowed');
     const accepted = await ask(port, upgrade('/api/events'), { waitMs: 1_000 });
     expect(accepted[0].status).toBe(101);
+    // Behind pipelined requests, an upgrade or a CONNECT is answered after them, in order (found by the fuzzer).
+    const health = 'GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n';
+    const connectAfter = await ask(port, health.repeat(3) + 'CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n', { methods: ['GET', 'GET', 'GET', 'CONNECT'] });
+    expect(connectAfter.map((r) => r.status)).toEqual([200, 200, 200, 405]);
+    const upgradeAfter = await ask(port, health + 'HEAD /api/run HTTP/1.1\r\nHost: x\r\n\r\n' + upgrade('/nope'), { methods: ['GET', 'HEAD', 'GET'] });
+    expect(upgradeAfter.map((r) => r.status)).toEqual([200, 200, 404]);
+    const eventsAfter = await ask(port, health + upgrade('/api/events'), { methods: ['GET', 'GET'], waitMs: 1_000 });
+    expect(eventsAfter.map((r) => r.status)).toEqual([200, 101]);
     expect(alive(relay)).toBe(true);
     expect(await getJson(relay.url, 'api/health')).toEqual({ ok: true });
   });
