@@ -189,11 +189,17 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
    * must wait until those answers are out, or they are lost and the client
    * pairs its requests with the wrong answers.
    */
-  const answersOwed = new WeakMap<Duplex, number>();
+  const answersOwed = new WeakMap<Duplex, Set<ServerResponse>>();
   const whenAnswered = new WeakMap<Duplex, () => void>();
   const afterOwedAnswers = (socket: Duplex, then: () => void) => {
-    if ((answersOwed.get(socket) ?? 0) === 0) return then();
+    const owed = answersOwed.get(socket);
+    if (!owed || owed.size === 0) return then();
     whenAnswered.set(socket, then);
+    // Node took its own 'drain' listener off the handed-over socket; an owed answer
+    // larger than the socket's buffer (a checkpoint) would wait for it forever.
+    socket.on('drain', () => {
+      for (const res of owed) if (res.writableNeedDrain) res.emit('drain');
+    });
     // Owed answers that never finish (a client that stops reading) do not keep the socket.
     setTimeout(() => socket.destroy(), limits.requestTimeoutMs + REFUSAL_FLUSH_MS).unref();
   };
@@ -396,16 +402,17 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     (req, res) => {
       const socket = req.socket;
       inFlight += 1;
-      answersOwed.set(socket, (answersOwed.get(socket) ?? 0) + 1);
+      const owed = answersOwed.get(socket) ?? new Set<ServerResponse>();
+      owed.add(res);
+      answersOwed.set(socket, owed);
       pendingAnswers.set(socket, res);
       req.on('error', noop);
       res.on('error', noop);
       res.once('close', () => {
         inFlight -= 1;
         if (pendingAnswers.get(socket) === res) pendingAnswers.delete(socket);
-        const owed = (answersOwed.get(socket) ?? 1) - 1;
-        answersOwed.set(socket, owed);
-        if (owed === 0) {
+        owed.delete(res);
+        if (owed.size === 0) {
           const then = whenAnswered.get(socket);
           whenAnswered.delete(socket);
           then?.();
