@@ -33,6 +33,11 @@ export interface WireCase {
   minAnswers: number;
   /** The relay must close the connection itself within waitMs (a refusal, broken framing, a timeout). */
   mustClose: boolean;
+  /**
+   * We half-close (FIN) while answers may still be due: the relay treats such a
+   * client as gone (Node's httpAllowHalfOpen = false), so an answer may be cut.
+   */
+  cutAllowed?: boolean;
 }
 
 export interface WireContext {
@@ -277,6 +282,7 @@ export function resetCase(r: Rng, ctx: WireContext): WireCase {
     waitMs: end ? 10_000 : 0,
     minAnswers: 0,
     mustClose: end,
+    cutAllowed: end,
   };
 }
 
