@@ -15,17 +15,20 @@
 // Leaves out: command-line parsing (main.ts) and the HTTP port.
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
-import { buildLayout } from '../model/layout.ts';
+import { buildLayout, TENSOR_ALIGN_FLOATS } from '../model/layout.ts';
+import { manifestDigest } from '../compress/manifest.ts';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   isProtocolError,
   MAX_SUBMISSION_TOKENS,
   maxSubmissionBytes,
   parseJson,
+  parseRunManifest,
   parseSwarmRunInfo,
   SS58_PREFIX,
   SUBMISSION_DOMAIN,
   type HexHash,
+  type RelayRunInfo,
   type SwarmRunInfo,
   type SwarmTrainSpec,
 } from '../protocol/index.ts';
@@ -278,13 +281,14 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
   };
 }
 
-/** GET /api/run for this run and these options: what every tab trains by. */
-export function runInfoFor(config: RunConfig, options: RelayOptions): SwarmRunInfo {
+/** GET /api/run for this run and these options: what every tab trains by, and the preset's tensor manifest. */
+export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunInfo {
+  const layout = buildLayout(config.model);
   return {
     runId: config.runId,
     protocol: SUBMISSION_DOMAIN,
     ss58Prefix: SS58_PREFIX,
-    model: { name: config.preset, parameterCount: buildLayout(config.model).paramCount },
+    model: { name: config.preset, parameterCount: layout.paramCount },
     innerSteps: config.innerSteps,
     roundMs: options.roundMs,
     maxPayloadBytes: options.maxPayloadBytes,
@@ -298,6 +302,12 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): SwarmRunIn
       runSeed: config.runSeed,
       data: { name: config.data.name, trainUrl: config.data.trainUrl, trainBytes: config.data.trainBytes, trainSha256: config.data.trainSha256 },
       quorum: options.quorum,
+    },
+    manifest: {
+      floats: layout.size,
+      alignFloats: TENSOR_ALIGN_FLOATS,
+      digest: Array.from(manifestDigest(layout.tensors), (b) => b.toString(16).padStart(2, '0')).join(''),
+      tensors: layout.tensors.map(({ name, shape, offset, size }) => ({ name, shape: [...shape], offset, size })),
     },
   };
 }
@@ -325,7 +335,9 @@ export class RunConfigError extends Error {
 export function checkRun(config: RunConfig, options: RelayOptions): SwarmRunInfo {
   let info: SwarmRunInfo;
   try {
-    info = parseSwarmRunInfo(parseJson(JSON.stringify(runInfoFor(config, options))), 'run');
+    const json = parseJson(JSON.stringify(runInfoFor(config, options)));
+    info = parseSwarmRunInfo(json, 'run');
+    parseRunManifest((json as { manifest?: unknown }).manifest);
   } catch (error) {
     if (isProtocolError(error, 'bad-message')) throw new RunConfigError(error.field ?? 'run', error.message);
     throw error;

@@ -60,7 +60,7 @@ import {
   type StatsEvent,
   type Submission,
   type SubmissionAck,
-  type SwarmRunInfo,
+  type RelayRunInfo,
 } from '../protocol/index.ts';
 import { innerStepsRange, runInfoFor, tokensForSteps, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
@@ -133,7 +133,7 @@ export type PushListener = (event: PushEvent) => void;
 export class Relay {
   readonly layout: ParameterLayout;
   readonly manifest: TensorManifest;
-  private readonly info: SwarmRunInfo; // GET /api/run: fixed by the run and the options
+  private readonly info: RelayRunInfo; // GET /api/run: fixed by the run and the options
   private params: Float32Array; // (layout.size) θ(version); replaced, never mutated
   private paramBytes: Uint8Array; // the same memory as little-endian bytes, for streaming
   private round: OpenRound;
@@ -238,7 +238,7 @@ export class Relay {
   // ------------------------------------------------------------------ reads
 
   /** GET /api/run. */
-  runInfo(): SwarmRunInfo {
+  runInfo(): RelayRunInfo {
     return this.info;
   }
 
