@@ -47,6 +47,7 @@ import {
   hexToHash,
   modelHash,
   payloadHash,
+  ProtocolError,
   verifySignedSubmission,
   type AddressLedger,
   type HexHash,
@@ -73,6 +74,7 @@ import {
   type RelayStateRecord,
   type RelayStore,
   type RoundRecord,
+  type StoredSubmission,
   type SubmissionRecord,
 } from './store.ts';
 
@@ -91,7 +93,19 @@ const HISTORY_LENGTH = 500;
 
 interface Accepted {
   record: SubmissionRecord;
-  update: CompressedUpdate;
+  payload: Uint8Array;
+  /** Null for a frame restored from its verification record: decoded in the background (decodeRestored), before any close. */
+  update: CompressedUpdate | null;
+}
+
+/** What the last restart did with the open round's stored frames. */
+export interface RestoreCounts {
+  /** Trusted by their verification record (same bytes, round, address): no signature check, decoded later. */
+  fromRecord: number;
+  /** Checked in full now (no record, an older checks version, or a record that no longer matches), then recorded. */
+  checkedNow: number;
+  /** Failed their checks (a damaged or altered file): ignored and logged. */
+  refused: number;
 }
 
 interface OpenRound {
@@ -156,6 +170,12 @@ export class Relay {
   private stopped = false;
   /** Milliseconds the last close took from aggregation to commit (the bench reads it). */
   lastCloseMs: number | null = null;
+  /** How the open round's frames were restored at the last start. */
+  lastRestore: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
+  /** Decoding of restored frames, running in the background; a close waits for it. */
+  private restoredDecoding: Promise<void> = Promise.resolve();
+  /** Verification records of frames checked at this start, written in the background. */
+  private recording: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly config: RunConfig,
@@ -219,20 +239,78 @@ export class Relay {
       this.recordClosedRound(record, null);
     }
     this.evaluations.push(...(await this.store.listEvaluations()));
+    const counts: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
+    const toRecord: StoredSubmission[] = [];
     for (const stored of await this.store.listSubmissions(this.round.round)) {
       try {
-        // Everything here passed these checks before it was acknowledged; re-checking
-        // guards against a damaged disk, and costs one verification per submission.
-        const { submission, update } = this.checkSubmission(stored.frame, null);
-        this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), update);
+        const submission = decodeSubmission(stored.frame, { maxPayloadBytes: this.options.maxPayloadBytes });
+        if (submission.header.address !== stored.address) throw new ProtocolError('address-mismatch', `the frame is signed for ${submission.header.address}`);
+        if (stored.verifiedBy === SUBMISSION_CHECKS) {
+          // Verified when it was acknowledged, and the store vouches these are the same bytes:
+          // no signature check, and the codec runs in the background (decodeRestored).
+          checkHeaderForRound(submission.header, this.config.runId, this.roundState());
+          this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), submission.payload, null);
+          counts.fromRecord += 1;
+          continue;
+        }
+        // No record (an older relay's file, older checks) or one that does not match: the whole pipeline, once.
+        const { update } = this.checkSubmission(stored.frame, null);
+        toRecord.push(stored);
+        this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), submission.payload, update);
+        counts.checkedNow += 1;
       } catch (error) {
+        counts.refused += 1;
         this.log(`round ${this.round.round}: stored submission of ${stored.address} fails its checks (${(error as Error).message}); ignored`);
       }
     }
-    this.log(`resumed round ${this.round.round} (model v${this.round.version}) with ${this.round.submissions.size} submissions`);
+    this.lastRestore = counts;
+    if (counts.fromRecord > 0) this.restoredDecoding = this.decodeRestored(this.round);
+    // Checked now, recorded in the background: the next start trusts them (a crash before that only means checking again).
+    if (toRecord.length > 0) this.recording = this.recordVerified(this.round.round, toRecord);
+    this.log(
+      `resumed round ${this.round.round} (model v${this.round.version}) with ${this.round.submissions.size} submissions ` +
+        `(${counts.fromRecord} by their verification record, ${counts.checkedNow} checked now, ${counts.refused} refused)`,
+    );
     if (this.evaluator && !this.evaluations.some((e) => e.version === this.round.version)) this.queueEvaluation(this.round.version, this.params);
     this.scheduleDeadline();
     if (this.round.submissions.size >= this.options.quorum) void this.closeRound('quorum');
+  }
+
+  private async recordVerified(round: number, frames: StoredSubmission[]): Promise<void> {
+    for (const stored of frames) {
+      if (this.stopped) return;
+      try {
+        await this.store.putSubmission(round, { ...stored, verifiedBy: SUBMISSION_CHECKS });
+      } catch (error) {
+        this.log(`recording the check of ${stored.address}'s frame failed (${(error as Error).message}); it is checked again at the next start`);
+      }
+    }
+  }
+
+  /**
+   * Decodes the payloads restored from their verification record, a slice at
+   * a time, so a restart answers requests at once instead of after decoding
+   * every stored frame. The record says each passed the codec under these
+   * very checks, so a failure here means SUBMISSION_CHECKS was not bumped
+   * when a check changed: the frame is dropped from the round, loudly.
+   */
+  private async decodeRestored(round: OpenRound): Promise<void> {
+    let sliceStart = performance.now();
+    for (const [address, accepted] of round.submissions) {
+      if (accepted.update !== null) continue;
+      try {
+        accepted.update = decodeUpdate(accepted.payload, this.manifest, this.config.compression);
+      } catch (error) {
+        this.log(`round ${round.round}: the recorded submission of ${address} no longer decodes (${(error as Error).message}); bump SUBMISSION_CHECKS. Dropped`);
+        round.submissions.delete(address);
+        const entries = this.ledger.get(address);
+        if (entries) this.ledger.set(address, entries.filter((e) => e.round !== round.round));
+      }
+      if (performance.now() - sliceStart > 20) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
   }
 
   // ------------------------------------------------------------------ reads
@@ -338,7 +416,7 @@ export class Relay {
         round.reserved.delete(header.address);
       }
       failpoint('submission:after-write');
-      this.acceptInMemory(round, record, update);
+      this.acceptInMemory(round, record, submission.payload, update);
     })();
     round.writes.add(write);
     try {
@@ -383,8 +461,8 @@ export class Relay {
     if (wait > 0) throw new RelayError('rate-limited', `too many submissions from ${key}; retry in ${wait} s`, wait);
   }
 
-  private acceptInMemory(round: OpenRound, record: SubmissionRecord, update: CompressedUpdate): void {
-    round.submissions.set(record.address, { record, update });
+  private acceptInMemory(round: OpenRound, record: SubmissionRecord, payload: Uint8Array, update: CompressedUpdate | null): void {
+    round.submissions.set(record.address, { record, payload, update });
     this.ledgerEntries(record.address).push({
       round: round.round,
       status: 'pending',
@@ -419,6 +497,7 @@ export class Relay {
   private async runClose(reason: 'quorum' | 'deadline'): Promise<void> {
     const round = this.round;
     await Promise.allSettled([...round.writes]);
+    await this.restoredDecoding; // every restored frame decoded (or dropped) before anything is aggregated
     const accepted = [...round.submissions.values()];
     if (accepted.length === 0 || (reason === 'deadline' && accepted.length < this.options.minSubmissions)) {
       await this.extendRound(round);
@@ -428,7 +507,7 @@ export class Relay {
       const started = performance.now();
       const { compression, outerLearningRate } = this.config;
       const aggregate = aggregateUpdates(
-        accepted.map((s) => ({ id: s.record.address, update: s.update })),
+        accepted.map((s) => ({ id: s.record.address, update: s.update! })),
         this.manifest,
         compression,
       );
@@ -569,6 +648,16 @@ export class Relay {
     });
   }
 
+  /** Resolves when the records of frames checked at this start are written (bench, tests). */
+  recordsWritten(): Promise<void> {
+    return this.recording;
+  }
+
+  /** Resolves when the frames restored from their verification records are decoded (bench, tests). */
+  restoredDecoded(): Promise<void> {
+    return this.restoredDecoding;
+  }
+
   /** Resolves when every queued evaluation has finished (tests, shutdown). */
   evaluationsSettled(): Promise<void> {
     return this.evaluation;
@@ -636,6 +725,7 @@ export class Relay {
     this.statsTimer = null;
     await this.closing;
     await Promise.allSettled([...this.round.writes]);
+    await this.recording;
     await this.evaluation;
     this.clearDeadline();
     await this.store.close();
