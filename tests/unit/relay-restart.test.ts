@@ -58,6 +58,7 @@ describe('relay restart', () => {
     expect(logs.filter((m) => /fails its checks/.test(m))).toHaveLength(2);
     expect((await getJson(third.url, 'api/round')).submissions).toBe(2);
     expect((await getJson(third.url, `api/ledger/${wallets[0].address}`)).entries).toEqual([]);
+    await third.relay.recordsWritten();
     await third.close();
 
     // Checked once: the next start trusts the frame it recorded.
