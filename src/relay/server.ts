@@ -194,14 +194,18 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   const afterOwedAnswers = (socket: Duplex, then: () => void) => {
     const owed = answersOwed.get(socket);
     if (!owed || owed.size === 0) return then();
-    whenAnswered.set(socket, then);
+    // Owed answers that never finish (a client that stops reading) do not keep the socket.
+    const timer = setTimeout(() => socket.destroy(), limits.requestTimeoutMs + REFUSAL_FLUSH_MS);
+    timer.unref();
+    whenAnswered.set(socket, () => {
+      clearTimeout(timer);
+      then();
+    });
     // Node took its own 'drain' listener off the handed-over socket; an owed answer
     // larger than the socket's buffer (a checkpoint) would wait for it forever.
     socket.on('drain', () => {
       for (const res of owed) if (res.writableNeedDrain) res.emit('drain');
     });
-    // Owed answers that never finish (a client that stops reading) do not keep the socket.
-    setTimeout(() => socket.destroy(), limits.requestTimeoutMs + REFUSAL_FLUSH_MS).unref();
   };
   let inFlight = 0;
   let onIdle: (() => void) | null = null;

@@ -310,6 +310,14 @@ describe('relay limits (small ones, in this process)', () => {
     for (const s of [again, b1]) s.socket.terminate();
   });
 
+  it('keeps a push channel opened behind a pipelined request past the timeouts', async () => {
+    // The guard that drops a socket whose owed answers never finish must not drop it once they have.
+    const handshake = 'GET /api/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    const held = await exchange({ port, localAddress: '127.0.0.12', steps: [{ write: 'GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n' + handshake }], waitMs: 2_500 + 5_000 + 2_000 });
+    expect(parseResponses(held.data, ['GET', 'GET'], false).responses.map((r) => r.status)).toEqual([200, 101]);
+    expect(held.closedByServer).toBe(false);
+  });
+
   it('meters the big reads and the API reads per address', async () => {
     const get = (path: string, localAddress: string) => ask(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, { localAddress });
     const bulk = [];
