@@ -35,6 +35,7 @@ import { u8aWrapBytes } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { WebSocket } from 'ws';
 import { maxSubmissionBytes, payloadHash, type HexHash, type SubmissionHeader } from '../../src/protocol/index.ts';
+import { editBytes, extend, flipBits, splice, truncate } from '../support/byte-mutations.ts';
 import { exchange, hasAnswers, parseResponses, type WireResponse } from '../support/http-wire.ts';
 import { answerProblem, codeOf } from '../support/relay-answers.ts';
 import { rngFor, type Rng } from '../support/rng.ts';
@@ -183,48 +184,35 @@ function postBytes(frame: Uint8Array, contentType = 'application/octet-stream'):
 
 /** Mutations of a byte string, as in the codec fuzz (flips, edits, cuts, growth, splices, −0 spellings). */
 function mutateBytes(bytes: Uint8Array, other: Uint8Array, r: Rng): [string, Uint8Array] {
-  const b = bytes.slice();
   switch (r.int(8)) {
-    case 0: {
-      for (let i = 0, n = 1 + r.int(8); i < n; i++) b[r.int(b.length)] ^= 1 << r.int(8);
-      return ['bit flips', b];
-    }
-    case 1: {
-      for (let i = 0, n = 1 + r.int(4); i < n; i++) b[r.int(b.length)] = r.int(256);
-      return ['byte edits', b];
-    }
+    case 0:
+      return ['bit flips', flipBits(bytes, r)];
+    case 1:
+      return ['byte edits', editBytes(bytes, r)];
     case 2:
-      return ['truncation', b.subarray(0, r.int(b.length))];
-    case 3: {
-      const out = new Uint8Array(b.length + 1 + r.int(64));
-      out.set(b);
-      out.set(r.bytes(out.length - b.length), b.length);
-      return ['extension', out];
-    }
-    case 4: {
-      const cutA = r.int(b.length + 1);
-      const cutB = r.int(other.length + 1);
-      const out = new Uint8Array(cutA + other.length - cutB);
-      out.set(b.subarray(0, cutA));
-      out.set(other.subarray(cutB), cutA);
-      return ['splice', out];
-    }
+      return ['truncation', truncate(bytes, r)];
+    case 3:
+      return ['extension', extend(bytes, r, 64)];
+    case 4:
+      return ['splice', splice(bytes, other, r)];
     case 5: {
       // A float zero spelled −0, wherever four zero bytes are (μ, an unused bin, a dense value).
       const zeros: number[] = [];
-      for (let i = 0; i + 4 <= b.length; i++) if (b[i] === 0 && b[i + 1] === 0 && b[i + 2] === 0 && b[i + 3] === 0) zeros.push(i);
-      if (zeros.length === 0) return ['bit flips', b];
+      for (let i = 0; i + 4 <= bytes.length; i++) if (bytes[i] === 0 && bytes[i + 1] === 0 && bytes[i + 2] === 0 && bytes[i + 3] === 0) zeros.push(i);
+      if (zeros.length === 0) return ['bit flips', flipBits(bytes, r)];
+      const b = bytes.slice();
       b[r.pick(zeros) + 3] = 0x80;
       return ['-0 spelling', b];
     }
     case 6: {
       // A four-byte field set to a boundary value.
+      const b = bytes.slice();
       const at = r.int(Math.max(1, b.length - 4));
-      new DataView(b.buffer).setUint32(at, r.pick([0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x7fc00001, 0x80000000]), true);
+      new DataView(b.buffer).setUint32(at, r.pick([0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x7fc00001]), true);
       return ['boundary field', b];
     }
     default:
-      return ['random bytes', r.bytes(1 + r.int(b.length))];
+      return ['random bytes', r.bytes(1 + r.int(bytes.length))];
   }
 }
 

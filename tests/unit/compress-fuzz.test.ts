@@ -9,6 +9,7 @@
 // docs/wire-format.md, so the fuzzer also reaches fields deep in the payload.
 import { describe, expect, it } from 'vitest';
 import { randomFloats } from '../compare.ts';
+import { deleteByte, editBytes, extend, flipBits, insertByte, splice, truncate } from '../support/byte-mutations.ts';
 import { rng, type Rng } from '../support/rng.ts';
 import type { TensorManifestEntry } from '../../src/compress/manifest.ts';
 import { aggregateUpdates } from '../../src/compress/aggregate.ts';
@@ -185,12 +186,6 @@ function editField(bytes: Uint8Array, field: Field, r: Rng): void {
   }
 }
 
-function randomBytes(length: number, r: Rng): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = r.int(256);
-  return out;
-}
-
 /**
  * Other spellings of a float: −0, NaNs with payload bits (quiet, signalling,
  * negative), subnormals. Written as raw bits, since a DataView may canonicalise
@@ -211,29 +206,19 @@ function mutate(seed: Seed, seeds: Seed[], r: Rng): [string, Uint8Array] {
       view.setUint32(field.at, r.pick(FLOAT_SPELLINGS), true);
       return ['float spellings', b];
     }
-    case 0: {
-      const flips = 1 + r.int(8);
-      for (let i = 0; i < flips; i++) b[r.int(b.length)] ^= 1 << r.int(8);
-      return ['bit flips', b];
-    }
-    case 1: {
-      const edits = 1 + r.int(4);
-      for (let i = 0; i < edits; i++) b[r.int(b.length)] = r.int(256);
-      return ['byte edits', b];
-    }
+    case 0:
+      return ['bit flips', flipBits(b, r)];
+    case 1:
+      return ['byte edits', editBytes(b, r)];
     case 2:
-      return ['truncation', b.subarray(0, r.int(b.length))];
-    case 3: {
-      const out = new Uint8Array(b.length + 1 + r.int(32));
-      out.set(b);
-      out.set(randomBytes(out.length - b.length, r), b.length);
-      return ['extension', out];
-    }
+      return ['truncation', truncate(b, r)];
+    case 3:
+      return ['extension', extend(b, r, 32)];
     case 4:
-      return ['random bytes', randomBytes(r.int(2 * b.length + 1), r)];
+      return ['random bytes', r.bytes(r.int(2 * b.length + 1))];
     case 5: {
       const keep = r.pick([4, 8, 16, 32, 36]);
-      const out = randomBytes(keep + r.int(b.length), r);
+      const out = r.bytes(keep + r.int(b.length));
       out.set(b.subarray(0, Math.min(keep, b.length)));
       return ['header + random body', out];
     }
@@ -243,30 +228,12 @@ function mutate(seed: Seed, seeds: Seed[], r: Rng): [string, Uint8Array] {
       for (let i = 0; i < edits; i++) editField(b, r.pick(seed.fields), r);
       return ['field edits', b];
     }
-    case 8: {
-      const other = r.pick(seeds).bytes;
-      const cutA = r.int(b.length + 1);
-      const cutB = r.int(other.length + 1);
-      const out = new Uint8Array(cutA + other.length - cutB);
-      out.set(b.subarray(0, cutA));
-      out.set(other.subarray(cutB), cutA);
-      return ['splice', out];
-    }
-    case 9: {
-      const at = r.int(b.length + 1);
-      const out = new Uint8Array(b.length + 1);
-      out.set(b.subarray(0, at));
-      out[at] = r.int(256);
-      out.set(b.subarray(at), at + 1);
-      return ['byte insertion', out];
-    }
-    default: {
-      const at = r.int(b.length);
-      const out = new Uint8Array(b.length - 1);
-      out.set(b.subarray(0, at));
-      out.set(b.subarray(at + 1), at);
-      return ['byte deletion', out];
-    }
+    case 8:
+      return ['splice', splice(b, r.pick(seeds).bytes, r)];
+    case 9:
+      return ['byte insertion', insertByte(b, r)];
+    default:
+      return ['byte deletion', deleteByte(b, r)];
   }
 }
 

@@ -24,11 +24,11 @@ import { exchange, hasAnswers, parseResponses, type WireResponse } from '../supp
 import { answerProblem, codeOf } from '../support/relay-answers.ts';
 import {
   getJson,
-  kill9,
   post,
   removeTempDirs,
   signedFrame,
-  spawnRelay,
+  spawnTrackedRelay,
+  killSpawnedRelays,
   startTestRelay,
   tempDir,
   updatePayload,
@@ -36,15 +36,11 @@ import {
   type RelayProcess,
 } from './relay-fixtures.ts';
 
-const running: RelayProcess[] = [];
-
 beforeAll(async () => {
   await cryptoWaitReady();
 });
 
-afterEach(async () => {
-  for (const relay of running.splice(0)) await kill9(relay);
-});
+afterEach(killSpawnedRelays);
 
 afterAll(() => removeTempDirs());
 
@@ -88,8 +84,7 @@ function tinyDist(): string {
 
 describe('relay process: requests cannot kill it', () => {
   it('answers every request target with the app, the API or a typed error, and keeps running', async () => {
-    const relay = await spawnRelay(tempDir('targets'), ['--dist', tinyDist()]);
-    running.push(relay);
+    const relay = await spawnTrackedRelay(tempDir('targets'), ['--dist', tinyDist()]);
     const port = portOf(relay.url);
     const targets = ['//', '///', '//evil.example/api/run', '//api/health', '*', 'http://x/api/health', 'HTTPS://x:99/api/run?y', 'http://', 'x', '/\\evil', '/%', '/%00', '/api/ledger/%zz', '/api/updates?since=-1', '/' + 'a'.repeat(4000)];
     const seen: string[] = [];
@@ -113,8 +108,7 @@ describe('relay process: requests cannot kill it', () => {
   });
 
   it('survives upgrades to any path reset by the client, and answers bad handshakes with typed errors', async () => {
-    const relay = await spawnRelay(tempDir('upgrades'));
-    running.push(relay);
+    const relay = await spawnTrackedRelay(tempDir('upgrades'));
     const port = portOf(relay.url);
     const upgrade = (path: string, key = 'dGhlIHNhbXBsZSBub25jZQ==', extra = '') =>
       `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
@@ -149,8 +143,7 @@ describe('relay process: requests cannot kill it', () => {
 
   it('stops on SIGTERM whatever sockets are open, and keeps what it acknowledged', async () => {
     const dir = tempDir('sigterm');
-    const relay = await spawnRelay(dir, ['--round-ms', '600000', '--quorum', '100']);
-    running.push(relay);
+    const relay = await spawnTrackedRelay(dir, ['--round-ms', '600000', '--quorum', '100']);
     const port = portOf(relay.url);
     const round = await getJson(relay.url, 'api/round');
     const wallet = walletFor(300);
@@ -192,8 +185,7 @@ describe('relay process: requests cannot kill it', () => {
     }
     socket.terminate();
 
-    const again = await spawnRelay(dir);
-    running.push(again);
+    const again = await spawnTrackedRelay(dir);
     expect((await getJson(again.url, `api/ledger/${wallet.address}`)).entries.map((e: { round: number }) => e.round)).toEqual([0]);
     expect((await post(again.url, frame)).json.error.code).toBe('duplicate');
   });

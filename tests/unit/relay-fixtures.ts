@@ -219,6 +219,20 @@ export function spawnRelay(dataDir: string, args: string[] = [], env: Record<str
   });
 }
 
+const spawned: RelayProcess[] = [];
+
+/** spawnRelay, remembered so that killSpawnedRelays (afterEach) never leaves one behind, whatever failed. */
+export async function spawnTrackedRelay(dataDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<RelayProcess> {
+  const relay = await spawnRelay(dataDir, args, env);
+  spawned.push(relay);
+  return relay;
+}
+
+/** kill -9 every relay spawnTrackedRelay started and not yet killed here. */
+export async function killSpawnedRelays(): Promise<void> {
+  for (const relay of spawned.splice(0)) await kill9(relay);
+}
+
 /** SIGKILL and wait for the exit. */
 export async function kill9(relay: RelayProcess): Promise<void> {
   if (relay.child.exitCode === null && relay.child.signalCode === null) relay.child.kill('SIGKILL');
