@@ -17,16 +17,46 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keyring } from '@polkadot/keyring';
+import type { KeyringPair } from '@polkadot/keyring/types';
 import { u8aWrapBytes } from '@polkadot/util';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { encodeUpdate } from '../compress/codec.ts';
 import { compress, defaultCompressConfig } from '../compress/sparseloco.ts';
-import { GPT_PRESETS } from '../model/config.ts';
+import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
 import { buildLayout } from '../model/layout.ts';
 import { uniformFloats } from '../model/random.ts';
-import { encodeHeader, encodeSubmission, hexToHash, payloadHash, SS58_PREFIX } from '../protocol/index.ts';
+import { encodeHeader, encodeSubmission, hexToHash, payloadHash, SS58_PREFIX, type RoundState } from '../protocol/index.ts';
 import { launchRelay } from '../relay/launch.ts';
 import { printTable, round, type BenchOptions } from './report.ts';
+
+/** Frames for the open round, signed as a tab signs them, for a run with the default H = 15, B = 8, T = block size. */
+export function benchFrames(pairs: readonly KeyringPair[], state: RoundState, payloads: readonly Uint8Array[], model: GptPresetName): Uint8Array[] {
+  return pairs.map((pair, i) => {
+    const payload = payloads[i % payloads.length];
+    const headerBytes = encodeHeader({
+      runId: 'bench',
+      round: state.round,
+      baseModelVersion: state.version,
+      baseModelHash: hexToHash(state.modelHash),
+      payloadHash: payloadHash(payload),
+      payloadBytes: payload.length,
+      address: pair.address,
+      innerSteps: 15,
+      tokens: 15 * 8 * GPT_PRESETS[model].blockSize,
+      clientVersion: 'tessera-bench/relay',
+    });
+    return encodeSubmission({ headerBytes, signature: pair.sign(u8aWrapBytes(headerBytes)) }, payload);
+  });
+}
+
+/** Four real compressed updates of the preset (distinct residual-like random values). */
+export function benchPayloads(model: GptPresetName): Uint8Array[] {
+  const layout = buildLayout(GPT_PRESETS[model]);
+  return [0, 1, 2, 3].map((seed) => {
+    const e = uniformFloats(layout.size, seed + 1, 1e-3);
+    return encodeUpdate(compress(e, layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig);
+  });
+}
 
 export async function benchRelay(options: BenchOptions) {
   await cryptoWaitReady();
@@ -37,10 +67,7 @@ export async function benchRelay(options: BenchOptions) {
   const rows = [];
   for (const model of models) {
     const layout = buildLayout(GPT_PRESETS[model]);
-    const payloads = [0, 1, 2, 3].map((seed) => {
-      const e = uniformFloats(layout.size, seed + 1, 1e-3); // residual-like values
-      return encodeUpdate(compress(e, layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig);
-    });
+    const payloads = benchPayloads(model);
     for (const R of counts) {
       const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-relay-'));
       const server = await launchRelay({
@@ -48,27 +75,12 @@ export async function benchRelay(options: BenchOptions) {
         port: 0,
         distDir: null,
         run: { runId: 'bench', preset: model },
-        relay: { quorum: R, roundMs: 3_600_000, ipRateLimit: { burst: 1e9, perSecond: 1e9 } },
+        relay: { quorum: R, roundMs: 3_600_000, ipRateLimit: { burst: 1e9, perSecond: 1e9 }, limits: { uploadsPerIp: 1e9, maxUploads: 1e9 } },
         evaluate: false,
       });
       try {
         const state = server.relay.roundState();
-        const frames = pairs.slice(0, R).map((pair, i) => {
-          const payload = payloads[i % payloads.length];
-          const headerBytes = encodeHeader({
-            runId: 'bench',
-            round: state.round,
-            baseModelVersion: state.version,
-            baseModelHash: hexToHash(state.modelHash),
-            payloadHash: payloadHash(payload),
-            payloadBytes: payload.length,
-            address: pair.address,
-            innerSteps: 15,
-            tokens: 15 * 8 * GPT_PRESETS[model].blockSize,
-            clientVersion: 'tessera-bench/relay',
-          });
-          return encodeSubmission({ headerBytes, signature: pair.sign(u8aWrapBytes(headerBytes)) }, payload);
-        });
+        const frames = benchFrames(pairs.slice(0, R), state, payloads, model);
         const url = new URL('api/submissions', server.url);
         const started = performance.now();
         const statuses = await Promise.all(

@@ -14,6 +14,8 @@ export interface BenchOptions {
   submissions?: number[]; // --submissions 10,100 (relay)
   batchSize?: number; // --B (step)
   seqLen?: number; // --T (step)
+  stored?: number; // --stored 2400 (restart)
+  repeat?: number; // --repeat 5 (restart)
 }
 
 /** Median wall time of `run` (ms): one warm-up call, then repeats until the budget is spent (≥ 1, ≤ maxRuns). */

@@ -110,6 +110,7 @@ export function aggregateTensor(
   if (!selected) {
     for (let i = 0; i < size; i++) {
       sum[i] = sum[i] / count;
+      if (sum[i] === 0) sum[i] = 0; // a tiny negative mean rounds to −0; the wire has one zero (+0)
       if (!finite(sum[i])) return { mode: 'skipped' };
     }
     return { mode: 'dense', values: sum };
@@ -122,6 +123,7 @@ export function aggregateTensor(
     if (!selected[i]) continue;
     indices[j] = i;
     values[j] = sum[i] / count;
+    if (values[j] === 0) values[j] = 0; // −0 → +0, as above
     if (!finite(values[j])) return { mode: 'skipped' };
     j++;
   }

@@ -138,8 +138,9 @@ class Writer {
     this.view.setUint32(this.position, v, true);
     this.position += 4;
   }
+  /** Zero is written as +0 (0x00000000), its one canonical encoding; −0 never reaches the bytes. */
   f32(v: number): void {
-    this.view.setFloat32(this.position, v, true);
+    this.view.setFloat32(this.position, v === 0 ? 0 : v, true);
     this.position += 4;
   }
 }
@@ -215,8 +216,23 @@ function readQuantization(r: Reader, name: string, config: CompressConfig): { me
   const mean = r.f32(`${name} mean`);
   const lut = new Float32Array(4);
   for (let b = 0; b < 4; b++) lut[b] = r.f32(`${name} lookup table`);
+  refuseNegativeZero(name, 'mean', [mean], at);
+  refuseNegativeZero(name, 'L', lut, at + 4);
   checkQuantizationValues(name, mean, lut, config, at);
   return { mean, lut, at };
+}
+
+/**
+ * Canonical floats: −0 (0x80000000) is refused wherever a float travels, so
+ * "zero" has one encoding and a payload's hash names its content. (NaN, with
+ * its many payload bits, and ±Inf are refused as non-finite; subnormals are
+ * ordinary values with one encoding each, and every replica's float32
+ * arithmetic treats them alike.) at = byte offset of values[0].
+ */
+function refuseNegativeZero(name: string, what: string, values: ArrayLike<number>, at: number): void {
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === 0 && 1 / values[i] < 0) throw new CodecError('non-canonical', `${name}: ${what}[${i}] is −0; zero is written as +0`, at + 4 * i);
+  }
 }
 
 /** μ and L are finite and bounded; at = byte offset of μ. */
@@ -424,7 +440,12 @@ function checkDenseValues(name: string, values: Float32Array, limit: number, at:
   }
 }
 
-/** Bytes of one update (wire format v1, kind 1). Throws InvalidUpdateError for an update the decoder would refuse. */
+/**
+ * Bytes of one update (wire format v1, kind 1). Throws InvalidUpdateError for
+ * an update the decoder would refuse. A −0 in μ, L or a dense value is written
+ * as +0: the sign of a zero in an update changes nothing the relay computes
+ * from it (aggregate.ts adds it into a sum that starts at +0).
+ */
 export function encodeUpdate(update: CompressedUpdate, manifest: TensorManifest, config: CompressConfig): Uint8Array {
   checkCompressConfig(config);
   checkManifest(manifest);
@@ -471,6 +492,7 @@ export function decodeUpdate(bytes: Uint8Array, manifest: TensorManifest, config
       const values = new Float32Array(entry.size);
       for (let i = 0; i < entry.size; i++) values[i] = r.view.getFloat32(r.position + 4 * i, true);
       checkDenseValues(entry.name, values, config.maxAbsValue, r.position);
+      refuseNegativeZero(entry.name, 'value', values, r.position);
       r.position += 4 * entry.size;
       return { mode, values };
     }
@@ -540,6 +562,8 @@ export function checkAggregate(aggregate: AggregateUpdate, manifest: TensorManif
     }
     try {
       checkDenseValues(entry.name, tensor.values, limit, 0);
+      // The relay applies this object and tabs apply its bytes: a −0 here would be +0 there (θ − (−0) ≠ θ − 0 for θ = −0).
+      refuseNegativeZero(entry.name, 'value', tensor.values, 0);
     } catch (error) {
       if (error instanceof CodecError) fail(error.message);
       throw error;
@@ -622,6 +646,7 @@ export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, con
     const values = new Float32Array(count);
     for (let i = 0; i < count; i++) values[i] = r.view.getFloat32(r.position + 4 * i, true);
     checkDenseValues(entry.name, values, limit, r.position);
+    refuseNegativeZero(entry.name, 'value', values, r.position);
     r.position += 4 * count;
     return indices ? { mode: 'sparse', indices, values } : { mode: 'dense', values };
   });

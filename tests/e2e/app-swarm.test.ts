@@ -142,8 +142,13 @@ async function expectRelayModel(tab: Tab, version: number, timeout: number): Pro
   expect(shown.hash, `${tab.name} at v${shown.version}`).toBe(hashes.get(shown.version));
 }
 
+/**
+ * Polls the model-hash element's version. (Not page.waitForFunction: it
+ * compiles its predicate with eval in the page, which the relay's CSP forbids.)
+ */
 async function waitForVersion(page: Page, version: number, timeout: number): Promise<void> {
-  await page.waitForFunction(`Number(document.querySelector('[data-testid="model-hash"]')?.dataset.version ?? -1) >= ${version}`, undefined, { timeout, polling: 500 });
+  const element = page.getByTestId('model-hash');
+  await expect.poll(async () => Number((await element.getAttribute('data-version', { timeout: 1_000 }).catch(() => null)) ?? -1), { timeout, interval: 500 }).toBeGreaterThanOrEqual(version);
 }
 
 /** True when nothing on the page is wider than the viewport, once layout and ResizeObservers have run (two frames). */

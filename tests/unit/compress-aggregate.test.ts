@@ -156,6 +156,23 @@ describe('clipping and the mean rule', () => {
     expect([...theta]).toEqual([10, 10.25, 10, 10, 10, 9.5, 9.75, 10]);
   });
 
+  it('writes a mean that rounds to zero from below as +0, the one zero of the wire format', () => {
+    const m = manifestOf([2]);
+    const tiny = 2 ** -149; // the smallest float32 subnormal
+    // Sum −tiny over R = 2: the mean −tiny/2 rounds (to even) to zero, from below.
+    const g = aggregateUpdates([{ id: 'x', update: denseUpdate([-3 * tiny, 1]) }, { id: 'y', update: denseUpdate([2 * tiny, 1]) }], m, denseConfig);
+    const t = g.tensors[0];
+    if (t.mode !== 'dense') throw new Error(`mode ${t.mode}`);
+    expect(Object.is(t.values[0], 0)).toBe(true);
+    // Encoded and decoded, the tab applies the same +0 the relay applies: θ = −0 stays −0 on both.
+    const bytes = encodeAggregate(g, m, denseConfig);
+    const theta = new Float32Array([-0, 0]);
+    applyAggregate(theta, decodeAggregate(bytes, m, denseConfig), m, 1);
+    const direct = new Float32Array([-0, 0]);
+    applyAggregate(direct, g, m, 1);
+    expect(Object.is(theta[0], -0) && Object.is(direct[0], -0)).toBe(true);
+  });
+
   it('with R = 2, the larger contribution is clipped to the smaller norm', () => {
     const m = manifestOf([2]);
     const g = aggregateUpdates([{ id: 'x', update: denseUpdate([3, 4]) }, { id: 'y', update: denseUpdate([1, 0]) }], m, denseConfig);
@@ -232,6 +249,18 @@ describe('aggregate codec', () => {
     expect(edit((v) => v.setUint32(36 + 5, 256, true))).toBe('truncated'); // fits the tensor, not the bytes
     expect(edit((_, b) => (b[36 + 4] = 1))).toBe('bad-mode');
     expect(edit((_, b) => (b[36 + 4] = 3))).toBe('bad-mode');
+  });
+
+  it('refuses −0 among the values, and never encodes one (the relay applies the object, tabs the bytes)', () => {
+    const dense = manifestOf([4]);
+    const denseAggregate: AggregateUpdate = { contributorCount: 1, tensors: [{ mode: 'dense', values: new Float32Array([0.5, 0, 0.25, -1]) }] };
+    const good = encodeAggregate(denseAggregate, dense, denseConfig);
+    expect(decodeAggregate(good, dense, denseConfig)).toEqual(denseAggregate);
+    const negativeZero = good.slice();
+    new DataView(negativeZero.buffer).setFloat32(36 + 5 + 4, -0, true);
+    expect(() => decodeAggregate(negativeZero, dense, denseConfig)).toThrow(expect.objectContaining({ code: 'non-canonical' }));
+    const withNegativeZero: AggregateUpdate = { contributorCount: 1, tensors: [{ mode: 'dense', values: new Float32Array([0.5, -0, 0.25, -1]) }] };
+    expect(() => encodeAggregate(withNegativeZero, dense, denseConfig)).toThrow(/−0/);
   });
 });
 

@@ -24,25 +24,17 @@ import {
   post,
   removeTempDirs,
   signedFrame,
-  spawnRelay,
+  spawnTrackedRelay,
+  killSpawnedRelays,
   tempDir,
   updatePayload,
   walletFor,
   type RelayProcess,
 } from './relay-fixtures.ts';
 
-const running: RelayProcess[] = [];
+const start = spawnTrackedRelay;
 
-async function start(dir: string, args: string[], env: Record<string, string> = {}): Promise<RelayProcess> {
-  const relay = await spawnRelay(dir, args, env);
-  running.push(relay);
-  return relay;
-}
-
-afterEach(async () => {
-  // Never leave a relay behind, whatever failed.
-  for (const relay of running.splice(0)) await kill9(relay);
-});
+afterEach(killSpawnedRelays); // never leave a relay behind, whatever failed
 
 beforeAll(async () => {
   await cryptoWaitReady();

@@ -22,7 +22,7 @@ import {
   type HexHash,
   type SubmissionHeader,
 } from '../../src/protocol/index.ts';
-import type { RelayOptions, RunConfigInput } from '../../src/relay/config.ts';
+import type { RelayOptionsInput, RunConfigInput } from '../../src/relay/config.ts';
 import { launchRelay } from '../../src/relay/launch.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { createTestWallet, type TestWallet } from '../support/test-wallet.ts';
@@ -59,7 +59,7 @@ export function removeTempDirs(): void {
 /** A relay in this process on 127.0.0.1, a free port, no app, no evaluation unless asked. */
 export function startTestRelay(
   dataDir: string,
-  relay: Partial<RelayOptions> = {},
+  relay: RelayOptionsInput = {},
   extra: { evaluate?: boolean; now?: () => number; log?: (m: string) => void } = {},
 ): Promise<RelayServer> {
   return launchRelay({
@@ -217,6 +217,20 @@ export function spawnRelay(dataDir: string, args: string[] = [], env: Record<str
     child.stderr!.on('data', onData);
     void exited.then((code) => reject(new Error(`relay exited with ${code} before listening:\n${output}`)));
   });
+}
+
+const spawned: RelayProcess[] = [];
+
+/** spawnRelay, remembered so that killSpawnedRelays (afterEach) never leaves one behind, whatever failed. */
+export async function spawnTrackedRelay(dataDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<RelayProcess> {
+  const relay = await spawnRelay(dataDir, args, env);
+  spawned.push(relay);
+  return relay;
+}
+
+/** kill -9 every relay spawnTrackedRelay started and not yet killed here. */
+export async function killSpawnedRelays(): Promise<void> {
+  for (const relay of spawned.splice(0)) await kill9(relay);
 }
 
 /** SIGKILL and wait for the exit. */

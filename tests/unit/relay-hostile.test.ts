@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { u8aWrapBytes } from '@polkadot/util';
+import { u8aToHex, u8aWrapBytes } from '@polkadot/util';
 import { cryptoWaitReady, encodeAddress } from '@polkadot/util-crypto';
 import { compress } from '../../src/compress/sparseloco.ts';
 import { BitWriter } from '../../src/compress/rice-code.ts';
@@ -159,6 +159,24 @@ describe('relay: hostile submissions', () => {
         status: 400,
         code: 'wrong-prefix',
       },
+      {
+        name: 'address as a hex public key',
+        body: () => {
+          const bytes = encodeHeaderLoose({ ...headerFor({ ...current, payload, address: alice.address }), address: u8aToHex(alice.publicKey) });
+          return rawFrame(bytes, alice.pair.sign(u8aWrapBytes(bytes)), payload);
+        },
+        status: 400,
+        code: 'bad-address',
+      },
+      {
+        name: 'address with a two-byte SS58 prefix (255)',
+        body: () => {
+          const bytes = encodeHeaderLoose({ ...headerFor({ ...current, payload, address: alice.address }), address: encodeAddress(alice.publicKey, 255) });
+          return rawFrame(bytes, alice.pair.sign(u8aWrapBytes(bytes)), payload);
+        },
+        status: 400,
+        code: 'wrong-prefix',
+      },
       { name: 'replay of an accepted frame', body: () => honestFrame, status: 409, code: 'duplicate' },
       { name: 'second, different submission from the same address', body: () => frameBy(honest, { payload: updatePayload(9) }), status: 409, code: 'duplicate' },
       { name: 'replay of a frame from the previous round', body: () => round0Frame, status: 409, code: 'wrong-round' },
@@ -176,6 +194,22 @@ describe('relay: hostile submissions', () => {
       { name: 'another protocol domain', body: () => { const bytes = encodeHeaderLoose(headerFor({ ...current, payload, address: alice.address }), 'tessera/submission/v2'); return rawFrame(bytes, alice.pair.sign(u8aWrapBytes(bytes)), payload); }, status: 400, code: 'wrong-domain' },
       { name: 'payload swapped after signing', body: () => swapped, status: 400, code: 'payload-mismatch' },
       { name: 'zero inner steps', body: () => frameBy(alice, { innerSteps: 0 }), status: 400, code: 'bad-update' },
+      // The run trains H = 2 steps of B·T = 2·32 tokens: a header claims exactly 128 tokens, or it tops the ledger with a made-up count.
+      { name: 'more inner steps than the run takes', body: () => frameBy(alice, { innerSteps: 3, tokens: 192 }), status: 400, code: 'bad-update' },
+      { name: 'one token more than H·B·T', body: () => frameBy(alice, { tokens: 129 }), status: 400, code: 'bad-update' },
+      { name: 'tokens 2^32−1 (the protocol bound, not the run)', body: () => frameBy(alice, { tokens: 2 ** 32 - 1 }), status: 400, code: 'bad-update' },
+      {
+        name: 'tokens 2^53−1 (sums would leave the exact integers)',
+        body: () => {
+          const bytes = encodeHeaderLoose({ ...headerFor({ ...current, payload, address: alice.address }) });
+          // encodeHeaderLoose writes tokens as u32 + u32 0; set the u64 to 2^53−1.
+          const tokensAt = bytes.length - (2 + 'tessera-test/relay'.length) - 8;
+          new DataView(bytes.buffer).setBigUint64(tokensAt, 2n ** 53n - 1n, true);
+          return rawFrame(bytes, alice.pair.sign(u8aWrapBytes(bytes)), payload);
+        },
+        status: 400,
+        code: 'bad-header',
+      },
       { name: 'NaN values (μ of wte)', body: () => frameBy(alice, { payload: nanPayload }), status: 400, code: 'payload-non-finite' },
       { name: 'out-of-range indices', body: () => frameBy(alice, { payload: outOfRange }), status: 400, code: 'payload-index-out-of-range' },
       // Gaps are index − previous − 1 ≥ 0, so a repeated index has no encoding; written anyway (gap −1) the stream

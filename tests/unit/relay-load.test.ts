@@ -16,7 +16,7 @@ let server: RelayServer;
 
 beforeAll(async () => {
   await cryptoWaitReady();
-  server = await startTestRelay(tempDir('load'), { quorum: SUBMITTERS, ipRateLimit: { burst: 10 * SUBMITTERS, perSecond: 100 } });
+  server = await startTestRelay(tempDir('load'), { quorum: SUBMITTERS, ipRateLimit: { burst: 10 * SUBMITTERS, perSecond: 100 }, limits: { uploadsPerIp: SUBMITTERS } });
 });
 
 afterAll(async () => {
