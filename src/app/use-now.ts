@@ -1,0 +1,12 @@
+// The clock as React state: re-renders every `ms`, for countdowns and the
+// figures that cover "the last minute".
+import { useEffect, useState } from 'react';
+
+export function useNow(ms = 1000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+  return now;
+}
