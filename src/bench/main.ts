@@ -1,5 +1,5 @@
-// `npm run bench -- [matmul|step|compress|relay|restart …] [--json] [--budget-ms N] [filters]`
-// Benches: matmul, step, compress, relay, restart (all when none is named). With
+// `npm run bench -- [matmul|step|compress|relay|restart|throttle …] [--json] [--budget-ms N] [filters]`
+// Benches: matmul, step, compress, relay, restart, throttle (all when none is named). With
 // --json the last line of stdout is one JSON object. Filters (each bench
 // reads those it knows): --models nano,tiny  --shapes 512x512x512,…
 // --submissions 10,100  --B 4  --T 64  --stored 2400  --repeat 5.
@@ -12,6 +12,7 @@ import { benchRelay } from './relay.ts';
 import { benchRestart } from './restart.ts';
 import type { BenchOptions } from './report.ts';
 import { benchStep } from './step.ts';
+import { benchThrottle } from './throttle.ts';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   matmul: benchMatmul,
@@ -19,6 +20,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   compress: benchCompress,
   relay: benchRelay,
   restart: benchRestart,
+  throttle: benchThrottle,
 };
 
 const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--json] [--budget-ms 1500]
