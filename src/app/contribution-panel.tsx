@@ -51,6 +51,11 @@ export function ContributionPanel({ refreshKey }: { refreshKey: unknown }) {
   useEffect(() => {
     if (swarm) relayWatcher().watchAddress(address);
   }, [swarm, address]);
+  // The run's saved curve shows at once after a reload, before training resumes.
+  const runId = relay.run?.runId ?? null;
+  useEffect(() => {
+    if (runId !== null) void feed.showHistory(runId);
+  }, [feed, runId]);
   const newest = view.rounds[0];
   const outbox = useOutbox(`${String(refreshKey)}:${newest?.round}:${newest?.phase}`);
   const activity = feed.activity(now);

@@ -174,14 +174,19 @@ export class TrainingFeed {
     return activityOver(this.work, now, this.workSince);
   }
 
-  /** Reads the run's saved chart points and puts them before the ones this session drew. */
-  private async restoreHistory(ready: EventOf<'ready'>): Promise<void> {
-    this.historyRunId = ready.runId;
+  /**
+   * Shows the run's saved chart points before the ones this session drew
+   * (once per run): the page calls it as soon as it knows the relay's run, so
+   * a reload shows the curve before training resumes; a session's 'ready'
+   * calls it too. Points at or past `until` (beyond the checkpoint the run
+   * resumes from: they will be trained again) are left out.
+   */
+  async showHistory(runId: string, until = Infinity): Promise<void> {
+    if (this.historyRunId === runId) return;
+    this.historyRunId = runId;
     try {
-      const saved = await loadChartHistory(await pageDatabase(), ready.runId);
-      if (!saved || this.historyRunId !== ready.runId) return;
-      // Points past the restored checkpoint were never saved in the model: they will be trained again.
-      const until = ready.resumedFromStep ?? (ready.mode === 'standalone' ? 0 : Infinity);
+      const saved = await loadChartHistory(await pageDatabase(), runId);
+      if (!saved || this.historyRunId !== runId) return;
       for (const [series, old] of [
         [this.view.innerLoss, saved.innerLoss],
         [this.view.validationLoss, saved.validationLoss],
@@ -269,10 +274,12 @@ export class TrainingFeed {
           }
           this.update({ ready: event, mode: event.mode, error: null, lastStep: null });
         } else this.update({ ready: event, mode: event.mode, error: null });
-        void this.restoreHistory(event);
+        // Swarm steps are global: a repeated step replaces its saved point as it arrives (push).
+        void this.showHistory(event.runId, event.mode === 'standalone' ? (event.resumedFromStep ?? 0) : Infinity);
         break;
       }
       case 'status':
+        if (event.state === 'stopped' || event.state === 'paused') void this.saveHistory();
         this.update({
           // The Worker runs from page open (it holds the GPU) and answers pause/resume with its status:
           // until this page starts or joins, its 'stopped' means nothing ran yet.
