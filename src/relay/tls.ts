@@ -7,7 +7,7 @@
 // Leaves out: certificate renewal (restart the relay with new files) and
 // client certificates. docs/demo.md explains how to get a certificate.
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext } from 'node:tls';
 
 export interface TlsFiles {
   certFile: string;
@@ -25,8 +25,14 @@ export class TlsConfigError extends Error {
   }
 }
 
-/** Reads and checks the certificate and key; returns what node:https takes. */
-export function loadTls(files: TlsFiles): Pick<SecureContextOptions, 'cert' | 'key'> {
+/** PEM text of a certificate (chain) and its key, as node:https takes them. */
+export interface TlsPair {
+  cert: string;
+  key: string;
+}
+
+/** Reads and checks the certificate and key. */
+export function loadTls(files: TlsFiles): TlsPair {
   const read = (flag: 'tls-cert' | 'tls-key', path: string, what: string) => {
     let text: string;
     try {
