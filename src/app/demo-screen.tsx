@@ -109,7 +109,9 @@ function SwarmDemo({ relay }: { relay: RelayView }) {
             label="Text trained"
             value={formatCount(relay.stats?.tokens ?? null)}
             testId="demo-tokens"
-            detail={<span data-testid="demo-tokens-per-second">{formatRate(relay.swarmTokensPerSecond, 'bytes/s')}</span>}
+            detail={
+              <span data-testid="demo-tokens-per-second">{relay.swarmTokensPerSecond === null ? 'bytes of text' : `bytes of text · ${formatRate(relay.swarmTokensPerSecond, 'bytes/s')}`}</span>
+            }
           />
           <span className="visually-hidden" data-testid="demo-contributors" data-count={relay.contributors ?? ''}>
             {formatCount(relay.contributors)} contributors

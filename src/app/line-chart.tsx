@@ -54,6 +54,11 @@ function align(series: ChartSeries[]): uPlot.AlignedData {
   return [xs, ...ys];
 }
 
+/** Decimals that tell ticks `increment` apart (0.01 → 2, 0.0005 → 4), at most 6. */
+export function decimalsFor(increment: number): number {
+  return increment > 0 && Number.isFinite(increment) ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(increment) - 1e-9))) : 3;
+}
+
 /** One sentence per series: how many points, the latest value and the lowest. */
 export function describeSeries(series: ChartSeries, xLabel: string): string {
   const n = series.x.length;
@@ -82,7 +87,8 @@ export function LineChart({ title, xLabel, yLabel, series, revision, height = 22
         scales: { x: { time: false } },
         axes: [
           { ...axis, ...xTicks, label: xLabel, size: big ? 64 : 44, labelSize: big ? 34 : 24, space: big ? 90 : 60 },
-          { ...axis, label: yLabel, size: big ? 96 : 64, labelSize: big ? 34 : 24, space: big ? 60 : 40 },
+          // As many decimals as the tick spacing needs: a flat curve never reads "5.555, 5.555, 5.555".
+          { ...axis, values: (_u: uPlot, splits: number[], _axis: number, _space: number, increment: number) => splits.map((v) => v.toFixed(decimalsFor(increment))), label: yLabel, size: big ? 110 : 70, labelSize: big ? 34 : 24, space: big ? 60 : 40 },
         ],
         series: [{ label: xLabel }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: big ? 4 : 2, spanGaps: true, points: { show: s.points ?? false, size: big ? 11 : 6, fill: s.color } }))],
         legend: { show: !big }, // the demo screen names its series in the title: a legend row costs a projector line

@@ -72,7 +72,9 @@ function SwarmPanel({ relay, address }: { relay: RelayView; address: string | nu
         <div>
           <dt>Text trained</dt>
           <dd data-testid="swarm-tokens">{formatCount(relay.stats?.tokens ?? null)}</dd>
-          <dd className="why">Bytes of text the swarm has trained on, at {formatRate(relay.swarmTokensPerSecond, 'bytes/s')} lately.</dd>
+          <dd className="why">
+            Bytes of text the swarm has trained on{relay.swarmTokensPerSecond === null ? '' : `, ${formatRate(relay.swarmTokensPerSecond, 'bytes/s')} lately`}.
+          </dd>
         </div>
       </dl>
       <LineChart

@@ -226,7 +226,7 @@ export class RelayWatcher {
       this.update({
         problem: null,
         stats: { round: stats.round, peers: stats.peers, trainers: stats.trainers, recent: stats.recent, submissions: stats.submissions, tokens: stats.tokens, loss: stats.loss },
-        activity: withActivity(this.view.activity, submissionItems(stats)),
+        activity: withActivity(this.view.activity, [...submissionItems(stats), ...closedRoundItems(rounds)]),
         leaderboard,
         round,
         version: round.version,
@@ -262,6 +262,11 @@ export class RelayWatcher {
 /** The stats event's newest submissions as activity lines. */
 function submissionItems(stats: Pick<StatsEvent, 'recent'>): ActivityItem[] {
   return stats.recent.map((s) => ({ kind: 'submission', key: `submission:${s.round}:${s.address}`, at: s.receivedAt, address: s.address, round: s.round, tokens: s.tokens }));
+}
+
+/** The latest closed rounds as activity lines (a page opened after them still shows what happened lately). */
+function closedRoundItems(rounds: readonly RoundSummary[]): ActivityItem[] {
+  return rounds.slice(-ACTIVITY_LENGTH).map((r) => ({ kind: 'round-closed', key: `closed:${r.round}`, at: r.closedAt, round: r.round, accepted: r.submissions, version: r.version }));
 }
 
 let shared: RelayWatcher | null = null;
