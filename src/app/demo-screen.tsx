@@ -22,6 +22,7 @@ import { activityText, Leaderboard } from './relay-panel.tsx';
 import { useRelay, type RelayView } from './relay-watcher.ts';
 import { useTraining, type TrainingView } from './training-feed.ts';
 import { useNow } from './use-now.ts';
+import { useSample } from './use-sample.ts';
 
 /** Fewest milliseconds between two spoken announcements: a fast demo closes rounds every few seconds. */
 const ANNOUNCE_EVERY_MS = 30_000;
@@ -110,7 +111,7 @@ function SwarmDemo({ relay }: { relay: RelayView }) {
             value={formatCount(relay.stats?.tokens ?? null)}
             testId="demo-tokens"
             detail={
-              <span data-testid="demo-tokens-per-second">{relay.swarmTokensPerSecond === null ? 'bytes of text' : `bytes of text · ${formatRate(relay.swarmTokensPerSecond, 'bytes/s')}`}</span>
+              <span data-testid="demo-tokens-per-second">{relay.swarmTokensPerSecond === null ? 'bytes of text' : `bytes of text · ${formatRate(relay.swarmTokensPerSecond, 'B/s')}`}</span>
             }
           />
           <span className="visually-hidden" data-testid="demo-contributors" data-count={relay.contributors ?? ''}>
@@ -176,7 +177,19 @@ function SwarmDemo({ relay }: { relay: RelayView }) {
   );
 }
 
+/** Seconds between standalone samples: long enough to read one aloud. */
+const SAMPLE_EVERY_MS = 30_000;
+
 function StandaloneDemo({ view }: { view: TrainingView }) {
+  // Without a relay the page writes samples itself (onnxruntime-web, loaded only once training runs).
+  const [sample, generate] = useSample();
+  const training = view.state === 'training' && view.lastStep !== null;
+  useEffect(() => {
+    if (!training) return;
+    void generate({ temperature: 0.8, maxNewBytes: 100 });
+    const timer = setInterval(() => void generate({ temperature: 0.8, maxNewBytes: 100 }), SAMPLE_EVERY_MS);
+    return () => clearInterval(timer);
+  }, [training, generate]);
   return (
     <DemoFrame
       joinUrl={`${location.origin}${location.pathname}`}
@@ -204,8 +217,8 @@ function StandaloneDemo({ view }: { view: TrainingView }) {
       }
       side={null}
       sample={
-        <p data-testid="demo-sample" className="muted">
-          Samples of the model's writing come from a relay; this screen is not connected to one.
+        <p data-testid="demo-sample" data-readable={sample.readableShare ?? ''} className={sample.text ? undefined : 'muted'}>
+          {sample.text ?? (sample.error ? `No sample: ${sample.error}` : training ? 'Writing…' : 'Samples appear once training runs.')}
         </p>
       }
     />

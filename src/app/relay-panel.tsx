@@ -73,7 +73,7 @@ function SwarmPanel({ relay, address }: { relay: RelayView; address: string | nu
           <dt>Text trained</dt>
           <dd data-testid="swarm-tokens">{formatCount(relay.stats?.tokens ?? null)}</dd>
           <dd className="why">
-            Bytes of text the swarm has trained on{relay.swarmTokensPerSecond === null ? '' : `, ${formatRate(relay.swarmTokensPerSecond, 'bytes/s')} lately`}.
+            Bytes of text the swarm has trained on{relay.swarmTokensPerSecond === null ? '' : `, ${formatRate(relay.swarmTokensPerSecond, 'B/s')} lately`}.
           </dd>
         </div>
       </dl>
