@@ -3,8 +3,9 @@
 // sent plain, gzip and brotli (download-sizes.json, src/node/precompress.ts);
 // joining fetches the training Worker's script, the run's training text and
 // the current model (4 bytes per float, sent as is: trained weights do not
-// compress). The encoding is the one this browser will be sent: brotli over
-// https (browsers offer it only to secure origins), gzip otherwise.
+// compress). The encoding is the one this browser will be sent: brotli in a
+// secure context (https, or localhost: browsers offer brotli only to those),
+// gzip otherwise.
 // Leaves out: what the HTTP cache already holds (a second join may fetch less).
 import { useEffect, useState } from 'react';
 
@@ -48,7 +49,7 @@ export function joinDownload(sizes: DownloadSizes, trainPath: string, modelBytes
 
 /** The encoding this page's requests will be answered with (see the file header). */
 export function pageEncoding(): Encoding {
-  return location.protocol === 'https:' ? 'br' : 'gzip';
+  return window.isSecureContext ? 'br' : 'gzip';
 }
 
 let sizesRequest: Promise<DownloadSizes | null> | null = null;
