@@ -253,6 +253,19 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     res.end(req.method === 'HEAD' ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   };
 
+  /** θ(version) in some format: ETag = the model hash (304 on If-None-Match), version and hash in headers. */
+  const sendModelBytes = (req: IncomingMessage, res: ServerResponse, model: { version: number; modelHash: string }, bytes: Uint8Array, extra: Record<string, string> = {}) => {
+    const etag = `"${model.modelHash}"`;
+    const headers = { ETag: etag, 'Cache-Control': 'no-cache', 'X-Tessera-Model-Version': String(model.version), 'X-Tessera-Model-Hash': model.modelHash, ...extra };
+    const match = req.headers['if-none-match'];
+    if (match && match.split(',').some((tag) => tag.trim() === etag || tag.trim() === `W/${etag}`)) {
+      res.writeHead(304, { ...apiHeaders(corsOrigins, req.headers.origin), ...headers });
+      res.end();
+      return;
+    }
+    sendBytes(req, res, bytes, headers);
+  };
+
   const clientIp = (req: IncomingMessage): string => {
     if (relay.options.trustProxy) {
       const forwarded = req.headers['x-forwarded-for'];
@@ -302,34 +315,12 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       case '/api/model.safetensors':
       case '/api/model.onnx': {
         const { model, bytes } = route === '/api/model.onnx' ? modelFiles.onnx() : modelFiles.safetensors();
-        const etag = `"${model.modelHash}"`;
         const name = `${relay.config.runId}-v${model.version}.${route === '/api/model.onnx' ? 'onnx' : 'safetensors'}`;
-        const headers = {
-          ETag: etag,
-          'Cache-Control': 'no-cache',
-          'Content-Disposition': `attachment; filename="${name}"`,
-          'X-Tessera-Model-Version': String(model.version),
-          'X-Tessera-Model-Hash': model.modelHash,
-        };
-        const match = req.headers['if-none-match'];
-        if (match && match.split(',').some((tag) => tag.trim() === etag || tag.trim() === `W/${etag}`)) {
-          res.writeHead(304, { ...apiHeaders(corsOrigins, req.headers.origin), ...headers });
-          res.end();
-          return;
-        }
-        return sendBytes(req, res, bytes, headers);
+        return sendModelBytes(req, res, model, bytes, { 'Content-Disposition': `attachment; filename="${name}"` });
       }
       case '/api/checkpoint': {
         const { version, modelHash, bytes } = relay.checkpoint();
-        const etag = `"${modelHash}"`;
-        const headers = { ETag: etag, 'Cache-Control': 'no-cache', 'X-Tessera-Model-Version': String(version), 'X-Tessera-Model-Hash': modelHash };
-        const match = req.headers['if-none-match'];
-        if (match && match.split(',').some((tag) => tag.trim() === etag || tag.trim() === `W/${etag}`)) {
-          res.writeHead(304, { ...apiHeaders(corsOrigins, req.headers.origin), ...headers });
-          res.end();
-          return;
-        }
-        return sendBytes(req, res, bytes, headers);
+        return sendModelBytes(req, res, { version, modelHash }, bytes);
       }
       case '/api/updates': {
         const sinceText = url.searchParams.get('since');

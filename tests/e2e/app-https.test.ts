@@ -15,12 +15,12 @@
 //   - after Stop and a reload, the inner-loss chart shows the points it had
 //     (chart history from IndexedDB) before anything trains again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { launchRelay } from '../../src/relay/launch.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { selfSignedCertificate } from '../support/self-signed.ts';
 import { removeTempDirs, tempDir, TEST_RUN } from '../unit/relay-fixtures.ts';
-import { CHROMIUM, watchErrors } from './support/browser.ts';
+import { launchSharedBrowser, watchErrors } from './support/browser.ts';
 
 let relay: RelayServer;
 let browser: Browser;
@@ -35,23 +35,8 @@ beforeAll(async () => {
     tls,
     evaluate: false,
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--enable-unsafe-webgpu',
-      '--enable-features=Vulkan',
-      '--use-angle=swiftshader',
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-      // The test's self-signed certificate is trusted by nothing; see the file header.
-      '--ignore-certificate-errors',
-    ],
-  });
+  // The test's self-signed certificate is trusted by nothing; see the file header.
+  browser = await launchSharedBrowser(['--ignore-certificate-errors']);
 });
 
 afterAll(async () => {
