@@ -149,6 +149,7 @@ export function ContributionPanel({ refreshKey }: { refreshKey: unknown }) {
         yLabel="loss (nats/byte)"
         series={[{ label: 'inner loss', x: view.innerLoss.x, y: view.innerLoss.y, color: LOSS_COLOR }]}
         revision={view.revision}
+        integerX
         testId="inner-loss-chart"
       />
       {swarm ? (
@@ -165,6 +166,7 @@ export function ContributionPanel({ refreshKey }: { refreshKey: unknown }) {
             yLabel="loss (nats/byte)"
             series={[{ label: 'held-out loss', x: view.validationLoss.x, y: view.validationLoss.y, color: VALIDATION_COLOR, points: true }]}
             revision={view.revision}
+            integerX
             testId="validation-loss-chart"
           />
           <p className="muted small">The held-out loss shows whether the model learns English or only its training lines.</p>

@@ -212,6 +212,7 @@ function StandaloneDemo({ view }: { view: TrainingView }) {
           revision={view.revision}
           fill
           big
+          integerX
           testId="demo-loss-chart"
         />
       }

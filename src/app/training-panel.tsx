@@ -19,7 +19,7 @@ import { pageDatabase, type SettingsState } from './local-data.ts';
 import { trainingFeed, useTraining, type TrainingView } from './training-feed.ts';
 import { standaloneSetup, swarmSetup } from './training-setup.ts';
 import { ProgressBar } from './progress-bar.tsx';
-import { formatBytes, formatCount, formatCountdown, formatLoss } from './format.ts';
+import { formatBytes, formatCount, formatCountdown } from './format.ts';
 import { useRelay, type RelayView } from './relay-watcher.ts';
 import { chosenAccount, useAccount } from './chosen-account.ts';
 import { browserAdvice } from './browser-advice.ts';
@@ -57,7 +57,8 @@ function tabSentence(view: TrainingView, swarm: boolean): string {
     case 'preparing':
       return 'Your tab is getting ready to train.';
     case 'training':
-      return view.lastStep ? `Your tab is training: step ${formatCount(view.lastStep.step + 1)}, inner loss ${formatLoss(view.lastStep.loss)}.` : 'Your tab is training.';
+      // No step count here: this sentence is a live region, and a screen reader should hear changes of state, not every step.
+      return 'Your tab is training: its figures are under "Your contribution".';
     case 'paused':
       return pausedBecause(view);
     case 'stopped':

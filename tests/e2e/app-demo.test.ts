@@ -16,9 +16,10 @@
 //     the file), and the page's own scripts arrived compressed;
 //   - axe-core finds no WCAG 2 A/AA violation (contrast of every control
 //     included) on the dashboard or the demo screen;
-//   - screenshots of both screens at 1920×1080, 1280×720 and 375 px go to
-//     test-results/screenshots/docs-*.png (docs/screenshots/ holds the
-//     committed ones: see README "Screenshots").
+//   - screenshots of the demo screen at 1920×1080, 1280×720 and 375 px go to
+//     test-results/screenshots/docs-demo-*.png (docs/screenshots/ holds the
+//     committed ones: see README "Screenshots"), the viewer's dashboard to
+//     viewer-dashboard-*.png.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -204,11 +205,11 @@ describe('dashboard and static files', () => {
       [1280, 720],
     ] as const) {
       await page.setViewportSize({ width, height });
-      await page.screenshot({ path: `${SCREENSHOTS}docs-dashboard-${width}x${height}.png`, fullPage: true });
+      await page.screenshot({ path: `${SCREENSHOTS}viewer-dashboard-${width}x${height}.png`, fullPage: true });
     }
     await page.setViewportSize({ width: 375, height: 812 });
     expect(await fitsWidth(page)).toBe(true);
-    await page.screenshot({ path: `${SCREENSHOTS}docs-dashboard-375.png`, fullPage: true });
+    await page.screenshot({ path: `${SCREENSHOTS}viewer-dashboard-375.png`, fullPage: true });
     expect(errors).toEqual([]);
     await page.context().close();
 

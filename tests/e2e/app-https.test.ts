@@ -13,14 +13,20 @@
 //     relay (its ledger has the guest address), over https;
 //   - the push channel is wss://, and the page logs no errors;
 //   - after Stop and a reload, the inner-loss chart shows the points it had
-//     (chart history from IndexedDB) before anything trains again.
+//     (chart history from IndexedDB) before anything trains again;
+//   - screenshots of the training dashboard at 1920×1080, 1280×720 and 375 px
+//     go to test-results/screenshots/docs-dashboard-*.png (README "Screenshots").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { launchRelay } from '../../src/relay/launch.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { selfSignedCertificate } from '../support/self-signed.ts';
 import { removeTempDirs, tempDir, TEST_RUN } from '../unit/relay-fixtures.ts';
 import { launchSharedBrowser, watchErrors } from './support/browser.ts';
+
+const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 
 let relay: RelayServer;
 let browser: Browser;
@@ -33,8 +39,9 @@ beforeAll(async () => {
     run: TEST_RUN,
     relay: { roundMs: 600_000, quorum: 1, statsIntervalMs: 200 },
     tls,
-    evaluate: false,
+    evaluate: true,
   });
+  mkdirSync(SCREENSHOTS, { recursive: true });
   // The test's self-signed certificate is trusted by nothing; see the file header.
   browser = await launchSharedBrowser(['--ignore-certificate-errors']);
 });
@@ -78,6 +85,19 @@ describe('https relay, battery', () => {
     const address = await page.getByTestId('wallet-address').innerText();
     await page.getByTestId('model-hash').and(page.locator(':not([data-version="0"])')).waitFor({ timeout: 300_000 });
     expect(relay.relay.ledgerFor(address.trim()).entries.length).toBeGreaterThanOrEqual(1);
+    // The dashboard as a volunteer sees it while training (a few rounds in: the shared model's loss has points).
+    await page.getByTestId('global-loss-chart').and(page.locator(':not([data-points="0"]):not([data-points="1"])')).waitFor({ timeout: 300_000 });
+    await page.getByTestId('gpu-busy').and(page.locator(':not([data-share=""])')).waitFor({ timeout: 60_000 });
+    for (const [width, height] of [
+      [1920, 1080],
+      [1280, 720],
+      [375, 812],
+    ] as const) {
+      await page.setViewportSize({ width, height });
+      await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
+      await page.screenshot({ path: `${SCREENSHOTS}docs-dashboard-${width === 375 ? '375' : `${width}x${height}`}.png`, fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 720 });
 
     await page.getByTestId('stop-training').click();
     await panel.and(page.locator('[data-state="stopped"]')).waitFor({ timeout: 120_000 });
