@@ -13,6 +13,7 @@
 // A tier that needs another system package adds a row to REQUIREMENTS.
 // Plain JavaScript with no dependencies: it must run before `npm ci` has.
 // Usage: node scripts/preflight.mjs [--system]   (--system: packages only, before npm ci)
+// Leaves out: other systems' package managers (it names the packages, and stops).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -5,6 +5,7 @@
 // the swarm and every swarm figure is the relay's; served by a plain static
 // host, it trains standalone and the swarm figures say "not connected to a
 // relay" (relay-watcher.ts probes).
+// Leaves out: a router library (use-route.ts: two hash routes).
 import { useState } from 'react';
 import { ContributionPanel } from './contribution-panel.tsx';
 import { DemoScreen } from './demo-screen.tsx';

@@ -12,6 +12,7 @@
 // and says so.
 // The live region speaks one sentence per closed round, at most every
 // ANNOUNCE_EVERY_MS, never the sample's bytes.
+// Leaves out: controls (a projector screen is watched, not used: the dashboard has them).
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { continuationBytes, isLoopbackUrl } from '../protocol/index.ts';
 import { formatCount, formatCountdown, formatLoss, formatRate } from './format.ts';

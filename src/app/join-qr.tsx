@@ -4,6 +4,7 @@
 // whole number of pixels per module, scaled up by CSS without smoothing, so it
 // stays sharp on a projector and its pixels are the code itself (the e2e test
 // decodes them).
+// Leaves out: which URL to encode (demo-screen.tsx: the relay's join URL).
 import { useEffect, useRef, useState } from 'react';
 import QRCode from 'qrcode';
 

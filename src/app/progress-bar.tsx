@@ -1,6 +1,7 @@
 // Progress for a long wait: a labelled <progress> (indeterminate when the
 // fraction is unknown) announced politely to screen readers. The wait for a
 // round to close says what closes it (the quorum, in words).
+// Leaves out: time estimates (phases report fractions, not rates).
 import { PHASE_LABELS, type ProgressPhase } from '../worker/protocol.ts';
 
 export function ProgressBar({ phase, fraction, detail, quorum = null }: { phase: ProgressPhase; fraction: number | null; detail: string | null; quorum?: number | null }) {

@@ -5,6 +5,7 @@
 // the page writes one on request from this tab's model with onnxruntime-web
 // (loaded only then). Bytes that do not form printable characters show as
 // "·" (readable-text.ts), never as replacement characters.
+// Leaves out: sampling itself (the relay's sample-writer.ts, use-sample.ts).
 import { useState } from 'react';
 import { continuationBytes } from '../protocol/index.ts';
 import { readableText } from './readable-text.ts';

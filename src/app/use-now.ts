@@ -1,5 +1,6 @@
 // The clock as React state: re-renders every `ms`, for countdowns and the
 // figures that cover "the last minute".
+// Leaves out: time zones and formatting (format.ts).
 import { useEffect, useState } from 'react';
 
 export function useNow(ms = 1000): number {

@@ -4,6 +4,7 @@
 // screen load without it. (With a relay the relay writes the shared model's
 // samples: relay-watcher.ts reads them.)
 // Bytes that do not form printable characters show as "·" (readable-text.ts).
+// Leaves out: the relay's samples of the shared model (relay-watcher.ts reads them).
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { readableText } from './readable-text.ts';
 import { trainingFeed } from './training-feed.ts';
