@@ -1,5 +1,5 @@
-// `npm run bench -- [matmul|step|compress|relay|restart …] [--json] [--budget-ms N] [filters]`
-// Benches: matmul, step, compress, relay, restart (all when none is named). With
+// `npm run bench -- [matmul|step|compress|relay|restart|throttle|shards …] [--json] [--budget-ms N] [filters]`
+// Benches: matmul, step, compress, relay, restart, throttle, shards (all when none is named). With
 // --json the last line of stdout is one JSON object. Filters (each bench
 // reads those it knows): --models nano,tiny  --shapes 512x512x512,…
 // --submissions 10,100  --B 4  --T 64  --stored 2400  --repeat 5.
@@ -11,7 +11,9 @@ import { benchMatmul } from './matmul.ts';
 import { benchRelay } from './relay.ts';
 import { benchRestart } from './restart.ts';
 import type { BenchOptions } from './report.ts';
+import { benchShards } from './shards.ts';
 import { benchStep } from './step.ts';
+import { benchThrottle } from './throttle.ts';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   matmul: benchMatmul,
@@ -19,6 +21,8 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   compress: benchCompress,
   relay: benchRelay,
   restart: benchRestart,
+  throttle: benchThrottle,
+  shards: benchShards,
 };
 
 const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--json] [--budget-ms 1500]

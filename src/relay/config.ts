@@ -101,6 +101,12 @@ export interface RelayOptions {
   corsOrigins: '*' | readonly string[];
   /** What one client address, and everyone together, may hold of this process (server.ts). */
   limits: ServerLimits;
+  /**
+   * The address people open to join (--public-url), published in GET /api/run
+   * as joinUrl for the demo screen's QR code; null: none given (the page shows
+   * its own address). Checked at start by the tabs' parser (parseJoinUrl).
+   */
+  publicUrl: string | null;
 }
 
 /**
@@ -207,6 +213,7 @@ export function defaultRelayOptions(model: GptConfig): RelayOptions {
     trustProxy: false,
     corsOrigins: '*',
     limits: defaultServerLimits(maxPayloadBytes),
+    publicUrl: null,
   };
 }
 
@@ -293,6 +300,7 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunIn
     roundMs: options.roundMs,
     maxPayloadBytes: options.maxPayloadBytes,
     relayVersion: RELAY_VERSION,
+    joinUrl: options.publicUrl,
     swarm: {
       model: { preset: config.preset, ...config.model },
       train: config.train,

@@ -10,6 +10,7 @@ import { OrtEvaluator } from './evaluator.ts';
 import { FileRelayStore } from './file-store.ts';
 import { Relay } from './relay.ts';
 import { startRelayServer, type RelayServer } from './server.ts';
+import { loadTls, type TlsFiles } from './tls.ts';
 
 /** The repository's vite build output. */
 export const DEFAULT_DIST_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
@@ -24,6 +25,8 @@ export interface LaunchOptions {
   run?: Omit<RunConfigInput, 'data'>;
   /** Anything not given keeps its default (limits field by field). */
   relay?: RelayOptionsInput;
+  /** Serve https and wss with this certificate and key (PEM files, checked before anything starts). */
+  tls?: TlsFiles;
   /** Turn the held-out loss measurement off (faster start, e.g. for load tests). */
   evaluate?: boolean;
   now?: () => number;
@@ -33,9 +36,12 @@ export interface LaunchOptions {
 /**
  * Starts a relay. Throws RunConfigError (before anything is written) when the
  * run or the relay options would make every round fail; for a run given in
- * `options.run` its `field` names the setting as the tabs see it.
+ * `options.run` its `field` names the setting as the tabs see it. Throws
+ * TlsConfigError for unusable TLS files, and the listen error (EADDRINUSE for
+ * a port in use) when the server cannot listen.
  */
 export async function launchRelay(options: LaunchOptions): Promise<RelayServer> {
+  const tls = options.tls ? loadTls(options.tls) : null;
   const dataset = ensureDataset();
   const data: RunConfig['data'] = {
     name: 'brown',
@@ -77,6 +83,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8787,
       distDir: options.distDir === undefined ? DEFAULT_DIST_DIR : options.distDir,
+      tls,
       log: options.log,
     });
   } catch (error) {

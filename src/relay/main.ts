@@ -7,19 +7,24 @@
 // the model's context…) is refused at start, by the parser the tabs run on
 // GET /api/run, with a message naming the flag (RUN_FLAGS below). Every option
 // of docs/relay.md is a flag; values are checked here, with the flag's name.
+// The join URL (--public-url) is checked by the parser tabs read it with; TLS
+// files (--tls-cert, --tls-key) are read and matched before anything starts
+// (docs/demo.md). A port in use ends the start with one line naming --port.
 // Leaves out: the configuration's defaults and checks (config.ts), assembly (launch.ts).
 import { resolve } from 'node:path';
 import { GPT_PRESET_NAMES } from '../model/config.ts';
-import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
-import { isValidAddress, type HexHash } from '../protocol/index.ts';
+import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, StartError, UsageError } from '../node/cli.ts';
+import { isLoopbackUrl, isProtocolError, isValidAddress, parseJoinUrl, type HexHash } from '../protocol/index.ts';
 import { RunConfigError, type RateLimit, type RelayOptionsInput, type RunConfigInput, type ServerLimits } from './config.ts';
 import { launchRelay } from './launch.ts';
+import { TlsConfigError } from './tls.ts';
 
 /** After the grace period, the relay's own stop (a round close, an evaluation) gets this long before the process exits anyway. */
 const SHUTDOWN_BOUND_MS = 10_000;
 
 const USAGE = `usage: npm run relay -- [options]
   --port 8787  --host 127.0.0.1  --data-dir .tessera/relay  --dist dist|none  --no-eval
+  --public-url https://NAME/  --tls-cert cert.pem  --tls-key key.pem   (a demo for phones: docs/demo.md)
 run (only when the data directory is new; afterwards the stored run wins):
   --preset ${GPT_PRESET_NAMES.join('|')}  --run-id ID  --run-seed 0x…(64 hex)  --init-seed N
   --inner-steps H  --batch-size B  --seq-len T  --lr 1e-3  --warmup-steps N  --planned-rounds N
@@ -42,6 +47,9 @@ const FLAGS = {
   'data-dir': { type: 'string', default: '.tessera/relay' },
   dist: { type: 'string' },
   'no-eval': { type: 'boolean', default: false },
+  'public-url': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   preset: { type: 'string', default: 'nano' },
   'run-id': { type: 'string' },
   'run-seed': { type: 'string' },
@@ -104,6 +112,7 @@ const RUN_FLAGS: Record<string, keyof typeof FLAGS> = {
   'run.swarm.outerLearningRate': 'outer-lr',
   'run.swarm.runSeed': 'run-seed',
   'run.swarm.quorum': 'quorum',
+  'run.joinUrl': 'public-url',
   minSubmissions: 'min-submissions',
   initSeed: 'init-seed',
   'evaluation.batches': 'eval-batches',
@@ -155,6 +164,17 @@ async function main(): Promise<'keep-running' | void> {
   };
   const allow = listFlag(values.allow);
   for (const address of allow ?? []) if (!isValidAddress(address)) throw new UsageError(`--allow: ${address} is not an SS58 prefix-42 address`);
+  let publicUrl: string | undefined;
+  if (values['public-url'] !== undefined) {
+    try {
+      publicUrl = parseJoinUrl(values['public-url'], 'public-url');
+    } catch (error) {
+      if (!isProtocolError(error, 'bad-message')) throw error;
+      throw new UsageError(`--${error.message}`);
+    }
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
+  const tls = values['tls-cert'] && values['tls-key'] ? { certFile: resolve(values['tls-cert']), keyFile: resolve(values['tls-key']) } : undefined;
   const cors = listFlag(values['cors-origins']);
   for (const origin of cors ?? []) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new UsageError(`--cors-origins: ${JSON.stringify(origin)} is not an origin (scheme://host[:port]) or *`);
@@ -193,16 +213,19 @@ async function main(): Promise<'keep-running' | void> {
       heartbeatMs: limit('heartbeat-ms', 1),
       trustProxy: values['trust-proxy'] || undefined,
       corsOrigins: cors === undefined ? undefined : cors.includes('*') ? ('*' as const) : cors,
+      publicUrl,
     }),
     limits,
   };
 
+  const port = integerFlag(values.port, 'port') ?? 8787;
   let server;
   try {
     server = await launchRelay({
       dataDir: resolve(values['data-dir']),
       host: values.host,
-      port: integerFlag(values.port, 'port') ?? 8787,
+      port,
+      tls,
       distDir: values.dist === 'none' ? null : values.dist ? resolve(values.dist) : undefined,
       run,
       relay,
@@ -210,6 +233,11 @@ async function main(): Promise<'keep-running' | void> {
       log: (message) => console.log(`[relay] ${message}`),
     });
   } catch (error) {
+    if (error instanceof TlsConfigError) throw new UsageError(error.message);
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (code === 'EADDRINUSE') throw new StartError(`Port ${port} on ${values.host} is already in use (another relay?): stop that one, or start this one with --port and a free port, e.g. --port ${port + 1}.`);
+    if (code === 'EACCES') throw new StartError(`Port ${port} on ${values.host} needs more rights than this user has: choose --port 1024 or above.`);
+    if (code === 'EADDRNOTAVAIL') throw new StartError(`--host ${values.host} is not an address of this machine: use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses.`);
     if (!(error instanceof RunConfigError)) throw error;
     const flag = RUN_FLAGS[error.field];
     const typed = flag === undefined ? undefined : values[flag];
@@ -220,6 +248,10 @@ async function main(): Promise<'keep-running' | void> {
 
   const info = server.relay.runInfo();
   console.log(`Tessera relay listening on ${server.url}`);
+  const joinUrl = info.joinUrl ?? server.url;
+  console.log(`  join URL (the demo screen's QR code): ${joinUrl}`);
+  if (isLoopbackUrl(joinUrl)) console.log('  phones cannot open a loopback address: for a room, pass --public-url with an https address they reach (docs/demo.md)');
+  else if (!joinUrl.startsWith('https:')) console.log('  phones get no WebGPU over plain http: serve https (--tls-cert/--tls-key or a proxy, docs/demo.md)');
   console.log(`  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`);
   console.log(`  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`);
 

@@ -40,6 +40,7 @@ import type { CompressedUpdate } from '../compress/sparseloco.ts';
 import { buildLayout, type ParameterLayout } from '../model/layout.ts';
 import { initGptParameters } from '../model/init.ts';
 import {
+  MAX_RECENT_SUBMISSIONS,
   checkHeaderForRound,
   decodeSubmission,
   encodeBundle,
@@ -162,6 +163,8 @@ export class Relay {
   private tokensClosed = 0;
   /** Addresses with at least one accepted submission (the demo screen's "contributors"). */
   private readonly contributors = new Set<string>();
+  /** Addresses in the last closed round: with the open round's, the tabs training now. */
+  private lastRoundAddresses = new Set<string>();
   private peers = 0;
   private deadlineTimer: ReturnType<typeof setTimeout> | null = null;
   private statsTimer: ReturnType<typeof setTimeout> | null = null;
@@ -379,7 +382,12 @@ export class Relay {
     let pendingTokens = 0;
     for (const s of this.round.submissions.values()) pendingTokens += s.record.tokens;
     const loss = this.evaluations.length ? this.evaluations[this.evaluations.length - 1].loss : null;
-    return { type: 'stats', round: this.round.round, peers: this.peers, submissions: this.round.submissions.size, tokens: this.tokensClosed + pendingTokens, loss };
+    const trainers = new Set([...this.lastRoundAddresses, ...this.round.submissions.keys()]).size;
+    const recent = [...this.round.submissions.values()]
+      .map(({ record }) => ({ address: record.address, round: this.round.round, tokens: record.tokens, receivedAt: record.receivedAt }))
+      .sort((a, b) => b.receivedAt - a.receivedAt || (a.address < b.address ? -1 : 1))
+      .slice(0, MAX_RECENT_SUBMISSIONS);
+    return { type: 'stats', round: this.round.round, peers: this.peers, trainers, recent, submissions: this.round.submissions.size, tokens: this.tokensClosed + pendingTokens, loss };
   }
 
   /** GET /api/stats. */
@@ -599,6 +607,7 @@ export class Relay {
   }
 
   private recordClosedRound(record: RoundRecord, closeMs: number | null, fromStore = true): void {
+    this.lastRoundAddresses = new Set(record.submissions.map((s) => s.address));
     let tokens = 0;
     for (const s of record.submissions) {
       tokens += s.tokens;

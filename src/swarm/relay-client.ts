@@ -19,7 +19,9 @@ import {
   parseJson,
   parseLeaderboard,
   parsePushEvent,
+  parseModelCard,
   parseRoundStatus,
+  parseSampleBody,
   parseStatsBody,
   parseSubmissionAck,
   parseSwarmRunInfo,
@@ -29,8 +31,10 @@ import {
   type ErrorCode,
   type HexHash,
   type LeaderboardRow,
+  type ModelCard,
   type PushEvent,
   type RoundStatus,
+  type SampleBody,
   type StatsBody,
   type SubmissionAck,
   type SwarmRunInfo,
@@ -175,6 +179,16 @@ export class RelayClient {
   /** Addresses by tokens contributed (the relay's top 100). */
   async leaderboard(): Promise<LeaderboardRow[]> {
     return parseLeaderboard(await this.json('/api/ledger'));
+  }
+
+  /** Text the current global model wrote (the relay writes one per model version). */
+  async sample(): Promise<SampleBody> {
+    return parseSampleBody(await this.json('/api/sample'));
+  }
+
+  /** What the downloadable model is: architecture, version, hash and file paths. */
+  async modelCard(): Promise<ModelCard> {
+    return parseModelCard(await this.json('/api/model.json'));
   }
 
   /**

@@ -4,7 +4,6 @@
 // exit, before it writes anything. The other CLIs refuse bad and unknown
 // flags the same way. The CLIs run as child processes (tsx), as an operator
 // starts them.
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildRunConfig, checkRun, defaultRelayOptions, RunConfigError, type RelayOptions, type RunConfigInput } from '../../src/relay/config.ts';
@@ -12,7 +11,7 @@ import { launchRelay } from '../../src/relay/launch.ts';
 import { ProtocolError } from '../../src/protocol/errors.ts';
 import { parseSwarmRunInfo } from '../../src/protocol/api.ts';
 import { runInfoFor } from '../../src/relay/config.ts';
-import { REPO_ROOT, removeTempDirs, tempDir, TEST_RUN } from './relay-fixtures.ts';
+import { removeTempDirs, runCli, tempDir, TEST_RUN } from './relay-fixtures.ts';
 
 afterAll(() => removeTempDirs());
 
@@ -91,19 +90,6 @@ describe('checkRun: the run is checked where the operator sets it', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
-
-/** Runs a CLI entry point under tsx; resolves with its exit code and output. */
-function runCli(entry: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/node/register-wgsl.mjs', entry, ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('CLIs: a bad or unknown flag prints the usage and exits 2', () => {
   it('relay: --inner-steps 0 and --top-k 63 are refused at start, naming the flag', async () => {

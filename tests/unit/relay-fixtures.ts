@@ -210,13 +210,26 @@ export function spawnRelay(dataDir: string, args: string[] = [], env: Record<str
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
+      const match = /listening on (https?:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
       if (match) resolve({ url: match[1], child, output: () => output, exited });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     void exited.then((code) => reject(new Error(`relay exited with ${code} before listening:\n${output}`)));
   });
+}
+
+/** Runs a CLI entry point under tsx to its end; resolves with its exit code and output. */
+export function runCli(entry: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/node/register-wgsl.mjs', entry, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
 const spawned: RelayProcess[] = [];
