@@ -247,13 +247,18 @@ async function main(): Promise<'keep-running' | void> {
   }
 
   const info = server.relay.runInfo();
-  console.log(`Tessera relay listening on ${server.url}`);
   const joinUrl = info.joinUrl ?? server.url;
-  console.log(`  join URL (the demo screen's QR code): ${joinUrl}`);
-  if (isLoopbackUrl(joinUrl)) console.log('  phones cannot open a loopback address: for a room, pass --public-url with an https address they reach (docs/demo.md)');
-  else if (!joinUrl.startsWith('https:')) console.log('  phones get no WebGPU over plain http: serve https (--tls-cert/--tls-key or a proxy, docs/demo.md)');
-  console.log(`  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`);
-  console.log(`  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`);
+  // One write, so whoever waits for the "listening" line also has the rest of the banner.
+  const banner = [
+    `Tessera relay listening on ${server.url}`,
+    `  join URL (the demo screen's QR code): ${joinUrl}`,
+    ...(isLoopbackUrl(joinUrl)
+      ? ['  phones cannot open a loopback address: for a room, pass --public-url with an https address they reach (docs/demo.md)']
+      : joinUrl.startsWith('https:') ? [] : ['  phones get no WebGPU over plain http: serve https (--tls-cert/--tls-key or a proxy, docs/demo.md)']),
+    `  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`,
+    `  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`,
+  ];
+  console.log(banner.join('\n'));
 
   let stopping = false;
   const stop = (signal: string) => {
