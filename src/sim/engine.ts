@@ -18,8 +18,8 @@
 // the long experiments there use it.
 //
 // A step is the inner loop's: the batch of global step s is batchFor(train,
-// seed, s, B, T), learning rate learningRate(s) over totalSteps, gradients
-// clipped at global norm gradClip, AdamW at t = s + 1.
+// seed, s, B, T), learning rate learningRate(scheduleStep(s)) over totalSteps,
+// gradients clipped at global norm gradClip, AdamW at t = s + 1.
 // Leaves out: compression (compressor.ts), aggregation (simulate.ts).
 import type { GpuContext } from '../gpu/runtime.ts';
 import { GptGpu, type StepOptimizer } from '../model/gpt-gpu.ts';
@@ -41,10 +41,11 @@ export interface ReplicaEngine {
   readonly layout: ParameterLayout;
   /**
    * `steps` AdamW steps of `replica` from θ = globalParams with its own moments,
-   * global steps firstStep … firstStep + steps − 1. Returns the mean step loss;
+   * global steps firstStep … firstStep + steps − 1, each at the learning rate
+   * of scheduleStep(step) (default: the step). Returns the mean step loss;
    * θ_local stays in the engine until the next call.
    */
-  innerLoop(replica: number, globalParams: Float32Array, seed: Seed, firstStep: number, steps: number): Promise<number>;
+  innerLoop(replica: number, globalParams: Float32Array, seed: Seed, firstStep: number, steps: number, scheduleStep?: (step: number) => number): Promise<number>;
   /** θ_local after the last innerLoop (a copy). */
   readLocalParams(): Promise<Float32Array>;
   /** Mean loss of θ over `batches` fixed validation windows of B×T. */
@@ -115,23 +116,24 @@ export class CpuReplicaEngine implements ReplicaEngine {
     return loss;
   }
 
-  /** Clip the gradients at the global norm and take the AdamW step of global step `step`. */
-  private optimizerStep(state: Moments, step: number): void {
+  /** Clip the gradients at the global norm and take the AdamW step of global step `step` at the rate of `scheduleStep`. */
+  private optimizerStep(state: Moments, step: number, scheduleStep = step): void {
     const { train, totalSteps } = this.setup;
     const { grads, params } = this.model;
     const N = this.layout.size;
-    const optimizer = optimizerAt(train, step, totalSteps);
+    const optimizer = optimizerAt(train, scheduleStep, totalSteps);
     scaleInPlace(grads, N, clipScale(gradNorm(grads, N), optimizer.gradClip));
     adamwUpdate(params, grads, state.m, state.v, N, optimizer.lr, optimizer.beta1, optimizer.beta2, optimizer.eps, optimizer.weightDecay, step + 1, this.mask);
   }
 
-  async innerLoop(replica: number, globalParams: Float32Array, seed: Seed, firstStep: number, steps: number): Promise<number> {
+  async innerLoop(replica: number, globalParams: Float32Array, seed: Seed, firstStep: number, steps: number, scheduleStep?: (step: number) => number): Promise<number> {
     const state = this.momentsOf(replica);
     this.model.params.set(globalParams);
     let lossSum = 0;
     for (let i = 0; i < steps; i++) {
-      lossSum += this.gradient(seed, firstStep + i, false);
-      this.optimizerStep(state, firstStep + i);
+      const step = firstStep + i;
+      lossSum += this.gradient(seed, step, false);
+      this.optimizerStep(state, step, scheduleStep ? scheduleStep(step) : step);
     }
     return lossSum / steps;
   }
@@ -207,7 +209,7 @@ export class GpuReplicaEngine implements ReplicaEngine {
     this.resident = replica;
   }
 
-  async innerLoop(replica: number, globalParams: Float32Array, seed: Seed, firstStep: number, steps: number): Promise<number> {
+  async innerLoop(replica: number, globalParams: Float32Array, seed: Seed, firstStep: number, steps: number, scheduleStep?: (step: number) => number): Promise<number> {
     await this.load(replica);
     this.model.uploadParams(globalParams);
     const result = await runInnerLoop({
@@ -218,6 +220,7 @@ export class GpuReplicaEngine implements ReplicaEngine {
       steps,
       firstStep,
       totalSteps: this.setup.totalSteps,
+      scheduleStep,
     });
     return result.steps.reduce((sum, s) => sum + s.loss, 0) / result.steps.length;
   }

@@ -29,10 +29,11 @@
 //   fixed        n_r = H, or 0 (the replica misses the round) when H/s_r > W
 //   time-boxed   n_r = min(max, ⌊W·s_r⌋), or 0 when that is below min
 // A replica's step i of round t is global step t·H + i (H the nominal steps
-// per round), so the LR schedule is defined for any n_r: a replica that runs
-// more than H steps continues along it (src/protocol's run config says the
-// same for tabs). Tokens per replica are n_r·B·T; aggregation weighs them
-// (aggregate.ts, token weighting).
+// per round; its batch and AdamW's t), and its learning rate is the schedule's
+// at step t·H + min(i, H − 1) (lrPastNominal 'hold', schedule.ts
+// roundScheduleStep, what tabs do) or at t·H + i ('continue', which runs a
+// fast replica ahead along the decay). Tokens per replica are n_r·B·T;
+// aggregation weighs them (aggregate.ts, token weighting).
 //
 // Bytes are counted per peer and round: up = what one replica sends, down =
 // what the coordinator sends back to one replica (parameter-server
@@ -48,6 +49,7 @@ import { defaultTrainConfig, validateTrainConfig, type GptConfig, type TrainConf
 import { initGptParameters } from '../model/init.ts';
 import type { ParameterLayout } from '../model/layout.ts';
 import { mix64 } from '../data/sampler.ts';
+import { roundScheduleStep } from '../train/schedule.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
 import { decodeUpdate, encodeUpdate } from '../compress/codec.ts';
@@ -69,6 +71,10 @@ export type SimAlgorithm = (typeof SIM_ALGORITHMS)[number];
 
 export const ROUND_SCHEDULES = ['fixed', 'time-boxed'] as const;
 export type RoundSchedule = (typeof ROUND_SCHEDULES)[number];
+
+/** The learning rate of steps past a round's nominal H: held at step H − 1's, or continuing along the schedule. */
+export const LR_PAST_NOMINAL = ['hold', 'continue'] as const;
+export type LrPastNominal = (typeof LR_PAST_NOMINAL)[number];
 
 export interface SimulationOptions {
   /** Needed by the gpu engine and the gpu compressor. */
@@ -107,6 +113,8 @@ export interface SimulationOptions {
   roundSeconds?: number;
   /** SparseLoCo, time-boxed: the accepted range of steps per round; default [1, 16·H]. */
   stepRange?: { min: number; max: number };
+  /** SparseLoCo: the learning rate of steps past H in a round; default 'hold'. */
+  lrPastNominal?: LrPastNominal;
   outer?: NesterovOuterConfig;
   /** SparseLoCo's compressor: 'cpu' (the reference, default), 'gpu', or a factory (tests, new implementations). */
   compressor?: 'cpu' | 'gpu' | CompressorFactory;
@@ -165,6 +173,7 @@ export interface SimulationResult {
   schedule: RoundSchedule;
   round_seconds: number;
   step_range: { min: number; max: number } | null;
+  lr_past_nominal: LrPastNominal | null;
   /** R·H·B·T: the tokens of a round when every replica runs H steps. */
   tokens_per_round: number;
   total_tokens: number;
@@ -242,9 +251,10 @@ function checkOptions(o: SimulationOptions): void {
     const { min, max } = o.stepRange;
     if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || min < 1 || max < min) throw new RangeError(`stepRange must be integers 1 ≤ min ≤ max, got ${min}..${max}`);
   }
+  if (o.lrPastNominal !== undefined && !LR_PAST_NOMINAL.includes(o.lrPastNominal)) throw new RangeError(`lrPastNominal must be one of ${LR_PAST_NOMINAL.join(', ')}`);
   if (o.download !== undefined && !DOWNLOAD_FORMS.includes(o.download)) throw new RangeError(`download must be one of ${DOWNLOAD_FORMS.join(', ')}`);
   if (o.outerLr !== undefined && !(o.outerLr > 0 && Number.isFinite(o.outerLr))) throw new RangeError(`outerLr must be positive`);
-  const timed = o.speeds !== undefined || o.schedule !== undefined || o.roundSeconds !== undefined || o.stepRange !== undefined;
+  const timed = o.speeds !== undefined || o.schedule !== undefined || o.roundSeconds !== undefined || o.stepRange !== undefined || o.lrPastNominal !== undefined;
   if (timed && o.algo !== 'sparseloco') throw new RangeError('speeds, schedules and round windows are simulated for sparseloco only');
 }
 
@@ -264,6 +274,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const schedule = options.schedule ?? 'fixed';
   const roundSeconds = options.roundSeconds ?? H / Math.min(...speeds);
   const stepRange = options.stepRange ?? { min: 1, max: 16 * H };
+  const lrPastNominal = options.lrPastNominal ?? 'hold';
 
   const started = performance.now();
   const { params: initial, layout } = initGptParameters(options.model, seed);
@@ -301,7 +312,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         const submissions: Submission[] = [];
         let largest = 0;
         for (const r of contributors) {
-          trainLoss += (await engine.innerLoop(r, globalParams, replicaDataSeed(seed, r, round), round * H, steps[r])) / contributors.length;
+          const scheduleStep = lrPastNominal === 'hold' ? (step: number) => roundScheduleStep(step, round * H, H) : undefined;
+          trainLoss += (await engine.innerLoop(r, globalParams, replicaDataSeed(seed, r, round), round * H, steps[r], scheduleStep)) / contributors.length;
           const update = await compressor!.compress(r, globalParams, engine);
           const bytes = encodeUpdate(update, manifest, compressConfig);
           largest = Math.max(largest, bytes.length);
@@ -372,6 +384,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       schedule,
       round_seconds: roundSeconds,
       step_range: schedule === 'time-boxed' ? stepRange : null,
+      lr_past_nominal: algo === 'sparseloco' ? lrPastNominal : null,
       tokens_per_round: R * H * B * T,
       total_tokens: results.reduce((sum, r) => sum + r.tokens, 0),
       initial_val_loss: initialValLoss,
