@@ -12,7 +12,7 @@ run() {
   case "$name" in *${FILTER}*) ;; *) return 0 ;; esac
   [ -s "$out/$name.log" ] && grep -q '^{' "$out/$name.log" && return 0
   echo "== $name: $*"
-  nice -n 10 npx tsx --import ./src/node/register-wgsl.mjs src/sim/main.ts --model nano --peers 4 --batch 2 --seq 64 --seed 1 \
+  nice -n 10 node --import tsx --import ./src/node/register-wgsl.mjs src/sim/main.ts --model nano --peers 4 --batch 2 --seq 64 --seed 1 \
     --eval-batches 16 --engine cpu --json "$@" > "$out/$name.log" 2>&1
   tail -2 "$out/$name.log" | head -1
 }
