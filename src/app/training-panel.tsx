@@ -1,7 +1,9 @@
 // Training controls: start (standalone) or join (swarm) / pause / resume /
 // stop, the throttle, the pause options (hidden tab, battery), progress for
 // every preparation phase and wait, live figures (step, loss, tokens/s,
-// GFLOP/s, time to the first step, this tab's model version and hash) and the
+// GFLOP/s, time to the first step, this tab's model version and hash; in the
+// swarm also the last round's tokens/s over its whole wall time and the
+// share of it the GPU was busy, which time-boxed rounds keep high) and the
 // Worker's errors with their advice and a restart button when restarting can
 // help.
 // When a relay served this page the tab trains for the swarm: "Join the swarm"
@@ -243,9 +245,25 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
           <dd data-testid="last-loss">{formatLoss(view.lastStep?.loss)}</dd>
         </div>
         <div>
-          <dt>Tokens/s</dt>
+          <dt>{view.mode === 'swarm' ? 'Tokens/s while training' : 'Tokens/s'}</dt>
           <dd data-testid="tokens-per-second">{formatRate(view.tokensPerSecond, 'tok/s')}</dd>
         </div>
+        {view.mode === 'swarm' && (
+          <>
+            <div>
+              <dt>Tokens/s over the last round</dt>
+              <dd data-testid="round-tokens-per-second" data-rate={view.roundWork?.tokensPerSecond ?? ''}>
+                {view.roundWork ? formatRate(view.roundWork.tokensPerSecond, 'tok/s') : '—'}
+              </dd>
+            </div>
+            <div>
+              <dt>GPU busy, last round</dt>
+              <dd data-testid="gpu-busy-share" data-share={view.roundWork?.busyShare ?? ''}>
+                {view.roundWork ? `${Math.round(100 * view.roundWork.busyShare)}% (${formatCount(view.roundWork.steps)} steps)` : '—'}
+              </dd>
+            </div>
+          </>
+        )}
         <div>
           <dt>Compute</dt>
           <dd data-testid="gflops">{view.gflops === null ? '—' : `${view.gflops.toFixed(2)} GFLOP/s`}</dd>

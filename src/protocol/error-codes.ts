@@ -44,6 +44,9 @@ export const PROTOCOL_ERROR_CODES = {
   'wrong-round': definitive(409),
   'stale-model': definitive(409), // trained from another model version than the round's
   'model-hash-mismatch': definitive(409), // same version number, different parameters
+  // header against the run's rules (run-spec.ts checkSubmissionCounts)
+  'steps-out-of-range': definitive(400), // inner steps outside the run's stepRange [min, max]
+  'tokens-mismatch': definitive(400), // tokens ≠ innerSteps·B·T of the run
   // JSON from the network (api.ts), run specs (run-spec.ts) and seeds (data-seed.ts)
   'bad-message': definitive(400),
   'bad-seed': definitive(400),
@@ -63,7 +66,6 @@ export const RELAY_ERROR_CODES = {
   'method-not-allowed': definitive(405),
   timeout: transient(408), // the request line, headers or body did not arrive in time (docs/relay.md "Resource limits")
   'headers-too-large': definitive(431), // request line and headers over the relay's limit
-  'bad-update': definitive(400), // a payload that decodes but whose header counts are not what the run asks for
   unavailable: transient(503), // storage failed, a total limit is reached or the relay is stopping: nothing was recorded, retry later
   internal: transient(500), // a bug or an I/O failure on the relay; no details are sent
 } as const satisfies Record<string, ErrorCodeInfo>;

@@ -9,7 +9,8 @@
 //   close    on `quorum` acknowledged submissions, or at the deadline with at
 //            least `minSubmissions` (fewer: the deadline moves by roundMs)
 //   aggregate  aggregateUpdates over every acknowledged submission (ids =
-//            addresses, so the result does not depend on arrival order)
+//            addresses, so the result does not depend on arrival order),
+//            with the run's rule and token weights (each header's tokens)
 //   outer step θ(v+1) = θ(v) − α·G (applyAggregate, on a copy: θ(v) may still
 //            be streaming to a client)
 //   persist  aggregate, checkpoint, round record, then state.json {r+1, v+1}:
@@ -25,10 +26,11 @@
 // fields, SS58 prefix) → allowlist* → run, round, base version and hash
 // (checkHeaderForRound) → deadline* → one per address per round* → sr25519
 // signature over <Bytes>header</Bytes> and payload hash
-// (verifySignedSubmission) → per-address rate limit* → inner steps and
-// tokens against the run (checkSubmissionCounts) → codec decode (every
-// tensor, indices, finiteness, bounds). (* a new POST only: these judge the
-// request, not the bytes.) Then the durable write and the acknowledgement.
+// (verifySignedSubmission) → per-address rate limit* → inner steps within
+// the run's stepRange and tokens = steps·B·T (checkSubmissionCounts, in the
+// protocol) → codec decode (every tensor, indices, finiteness, bounds).
+// (* a new POST only: these judge the request, not the bytes.) Then the
+// durable write and the acknowledgement.
 // Nothing before the write changes any state; a refusal leaves the relay as it was.
 //
 // Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
@@ -41,6 +43,7 @@ import { buildLayout, type ParameterLayout } from '../model/layout.ts';
 import { initGptParameters } from '../model/init.ts';
 import {
   checkHeaderForRound,
+  checkSubmissionCounts,
   decodeSubmission,
   encodeBundle,
   hashToHex,
@@ -63,7 +66,7 @@ import {
   type SubmissionAck,
   type RelayRunInfo,
 } from '../protocol/index.ts';
-import { innerStepsRange, runInfoFor, tokensForSteps, type RelayOptions, type RunConfig } from './config.ts';
+import { runInfoFor, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import type { Evaluator } from './evaluator.ts';
 import { failpoint } from './failpoint.ts';
@@ -327,7 +330,14 @@ export class Relay {
 
   /** GET /api/round: RoundState plus what a dashboard shows about the open round. */
   roundStatus(): RoundStatus {
-    return { ...this.roundState(), openedAt: this.round.openedAt, submissions: this.round.submissions.size, quorum: this.options.quorum, closing: this.round.closing };
+    return {
+      ...this.roundState(),
+      openedAt: this.round.openedAt,
+      submissions: this.round.submissions.size,
+      quorum: this.options.quorum,
+      closing: this.round.closing,
+      now: this.now(),
+    };
   }
 
   /** The current θ as little-endian float32 bytes (shared memory: never mutated), its version and hash. */
@@ -451,7 +461,7 @@ export class Relay {
     }
     verifySignedSubmission(submission);
     if (arrival) this.takeToken(this.addressLimiter, header.address, arrival.now);
-    checkSubmissionCounts(header, this.config);
+    checkSubmissionCounts(header, this.info.swarm);
     return { submission, update: decodeUpdate(submission.payload, this.manifest, this.config.compression) };
   }
 
@@ -507,9 +517,10 @@ export class Relay {
       const started = performance.now();
       const { compression, outerLearningRate } = this.config;
       const aggregate = aggregateUpdates(
-        accepted.map((s) => ({ id: s.record.address, update: s.update! })),
+        accepted.map((s) => ({ id: s.record.address, update: s.update!, tokens: s.record.tokens })),
         this.manifest,
         compression,
+        this.config.aggregation,
       );
       const aggregateBytes = encodeAggregate(aggregate, this.manifest, compression);
       const next = this.params.slice(); // θ(v) may still be streaming to a client
@@ -744,22 +755,6 @@ function openRound(state: RelayStateRecord): OpenRound {
     writes: new Set(),
     closing: false,
   };
-}
-
-/**
- * The work a header claims must be what this run asks for: inner steps within
- * the run's range, and exactly B·T tokens per step. Totals (ledger, stats) are
- * sums of these, so one key cannot top the ledger with a made-up count.
- */
-function checkSubmissionCounts(header: { innerSteps: number; tokens: number }, config: RunConfig): void {
-  const { min, max } = innerStepsRange(config);
-  if (header.innerSteps < min || header.innerSteps > max) {
-    throw new RelayError('bad-update', `the header reports ${header.innerSteps} inner steps; this run takes ${min === max ? min : `${min}..${max}`}`);
-  }
-  const tokens = tokensForSteps(config, header.innerSteps);
-  if (header.tokens !== tokens) {
-    throw new RelayError('bad-update', `the header reports ${header.tokens} tokens; ${header.innerSteps} steps of B·T = ${config.train.batchSize}·${config.train.seqLen} are ${tokens}`);
-  }
 }
 
 function submissionRecord(

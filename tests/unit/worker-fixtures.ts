@@ -112,7 +112,7 @@ export class FakeTrainer implements LocalTrainer {
     this.m.fill(plan.firstStep + plan.steps);
     this.v.fill(1 / (plan.firstStep + plan.steps));
     const tokens = plan.steps * this.batchSize * this.seqLen;
-    return { local: { read: async () => local, gpuBuffer: null }, tokens, steps: plan.steps, losses, ms: plan.steps };
+    return { local: { read: async () => local, gpuBuffer: null }, tokens, steps: plan.steps, losses, ms: plan.steps, workMs: plan.steps };
   }
 
   async moments(): Promise<{ m: Float32Array; v: Float32Array }> {
