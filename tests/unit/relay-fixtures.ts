@@ -34,6 +34,8 @@ export const TEST_RUN: Omit<RunConfigInput, 'data'> = {
   runId: 'relay-test',
   preset: 'nano',
   innerSteps: 2,
+  // Time-boxed rounds of at most 4 steps: a volunteer whose deadline is far away stops at 4.
+  stepRange: { min: 1, max: 4 },
   plannedRounds: 50,
   train: { batchSize: 2, seqLen: 32, warmupSteps: 0, learningRate: 3e-3 },
   evaluation: { batchSize: 4, seqLen: 64, batches: 2 },
