@@ -152,7 +152,10 @@ export class GpuTrainer implements LocalTrainer {
       if (this.pace) await this.pace.gate(lastWorkMs);
       if (plan.signal?.aborted) throw new TrainingStoppedError();
       let chunk = this.pace ? this.pace.chunkSteps() : box ? TIME_BOX_CHUNK : most;
-      if (box && done >= box.minSteps && stepMs !== null) {
+      if (box && done < box.minSteps) {
+        // The minimum first, whatever the clock says; then the clock decides.
+        chunk = Math.min(chunk, box.minSteps - done);
+      } else if (box && stepMs !== null) {
         // Only the steps that fit before the deadline at the last chunk's pace.
         const fit = Math.floor((box.deadline - performance.now()) / stepMs);
         if (fit < 1) break;
