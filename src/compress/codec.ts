@@ -1,6 +1,6 @@
-// The wire codec for SparseLoCo updates (tab → relay) and aggregates
-// (relay → tabs), format version 1. The byte layout is specified in
-// docs/wire-format.md; this file is its only implementation.
+// The wire codec for SparseLoCo updates (tab → relay) and aggregates (relay →
+// tabs: float, or 2-bit like the uploads), format version 1. The byte layout
+// is specified in docs/wire-format.md; this file is its only implementation.
 //
 // The decoder is a network boundary: bytes come from anyone. It checks every
 // field against the manifest and the caller's config (never against the bytes
@@ -787,4 +787,27 @@ export function decodeQuantizedAggregate(bytes: Uint8Array, manifest: TensorMani
     if (tensor.mode !== 'skipped') checkDenseValues(entry.name, tensor.values, limit, 0);
   });
   return quantized;
+}
+
+// ---------------------------------------------------------------------------
+// The published update: what the relay stores and serves for a round (float
+// or 2-bit aggregate) and what everyone applies. The relay applies exactly
+// what decodePublishedAggregate gives for the bytes it publishes, as every tab
+// does, so the two forms keep relay and tabs bit-identical alike.
+
+export const PUBLISHED_UPDATE_FORMS = ['float', 'quantized'] as const;
+export type PublishedUpdateForm = (typeof PUBLISHED_UPDATE_FORMS)[number];
+
+/** The bytes the relay publishes for aggregate G: kind 2 (float) or kind 3 (2-bit). */
+export function encodePublishedAggregate(aggregate: AggregateUpdate, form: PublishedUpdateForm, manifest: TensorManifest, config: CompressConfig): Uint8Array {
+  if (form === 'float') return encodeAggregate(aggregate, manifest, config);
+  if (form === 'quantized') return encodeQuantizedAggregate(quantizeAggregate(aggregate, manifest, config), manifest, config);
+  throw new InvalidUpdateError(`unknown published update form ${String(form)}`);
+}
+
+/** The aggregate a published update stands for, from either kind (the kind byte decides). */
+export function decodePublishedAggregate(bytes: Uint8Array, manifest: TensorManifest, config: CompressConfig): AggregateUpdate {
+  // A payload too short to have a kind byte is refused by decodeAggregate's own header checks.
+  if (bytes.length > 6 && bytes[6] === KIND_QUANTIZED_AGGREGATE) return dequantizeAggregate(decodeQuantizedAggregate(bytes, manifest, config));
+  return decodeAggregate(bytes, manifest, config);
 }

@@ -62,6 +62,7 @@ export const RELAY_ERROR_CODES = {
   'not-allowed': definitive(403), // the run has an allowlist and this address is not on it
   'not-found': definitive(404), // no such route or resource
   gone: definitive(410), // catch-up asked for updates the relay no longer keeps: download the checkpoint
+  'unsupported-format': definitive(400), // catch-up asked for a bundle format the relay does not serve (an older or newer tab)
   'bad-request': definitive(400), // malformed HTTP (request line, target, headers, chunked framing) or a bad query/path parameter
   'method-not-allowed': definitive(405),
   timeout: transient(408), // the request line, headers or body did not arrive in time (docs/relay.md "Resource limits")

@@ -27,6 +27,7 @@
 // Leaves out: how the relay picks these values (src/relay/config.ts) and HTTP.
 import { checkCompressConfig, CompressConfigError, ONE_DIM_POLICIES, type CompressConfig } from '../compress/sparseloco.ts';
 import { AGGREGATION_RULES, type AggregationOptions } from '../compress/aggregate.ts';
+import { PUBLISHED_UPDATE_FORMS, type PublishedUpdateForm } from '../compress/codec.ts';
 import { TRAINING_LIMIT_FLOORS } from '../gpu/device.ts';
 import { ConfigError, GPT_PRESET_NAMES, validateGptConfig, validateTrainConfig, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { ProtocolError } from './errors.ts';
@@ -68,6 +69,12 @@ export interface SwarmSpec {
   stepRange: StepRange;
   /** The rule and token weighting the relay aggregates with (compress/aggregate.ts). */
   aggregation: AggregationOptions;
+  /**
+   * How the relay publishes each round's aggregate: 'quantized' (2-bit, wire
+   * kind 3) or 'float' (kind 2). Both relay and tabs apply what the published
+   * bytes decode to; a tab reads either kind.
+   */
+  update: PublishedUpdateForm;
 }
 
 export interface StepRange {
@@ -192,6 +199,7 @@ export function parseSwarmSpec(json: unknown, path = 'run.swarm'): SwarmSpec {
     quorum: count(s, 'quorum', path, 1),
     stepRange: parseStepRange(object(s.stepRange, `${path}.stepRange`), `${path}.stepRange`),
     aggregation: parseAggregation(object(s.aggregation, `${path}.aggregation`), `${path}.aggregation`),
+    update: oneOf(s, 'update', path, PUBLISHED_UPDATE_FORMS),
   };
 }
 

@@ -15,6 +15,7 @@
 // Leaves out: command-line parsing (main.ts) and the HTTP port.
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
 import { defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
+import type { PublishedUpdateForm } from '../compress/codec.ts';
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { buildLayout, TENSOR_ALIGN_FLOATS } from '../model/layout.ts';
 import { manifestDigest } from '../compress/manifest.ts';
@@ -51,6 +52,8 @@ export interface RunConfig {
   stepRange: StepRange;
   /** How a round's submissions become G: the rule and the token weighting (compress/aggregate.ts). */
   aggregation: AggregationOptions;
+  /** What the relay publishes (and itself applies) for a round: the 2-bit or the float aggregate. */
+  update: PublishedUpdateForm;
   /** Inner-loop settings for every volunteer, incl. the LR schedule's length. */
   train: SwarmTrainSpec;
   compression: CompressConfig;
@@ -222,6 +225,7 @@ export interface RunConfigInput {
   /** The accepted inner steps per submission; default 1 … 8·H. */
   stepRange?: Partial<StepRange>;
   aggregation?: Partial<AggregationOptions>;
+  update?: PublishedUpdateForm;
   /** Rounds the LR schedule is planned for: totalSteps = plannedRounds × H. */
   plannedRounds?: number;
   train?: Partial<SwarmTrainSpec>;
@@ -270,6 +274,8 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
       max: input.stepRange?.max ?? DEFAULT_MAX_STEPS_PER_NOMINAL * innerSteps,
     },
     aggregation: { ...defaultAggregationOptions, ...input.aggregation },
+    // 2-bit aggregates: a few uploads' worth per round instead of ~10–150 (docs/results.md, "Small downloads").
+    update: input.update ?? 'quantized',
     train,
     compression: { ...defaultCompressConfig, ...input.compression },
     errorFeedbackBeta: input.errorFeedbackBeta ?? DEFAULT_EF_BETA,
@@ -307,6 +313,7 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunIn
       quorum: options.quorum,
       stepRange: config.stepRange,
       aggregation: config.aggregation,
+      update: config.update,
     },
     manifest: {
       floats: layout.size,
@@ -321,15 +328,17 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunIn
 export const DEFAULT_MAX_STEPS_PER_NOMINAL = 8;
 
 /**
- * A run stored before time-boxed rounds and aggregation options existed: it
- * keeps the rules it was created with (exactly H steps, the plain mean), so
- * its checkpoints and updates stay reproducible.
+ * A run stored before time-boxed rounds, aggregation options and 2-bit
+ * updates existed: it keeps the rules it was created with (exactly H steps,
+ * the plain mean, float aggregates), so its checkpoints and updates stay
+ * reproducible.
  */
-export function withRoundDefaults(stored: Omit<RunConfig, 'stepRange' | 'aggregation'> & Partial<RunConfig>): RunConfig {
+export function withRoundDefaults(stored: Omit<RunConfig, 'stepRange' | 'aggregation' | 'update'> & Partial<RunConfig>): RunConfig {
   return {
     ...stored,
     stepRange: stored.stepRange ?? { min: stored.innerSteps, max: stored.innerSteps },
     aggregation: stored.aggregation ?? { rule: 'mean', tokenCap: defaultAggregationOptions.tokenCap },
+    update: stored.update ?? 'float',
   };
 }
 

@@ -14,6 +14,7 @@ import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, UsageErr
 import { isValidAddress, type HexHash } from '../protocol/index.ts';
 import { RunConfigError, type RateLimit, type RelayOptionsInput, type RunConfigInput, type ServerLimits } from './config.ts';
 import { AGGREGATION_RULES } from '../compress/aggregate.ts';
+import { PUBLISHED_UPDATE_FORMS } from '../compress/codec.ts';
 import { launchRelay } from './launch.ts';
 
 /** After the grace period, the relay's own stop (a round close, an evaluation) gets this long before the process exits anyway. */
@@ -25,7 +26,7 @@ run (only when the data directory is new; afterwards the stored run wins):
   --preset ${GPT_PRESET_NAMES.join('|')}  --run-id ID  --run-seed 0x…(64 hex)  --init-seed N
   --inner-steps H  --min-steps 1  --max-steps 8·H  --batch-size B  --seq-len T  --lr 1e-3  --warmup-steps N
   --planned-rounds N  --chunk-size 4096  --top-k 64  --ef-beta 0.95  --outer-lr 1  --rule ${AGGREGATION_RULES.join('|')}
-  --token-cap 2  --eval-batches N
+  --token-cap 2  --update ${PUBLISHED_UPDATE_FORMS.join('|')}  --eval-batches N
 relay (any time):
   --round-ms 120000  --quorum 16  --min-submissions 1  --max-payload-bytes N  --allow ADDR,ADDR
   --ip-rate 120/10  --address-rate 20/1  --keep-checkpoints 2  --max-catch-up 64
@@ -53,6 +54,7 @@ const FLAGS = {
   'max-steps': { type: 'string' },
   rule: { type: 'string' },
   'token-cap': { type: 'string' },
+  update: { type: 'string' },
   'batch-size': { type: 'string' },
   'seq-len': { type: 'string' },
   lr: { type: 'string' },
@@ -151,6 +153,7 @@ async function main(): Promise<'keep-running' | void> {
     innerSteps: numberFlag(values['inner-steps'], 'inner-steps'),
     stepRange: given({ min: numberFlag(values['min-steps'], 'min-steps'), max: numberFlag(values['max-steps'], 'max-steps') }),
     aggregation: given({ rule: choiceFlag(values.rule, 'rule', AGGREGATION_RULES), tokenCap: numberFlag(values['token-cap'], 'token-cap') }),
+    update: choiceFlag(values.update, 'update', PUBLISHED_UPDATE_FORMS),
     plannedRounds: numberFlag(values['planned-rounds'], 'planned-rounds'),
     initSeed: numberFlag(values['init-seed'], 'init-seed'),
     errorFeedbackBeta: numberFlag(values['ef-beta'], 'ef-beta'),

@@ -11,8 +11,11 @@
 //   aggregate  aggregateUpdates over every acknowledged submission (ids =
 //            addresses, so the result does not depend on arrival order),
 //            with the run's rule and token weights (each header's tokens)
-//   outer step θ(v+1) = θ(v) − α·G (applyAggregate, on a copy: θ(v) may still
-//            be streaming to a client)
+//   publish  G in the run's update form (2-bit by default: codec.ts
+//            encodePublishedAggregate); the bytes are what tabs download
+//   outer step θ(v+1) = θ(v) − α·Ĝ, Ĝ = what those bytes decode to, exactly
+//            what every tab applies (applyAggregate, on a copy: θ(v) may
+//            still be streaming to a client)
 //   persist  aggregate, checkpoint, round record, then state.json {r+1, v+1}:
 //            the commit point (store.ts)
 //   publish  round-closed, round-opened, stats to every listener; then the
@@ -36,7 +39,7 @@
 // Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
 // aggregated), copy detection, sharding across processes.
 import { aggregateUpdates, applyAggregate } from '../compress/aggregate.ts';
-import { decodeUpdate, encodeAggregate } from '../compress/codec.ts';
+import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressedUpdate } from '../compress/sparseloco.ts';
 import { buildLayout, type ParameterLayout } from '../model/layout.ts';
@@ -522,9 +525,10 @@ export class Relay {
         compression,
         this.config.aggregation,
       );
-      const aggregateBytes = encodeAggregate(aggregate, this.manifest, compression);
+      // The relay applies what its published bytes decode to, exactly as every tab does.
+      const aggregateBytes = encodePublishedAggregate(aggregate, this.config.update, this.manifest, compression);
       const next = this.params.slice(); // θ(v) may still be streaming to a client
-      const skipped = applyAggregate(next, aggregate, this.manifest, outerLearningRate);
+      const skipped = applyAggregate(next, decodePublishedAggregate(aggregateBytes, this.manifest, compression), this.manifest, outerLearningRate);
       const nextHash = hashToHex(modelHash(next));
       const version = round.version + 1;
       await this.store.putAggregate({ version, modelHash: nextHash, bytes: aggregateBytes });

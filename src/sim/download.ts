@@ -12,16 +12,7 @@
 // Leaves out: framing of the catch-up bundle (src/protocol), HTTP.
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressConfig } from '../compress/sparseloco.ts';
-import {
-  decodeAggregate,
-  decodeQuantizedAggregate,
-  dequantizeAggregate,
-  encodeAggregate,
-  encodeQuantizedAggregate,
-  encodeUpdate,
-  quantizeAggregate,
-  type AggregateUpdate,
-} from '../compress/codec.ts';
+import { decodePublishedAggregate, encodePublishedAggregate, encodeUpdate, type AggregateUpdate } from '../compress/codec.ts';
 import { aggregateUpdates, type AggregationOptions, type Submission } from '../compress/aggregate.ts';
 
 export const DOWNLOAD_FORMS = ['float', 'submissions', 'quantized'] as const;
@@ -38,13 +29,10 @@ export function publishAggregate(
   config: CompressConfig,
   aggregation: AggregationOptions,
 ): { bytes: number; applied: AggregateUpdate } {
-  if (form === 'float') {
-    const wire = encodeAggregate(aggregate, manifest, config);
-    return { bytes: wire.length, applied: decodeAggregate(wire, manifest, config) };
-  }
-  if (form === 'quantized') {
-    const wire = encodeQuantizedAggregate(quantizeAggregate(aggregate, manifest, config), manifest, config);
-    return { bytes: wire.length, applied: dequantizeAggregate(decodeQuantizedAggregate(wire, manifest, config)) };
+  if (form === 'float' || form === 'quantized') {
+    // What the relay publishes; it and every tab apply what these bytes decode to.
+    const wire = encodePublishedAggregate(aggregate, form, manifest, config);
+    return { bytes: wire.length, applied: decodePublishedAggregate(wire, manifest, config) };
   }
   const bytes = submissions.reduce((sum, s) => sum + encodeUpdate(s.update, manifest, config).length + FORWARDED_SUBMISSION_OVERHEAD, 0);
   // Every tab runs the relay's aggregation over the same submissions: the same bits by construction.

@@ -29,7 +29,7 @@
 // Leaves out: persistence between sessions (the tab's storage layer keeps
 // θ, EF and the outbox), scoring.
 import { applyAggregate } from '../compress/aggregate.ts';
-import { decodeAggregate, encodeUpdate } from '../compress/codec.ts';
+import { decodePublishedAggregate, encodeUpdate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import { buildLayout } from '../model/layout.ts';
 import { roundScheduleStep } from '../train/schedule.ts';
@@ -341,7 +341,7 @@ export class Volunteer {
       const { entries } = await this.options.client.updates(this.version);
       if (entries.length === 0) throw new Error(`the relay has no updates after v${this.version}`);
       for (const entry of entries) {
-        const aggregate = decodeAggregate(entry.aggregate, this.manifest, swarm.compression);
+        const aggregate = decodePublishedAggregate(entry.aggregate, this.manifest, swarm.compression);
         const next = this.params!.slice();
         applyAggregate(next, aggregate, this.manifest, swarm.outerLearningRate);
         const actual = hashToHex(modelHash(next));

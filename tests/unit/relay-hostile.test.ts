@@ -247,7 +247,9 @@ describe('relay: hostile submissions', () => {
   it('answers malformed API requests with typed errors', async () => {
     const cases: [string, string, number, string][] = [
       ['GET', 'api/updates?since=abc', 400, 'bad-request'],
-      ['GET', 'api/updates?since=99', 400, 'bad-request'],
+      ['GET', 'api/updates?since=99&format=2', 400, 'bad-request'],
+      ['GET', 'api/updates?since=0', 400, 'unsupported-format'], // a tab from before format 2
+      ['GET', 'api/updates?since=0&format=3', 400, 'unsupported-format'],
       ['GET', 'api/ledger/0x1234', 400, 'bad-request'],
       ['GET', 'api/ledger/%zz', 400, 'bad-request'],
       ['GET', 'api/nope', 404, 'not-found'],

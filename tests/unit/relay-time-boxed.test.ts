@@ -3,15 +3,14 @@
 // tokens, refuses 1 and 9 steps ('steps-out-of-range') and a token count that
 // is not steps·B·T ('tokens-mismatch') without changing any state, and closes
 // the round with the run's rule and token weights: the relay's θ(1) is, bit
-// for bit, what aggregateUpdates gives for the same payloads and tokens, in
-// any order, and not what it gives without the weights.
+// for bit, what aggregateUpdates and the published 2-bit update give for the
+// same payloads and tokens, in any order, and not what they give without the
+// weights.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregateUpdates, applyAggregate, type Submission } from '../../src/compress/aggregate.ts';
-import { decodeUpdate } from '../../src/compress/codec.ts';
 import { hashToHex, modelHash } from '../../src/protocol/index.ts';
 import { launchRelay } from '../../src/relay/launch.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
-import { COMPRESSION, getBytes, getJson, NANO_LAYOUT, post, removeTempDirs, signedFrame, tempDir, TEST_RUN, updatePayload, walletFor } from './relay-fixtures.ts';
+import { getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, tempDir, TEST_RUN, updatePayload, walletFor } from './relay-fixtures.ts';
 
 const H = 4;
 const TOKENS_PER_STEP = TEST_RUN.train!.batchSize! * TEST_RUN.train!.seqLen!; // B·T = 64
@@ -68,24 +67,12 @@ describe('relay: time-boxed rounds', () => {
     const after = await getJson(server.url, 'api/round');
     expect(after.version).toBe(round.version + 1);
 
-    const submissions: Submission[] = steps.map((n, i) => ({
-      id: walletFor(100 + i).address,
-      update: decodeUpdate(updatePayload(100 + i), NANO_LAYOUT.tensors, COMPRESSION),
-      tokens: n * TOKENS_PER_STEP,
-    }));
-    const expected = (subs: Submission[], withTokens = true) => {
-      const theta = theta0.slice();
-      const aggregate = aggregateUpdates(
-        subs.map((s) => (withTokens ? s : { id: s.id, update: s.update })),
-        NANO_LAYOUT.tensors,
-        COMPRESSION,
-        { rule: 'selected-mean', tokenCap: 2 },
-      );
-      applyAggregate(theta, aggregate, NANO_LAYOUT.tensors, 1);
-      return hashToHex(modelHash(theta));
-    };
+    const run = { ...TEST_RUN, innerSteps: H, stepRange: { min: 2, max: 8 }, aggregation: { rule: 'selected-mean' as const, tokenCap: 2 } };
+    const submissions = steps.map((n, i) => ({ address: walletFor(100 + i).address, payload: updatePayload(100 + i), tokens: n * TOKENS_PER_STEP }));
+    const expected = (subs: typeof submissions) => hashToHex(modelHash(relayNextParams(theta0, subs, run)));
     expect(after.modelHash).toBe(expected(submissions));
     expect(after.modelHash).toBe(expected([submissions[2], submissions[0], submissions[1]]));
-    expect(after.modelHash).not.toBe(expected(submissions, false));
+    // Without the weights (every submission counted alike) the model would differ.
+    expect(after.modelHash).not.toBe(expected(submissions.map((s) => ({ ...s, tokens: 128 }))));
   });
 });

@@ -263,7 +263,7 @@ export class TestTab {
     const method = init?.method ?? 'GET';
     this.requests.push(`${method} ${url.pathname}${url.search}`);
     if (url.pathname === '/api/run') await (this.stallIf('join', true) ?? Promise.resolve());
-    if (url.pathname === '/api/updates') await (this.stallIf('sync', url.search === '?since=0') ?? Promise.resolve());
+    if (url.pathname === '/api/updates') await (this.stallIf('sync', url.searchParams.get('since') === '0') ?? Promise.resolve());
     if (url.pathname === '/api/submissions') {
       const round = decodeSubmission(new Uint8Array(init!.body as Uint8Array)).header.round;
       await (this.stallIf('send', round === this.stallRound) ?? Promise.resolve());
