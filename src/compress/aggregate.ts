@@ -2,16 +2,29 @@
 // relay and every tab use, so they compute the same θ(t) bit for bit.
 //
 //   per tensor:  v_r ← v_r · min(1, median_r ‖v_r‖ / (‖v_r‖ + 1e-8))   median-norm clip
-//                G   = (1/R) Σ_r v_r  (v_r zero where r did not select) plain mean
+//                ω_r = min(t_r, cap·median t) / median t                token weight (1 without tokens)
+//                G_i = Σ_r ω_r·v_ri / Σ_{r∋i} ω_r    rule 'selected-mean' (default): over the replicas that selected i
+//                G_i = Σ_r ω_r·v_ri / Σ_r ω_r        rule 'mean': over all R (v_ri = 0 where r did not select i)
 //                skip the tensor if G has NaN/Inf (or leaves the wire bound)
 //   θ ← θ − α·G, α = 1
 //
-// Mean rule: the plain 1/R mean of the paper, not the running code's
-// scatter-mean. It is the rule SparseLoCo's analysis and α = 1 were tuned for
-// and the same mean as DiLoCo's dense baseline, so the two compare directly;
-// and it bounds each replica's influence to 1/R of its clipped update — under a
-// scatter-mean, a coordinate only one replica selected (or a junk one a bad
-// replica picked) is applied at full strength.
+// Rule, by measurement (docs/results.md, "Aggregation rule"): the selected-
+// replica mean (the running code's scatter-mean). With top-k at 1.6% density
+// most selected coordinates are selected by one replica alone, so the paper's
+// plain 1/R mean applies each replica's proposal at a fraction of its size —
+// at R = 4 and equal tokens it ends 0.35–0.58 nats behind. The 1/R mean with
+// a larger α recovers this at R = 4 but only for an α tuned to R (the
+// aggregate of R agreeing replicas grows with α/R·R), while the selected-
+// replica mean needs no tuning as R changes. Robustness: each replica's
+// contribution is clipped to the median norm either way, so one bad replica
+// moves θ by at most one honest update's norm (1/R of it under the 1/R mean);
+// Gauntlet's selection (SPEC §2) is what keeps bad replicas out.
+//
+// Token weights: a time-boxed round's submissions report different tokens
+// (steps·B·T); ω gives a replica that trained more a larger share, capped at
+// `tokenCap` times the median so that no single fast device dominates, and a
+// replica that trained little a small one. Equal tokens give ω = 1 exactly,
+// which leaves every factor and divisor — and so the bits — as without weights.
 //
 // Median: the lower middle of the sorted norms for even R, as torch.median in
 // the running code (the more conservative choice for R = 2).
@@ -20,8 +33,10 @@
 // locale) and added into a float32 accumulator in that order, one tensor at a
 // time; norms and clip factors are float64 computations in a fixed order. The
 // same set of submissions therefore gives the same bits in any arrival order,
-// on any machine. The union of selected positions is sent as a sparse
-// aggregate (codec.ts) so a tab applies exactly the relay's G.
+// on any machine; the per-coordinate weight sums (selected-mean) are float64
+// sums in the same order. The union of selected positions is published as a
+// sparse aggregate (codec.ts, float or 2-bit), and relay and tabs apply what
+// the published bytes decode to.
 //
 // Leaves out: which submissions are accepted (relay scoring), decoding (codec.ts).
 import { aggregateMode, aggregateValueLimit, type AggregateTensor, type AggregateUpdate } from './codec.ts';
@@ -61,7 +76,7 @@ export interface AggregationOptions {
   tokenCap: number;
 }
 
-export const defaultAggregationOptions: AggregationOptions = { rule: 'mean', tokenCap: 2 };
+export const defaultAggregationOptions: AggregationOptions = { rule: 'selected-mean', tokenCap: 2 };
 
 /** The submissions cannot be aggregated (empty, duplicated ids): a bug in the caller. */
 export class AggregateInputError extends Error {

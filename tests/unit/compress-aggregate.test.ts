@@ -154,7 +154,7 @@ describe('clipping and the mean rule', () => {
     expect(medianClipFactors([1, 2, 10])).toEqual([1, 2 / (2 + 1e-8), 2 / (10 + 1e-8)]);
   });
 
-  it('clips each contribution to the median norm, then takes the plain 1/R mean', () => {
+  it('clips each contribution to the median norm, then takes the mean (dense: both rules alike)', () => {
     const m = manifestOf([3]);
     // Norms 1, 2, 10 → median 2: the third is scaled by 2/10, the others untouched.
     const subs = [denseUpdate([1, 0, 0]), denseUpdate([0, 2, 0]), denseUpdate([0, 6, 8])].map((update, r) => ({ id: `p${r}`, update }));
@@ -167,7 +167,7 @@ describe('clipping and the mean rule', () => {
     expect(t.values[1]).toBeCloseTo((2 + 1.2) / 3, 6);
   });
 
-  it('divides by R also where only one replica selected a coordinate (no scatter-mean)', () => {
+  it('the mean rule divides by R also where only one replica selected a coordinate', () => {
     const m = manifestOf([1, 8]);
     const config: CompressConfig = { ...defaultCompressConfig, chunkSize: 8, topK: 2 };
     const sparse = (indices: number[], codes: number[], mean: number, lut: number[]): CompressedUpdate => ({
@@ -179,7 +179,7 @@ describe('clipping and the mean rule', () => {
     const a = sparse([1, 5], [1, 3], 0, [0, -1, 0, 1]); // -1 at 1, +1 at 5
     const b = sparse([5, 6], [3, 3], 1, [0, 0, 0, 0]); // +1 at 5, +1 at 6 (σ = 0 guard: L = 0)
     b.tensors[0].mode === 'sparse' && b.tensors[0].codes.fill(2);
-    const g = aggregateUpdates([{ id: 'b', update: b }, { id: 'a', update: a }], m, config);
+    const g = aggregateUpdates([{ id: 'b', update: b }, { id: 'a', update: a }], m, config, { rule: 'mean', tokenCap: 2 });
     expect(g.tensors[0]).toEqual({ mode: 'sparse', indices: new Uint32Array([1, 5, 6]), values: new Float32Array([-0.5, 1, 0.5]) });
     const theta = new Float32Array(8).fill(10);
     applyAggregate(theta, g, m, 0.5);
