@@ -1,10 +1,9 @@
 // `npm run bench -- download`: what a tab downloads after a round of R
 // accepted submissions, and what it costs the tab to apply it, in the three
 // forms the simulator compares (src/sim/download.ts):
-//   float       the aggregate G (union of positions, float32 values; wire kind 2):
-//               decodeAggregate + applyAggregate
-//   quantized   G in the uploads' 2-bit scheme (wire kind 3):
-//               decodeQuantizedAggregate + dequantizeAggregate + applyAggregate
+//   float       the aggregate G (union of positions, float32 values; wire kind 2)
+//   quantized   G in the uploads' 2-bit scheme (wire kind 3), what a relay publishes
+//               — both decoded by decodePublishedAggregate and applied by applyAggregate
 //   forwarded   the R 2-bit submissions, aggregated by the tab itself:
 //               R × decodeUpdate + aggregateUpdates + applyAggregate
 // for R = 4, 16 and 100 (--submissions) on each preset (--models), against
@@ -17,16 +16,7 @@
 // the figures a simulated run measured).
 import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
 import { initGptParameters } from '../model/init.ts';
-import {
-  decodeAggregate,
-  decodeQuantizedAggregate,
-  decodeUpdate,
-  dequantizeAggregate,
-  encodeAggregate,
-  encodeQuantizedAggregate,
-  encodeUpdate,
-  quantizeAggregate,
-} from '../compress/codec.ts';
+import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate, encodeUpdate } from '../compress/codec.ts';
 import { aggregateUpdates, applyAggregate, defaultAggregationOptions, type Submission } from '../compress/aggregate.ts';
 import { defaultCompressConfig, type CompressConfig } from '../compress/sparseloco.ts';
 import { syntheticUpdate } from './compress.ts';
@@ -50,17 +40,17 @@ export async function benchDownload(options: BenchOptions) {
       const decode = () =>
         payloads.map((bytes, r): Submission => ({ id: String(r).padStart(3, '0'), update: decodeUpdate(bytes, manifest, config), tokens: 1 }));
       const aggregate = aggregateUpdates(decode(), manifest, config, aggregation);
-      const float = encodeAggregate(aggregate, manifest, config);
-      const quantized = encodeQuantizedAggregate(quantizeAggregate(aggregate, manifest, config), manifest, config);
+      const float = encodePublishedAggregate(aggregate, 'float', manifest, config);
+      const quantized = encodePublishedAggregate(aggregate, 'quantized', manifest, config);
       const upload = payloads.reduce((sum, p) => sum + p.length, 0) / R;
       const forwarded = payloads.reduce((sum, p) => sum + p.length + FORWARDED_SUBMISSION_OVERHEAD, 0);
       const theta = params.slice();
-      const floatMs = await timeIt(async () => {
-        applyAggregate(theta, decodeAggregate(float, manifest, config), manifest);
-      }, options.budgetMs, 10);
-      const quantizedMs = await timeIt(async () => {
-        applyAggregate(theta, dequantizeAggregate(decodeQuantizedAggregate(quantized, manifest, config)), manifest);
-      }, options.budgetMs, 10);
+      const applyMs = (bytes: Uint8Array) =>
+        timeIt(async () => {
+          applyAggregate(theta, decodePublishedAggregate(bytes, manifest, config), manifest);
+        }, options.budgetMs, 10);
+      const floatMs = await applyMs(float);
+      const quantizedMs = await applyMs(quantized);
       const forwardedMs = await timeIt(async () => {
         applyAggregate(theta, aggregateUpdates(decode(), manifest, config, aggregation), manifest);
       }, options.budgetMs, 5);

@@ -580,32 +580,57 @@ export function encodeAggregate(aggregate: AggregateUpdate, manifest: TensorMani
   checkCompressConfig(config);
   checkManifest(manifest);
   checkAggregate(aggregate, manifest, config);
+  return writeAggregate(KIND_AGGREGATE, aggregate.contributorCount, aggregate.tensors, manifest, config, {
+    bytes: (tensor) => 4 * tensor.values.length,
+    write: (w, tensor) => {
+      for (let i = 0; i < tensor.values.length; i++) w.f32(tensor.values[i]);
+    },
+  });
+}
+
+/** An aggregate tensor of either kind: what writeAggregate needs of it. */
+type AggregateRecord = { mode: 'skipped' } | { mode: 'dense' } | { mode: 'sparse'; indices: Uint32Array };
+
+/**
+ * Both aggregate kinds' layout: header, contributor count, then per tensor
+ * its size, mode and (sparse) the count and index stream; `values` sizes and
+ * writes what follows (float32 values, or μ, L and the 2-bit codes).
+ */
+function writeAggregate<T extends AggregateRecord>(
+  kind: number,
+  contributorCount: number,
+  tensors: readonly T[],
+  manifest: TensorManifest,
+  config: CompressConfig,
+  values: { bytes(tensor: Exclude<T, { mode: 'skipped' }>): number; write(w: Writer, tensor: Exclude<T, { mode: 'skipped' }>): void },
+): Uint8Array {
   let length = AGGREGATE_HEADER_BYTES;
   const plans = manifest.map((entry, t) => {
-    const tensor = aggregate.tensors[t];
+    const tensor = tensors[t];
     length += 5;
     if (tensor.mode === 'skipped') return null;
-    length += 4 * tensor.values.length;
+    length += values.bytes(tensor as Exclude<T, { mode: 'skipped' }>);
     if (tensor.mode === 'dense') return null;
-    const plan = planIndexStream(flatGaps(tensor.indices), bitWidth(entry.size));
+    const plan = planIndexStream(flatGaps((tensor as { indices: Uint32Array }).indices), bitWidth(entry.size));
     length += 4 + 5 + plan.byteLength;
     return plan;
   });
   const w = new Writer(length);
-  writeHeader(w, KIND_AGGREGATE, manifest, config);
-  w.u32(aggregate.contributorCount);
+  writeHeader(w, kind, manifest, config);
+  w.u32(contributorCount);
   manifest.forEach((entry, t) => {
-    const tensor = aggregate.tensors[t];
+    const tensor = tensors[t];
     w.u32(entry.size);
     w.u8(AGGREGATE_MODE_CODES[tensor.mode]);
     if (tensor.mode === 'skipped') return;
     if (tensor.mode === 'sparse') {
-      w.u32(tensor.indices.length);
-      writeIndexStream(w, flatGaps(tensor.indices), plans[t]!);
+      const { indices } = tensor as { indices: Uint32Array };
+      w.u32(indices.length);
+      writeIndexStream(w, flatGaps(indices), plans[t]!);
     }
-    for (let i = 0; i < tensor.values.length; i++) w.f32(tensor.values[i]);
+    values.write(w, tensor as Exclude<T, { mode: 'skipped' }>);
   });
-  if (w.position !== length) throw new Error(`encodeAggregate: wrote ${w.position} of ${length} bytes`);
+  if (w.position !== length) throw new Error(`aggregate kind ${kind}: wrote ${w.position} of ${length} bytes`);
   return w.bytes;
 }
 
@@ -719,11 +744,9 @@ export function encodeQuantizedAggregate(quantized: QuantizedAggregate, manifest
   // The dequantized form must pass the float aggregate's checks (modes, order, bounds) and decode.
   checkAggregate(dequantizeAggregate(quantized), manifest, config);
   const limit = aggregateValueLimit(config);
-  let length = AGGREGATE_HEADER_BYTES;
-  const plans = manifest.map((entry, t) => {
+  manifest.forEach((entry, t) => {
     const tensor = quantized.tensors[t];
-    length += 5;
-    if (tensor.mode === 'skipped') return null;
+    if (tensor.mode === 'skipped') return;
     try {
       checkQuantizationValues(entry.name, tensor.mean, tensor.lut, limit, 0);
       checkLutAgainstCodes(entry.name, tensor.lut, tensor.codes, 0);
@@ -731,29 +754,14 @@ export function encodeQuantizedAggregate(quantized: QuantizedAggregate, manifest
       if (error instanceof CodecError) throw new InvalidUpdateError(`quantized aggregate would not decode: ${error.message}`);
       throw error;
     }
-    length += 20 + Math.ceil(tensor.codes.length / 4);
-    if (tensor.mode === 'dense') return null;
-    const plan = planIndexStream(flatGaps(tensor.indices), bitWidth(entry.size));
-    length += 4 + 5 + plan.byteLength;
-    return plan;
   });
-  const w = new Writer(length);
-  writeHeader(w, KIND_QUANTIZED_AGGREGATE, manifest, config);
-  w.u32(quantized.contributorCount);
-  manifest.forEach((entry, t) => {
-    const tensor = quantized.tensors[t];
-    w.u32(entry.size);
-    w.u8(AGGREGATE_MODE_CODES[tensor.mode]);
-    if (tensor.mode === 'skipped') return;
-    if (tensor.mode === 'sparse') {
-      w.u32(tensor.indices.length);
-      writeIndexStream(w, flatGaps(tensor.indices), plans[t]!);
-    }
-    writeQuantization(w, tensor.mean, tensor.lut);
-    packCodes(w, tensor.codes);
+  return writeAggregate(KIND_QUANTIZED_AGGREGATE, quantized.contributorCount, quantized.tensors, manifest, config, {
+    bytes: (tensor) => 20 + Math.ceil(tensor.codes.length / 4),
+    write: (w, tensor) => {
+      writeQuantization(w, tensor.mean, tensor.lut);
+      packCodes(w, tensor.codes);
+    },
   });
-  if (w.position !== length) throw new Error(`encodeQuantizedAggregate: wrote ${w.position} of ${length} bytes`);
-  return w.bytes;
 }
 
 /**

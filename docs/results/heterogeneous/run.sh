@@ -3,22 +3,15 @@
 # 4× speed (a step costs 1/speed simulated seconds), a training window of
 # W = 60 simulated seconds per round (the slow replica's H = 15 steps), 20
 # rounds = 1,200 simulated seconds, nano, B = 2, T = 64, on the CPU reference
-# engine, aggregation rule selected-mean. Fixed H against time-boxed rounds.
+# engine, the selected-replica mean, float aggregates. Fixed H against
+# time-boxed rounds (step cap, token cap, learning rate past H).
 # Usage: sh docs/results/heterogeneous/run.sh [name-filter]
 set -e
 cd "$(dirname "$0")/../../.."
 out=docs/results/heterogeneous
-run() {
-  name=$1; shift
-  case "$name" in *${FILTER}*) ;; *) return 0 ;; esac
-  [ -s "$out/$name.log" ] && grep -q '^{' "$out/$name.log" && return 0
-  echo "== $name: $*"
-  nice -n 10 node --import tsx --import ./src/node/register-wgsl.mjs src/sim/main.ts --algo sparseloco --model nano --peers 3 --speeds 0.25,1,4 \
-    --inner 15 --round-seconds 60 --rounds 20 --batch 2 --seq 64 --seed 1 --eval-batches 16 --engine cpu --rule selected-mean --json "$@" \
-    > "$out/$name.log" 2>&1
-  tail -2 "$out/$name.log" | head -1
-}
 FILTER=${1:-}
+. docs/results/run-sim.sh
+COMMON='--algo sparseloco --model nano --peers 3 --speeds 0.25,1,4 --inner 15 --round-seconds 60 --rounds 20 --batch 2 --seq 64 --seed 1 --eval-batches 16 --rule selected-mean --download float'
 run fixed-h15                   --schedule fixed
 run timeboxed-max240-cap2       --schedule time-boxed --max-steps 240 --token-cap 2
 run timeboxed-max60-cap2        --schedule time-boxed --max-steps 60 --token-cap 2
