@@ -16,5 +16,5 @@ run fixed-h15                   --schedule fixed
 run timeboxed-max240-cap2       --schedule time-boxed --max-steps 240 --token-cap 2
 run timeboxed-max60-cap2        --schedule time-boxed --max-steps 60 --token-cap 2
 run timeboxed-max240-cap1       --schedule time-boxed --max-steps 240 --token-cap 1
-run timeboxed-max240-cap16      --schedule time-boxed --max-steps 240 --token-cap 16
 run timeboxed-max240-cap2-lr-continue --schedule time-boxed --max-steps 240 --token-cap 2 --lr-past-nominal continue
+run timeboxed-max240-cap16      --schedule time-boxed --max-steps 240 --token-cap 16
