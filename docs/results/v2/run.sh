@@ -13,9 +13,9 @@ FILTER=${1:-}
 . docs/results/run-sim.sh
 COMMON='--peers 4 --inner 15 --rounds 60 --seq 64 --seed 1 --eval-batches 16'
 run tiny-diloco --model tiny --batch 1 --algo diloco
-run nano-diloco --model nano --batch 2 --algo diloco
-run nano-ddp --model nano --batch 2 --algo ddp
+run tiny-sparseloco-selected-mean-quantized --model tiny --batch 1 --algo sparseloco --rule selected-mean --download quantized
 run nano-sparseloco-selected-mean --model nano --batch 2 --algo sparseloco --rule selected-mean --download float
 run nano-sparseloco-selected-mean-quantized --model nano --batch 2 --algo sparseloco --rule selected-mean --download quantized
-run tiny-sparseloco-selected-mean-quantized --model tiny --batch 1 --algo sparseloco --rule selected-mean --download quantized
+run nano-diloco --model nano --batch 2 --algo diloco
+run nano-ddp --model nano --batch 2 --algo ddp
 run tiny-ddp --model tiny --batch 1 --algo ddp
