@@ -3,12 +3,15 @@
 //
 //   npx tsx src/sim/tables.ts summary LOG…
 //   npx tsx src/sim/tables.ts curve rounds|seconds|tokens N1,N2,… LOG…
+//   npx tsx src/sim/tables.ts grid LOG…
 //
 // A LOG is what `npm run sim -- … --json` printed: round lines, then the whole
 // result as one JSON line (the last line starting with "{"). `summary` gives
 // one row per run (settings, final validation loss, tokens, bytes up and down
 // per peer); `curve` gives the validation loss of each run after the given
-// rounds, simulated seconds or tokens (the first round at or past each point).
+// rounds, simulated seconds or tokens (the first round at or past each point);
+// `grid` lays SparseLoCo runs out by aggregation (rows: rule, α, R) and
+// compression (columns: top-k, H), each cell the final validation loss.
 // Leaves out: running the simulations (the run.sh beside each set of logs).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -76,14 +79,34 @@ function curve(axis: keyof typeof AXES, points: number[], paths: string[]): stri
   return table(['run', '0', ...points.map((p) => p.toLocaleString('en-US'))], rows);
 }
 
+function grid(paths: string[]): string {
+  const reports = paths.map(readReport).filter((r) => r.algo === 'sparseloco');
+  const rowOf = (r: Report) => `${r.aggregation?.rule}, α ${r.outer_lr}, R ${r.peers}`;
+  const columnOf = (r: Report) => `top-${r.compress?.topK}, H ${r.inner}`;
+  const order = (key: (r: Report) => (string | number)[]) => (a: Report, b: Report) => {
+    const [x, y] = [key(a), key(b)];
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+  };
+  const rows = [...new Set([...reports].sort(order((r) => [r.peers, r.aggregation?.rule ?? '', r.outer_lr ?? 0])).map(rowOf))];
+  const columns = [...new Set([...reports].sort(order((r) => [r.compress?.topK ?? 0, r.inner])).map(columnOf))];
+  const cell = (row: string, column: string) => {
+    const r = reports.find((x) => rowOf(x) === row && columnOf(x) === column);
+    return r ? loss(r.rounds[r.rounds.length - 1].val_loss) : '–';
+  };
+  return table(['rule', ...columns], rows.map((row) => [row, ...columns.map((column) => cell(row, column))]));
+}
+
 const [command, ...rest] = process.argv.slice(2);
-if (command === 'summary' && rest.length) {
+if (command === 'grid' && rest.length) {
+  console.log(grid(rest));
+} else if (command === 'summary' && rest.length) {
   console.log(summary(rest));
 } else if (command === 'curve' && rest.length >= 3 && rest[0] in AXES) {
   const points = rest[1].split(',').map(Number);
   if (!points.every((p) => Number.isFinite(p) && p >= 0)) throw new Error(`points must be numbers, got ${rest[1]}`);
   console.log(curve(rest[0] as keyof typeof AXES, points, rest.slice(2)));
 } else {
-  console.error('usage: npx tsx src/sim/tables.ts summary LOG… | curve rounds|seconds|tokens N1,N2,… LOG…');
+  console.error('usage: npx tsx src/sim/tables.ts summary LOG… | curve rounds|seconds|tokens N1,N2,… LOG… | grid LOG…');
   process.exit(2);
 }
