@@ -111,6 +111,18 @@ export function ContributionPanel({ refreshKey }: { refreshKey: unknown }) {
         {swarm && (
           <>
             <div>
+              <dt>Last round</dt>
+              <dd data-testid="round-tokens-per-second" data-rate={view.roundWork?.tokensPerSecond ?? ''}>
+                {view.roundWork ? formatRate(view.roundWork.tokensPerSecond, 'tok/s') : NONE}
+              </dd>
+              <dd data-testid="gpu-busy-share" data-share={view.roundWork?.busyShare ?? ''}>
+                {view.roundWork ? `GPU busy ${formatPercent(view.roundWork.busyShare)}, ${formatCount(view.roundWork.steps)} steps` : NONE}
+              </dd>
+              <dd className="why">
+                A round is time-boxed: your tab trains until just before the round closes, however fast it is, so a fast GPU takes more steps rather than waiting.
+              </dd>
+            </div>
+            <div>
               <dt>Sent per round</dt>
               <dd data-testid="bytes-per-round" data-bytes={sentBytes ?? ''} data-round={view.lastSent?.round ?? ''}>
                 {sentBytes === null ? NONE : formatBytes(sentBytes)}

@@ -32,7 +32,7 @@ export interface RelayView {
   problem: string | null;
   run: SwarmRunInfo | null;
   /** The open round (a round-opened event does not say when it opened, so neither does this). */
-  round: Omit<RoundStatus, 'openedAt'> | null;
+  round: Omit<RoundStatus, 'openedAt' | 'now'> | null;
   /** Latest push stats: connected tabs, submissions this round, tokens across the run, latest loss. */
   stats: Omit<StatsEvent, 'type'> | null;
   /** The relay's model version and hash. */

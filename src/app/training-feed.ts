@@ -90,7 +90,12 @@ export interface TrainingView {
   stepsThisSession: number;
   innerLoss: Series; // per step
   validationLoss: Series; // local evaluations, by step
+  /** Tokens per second of the last steps while training (the GPU's rate, pauses and waits excluded). */
   tokensPerSecond: number | null;
+  /** Swarm: the last round's work — the GPU's share of the round's time and its tokens over the round's wall time. */
+  roundWork: EventOf<'round-work'> | null;
+  /** Swarm: the GPU's busy share per round (x = round). */
+  busyShare: Series;
   gflops: number | null;
   tokensThisSession: number;
   lastCheckpoint: EventOf<'checkpoint'> | null;
@@ -121,6 +126,8 @@ const initial = (): TrainingView => ({
   innerLoss: { x: [], y: [] },
   validationLoss: { x: [], y: [] },
   tokensPerSecond: null,
+  roundWork: null,
+  busyShare: { x: [], y: [] },
   gflops: null,
   tokensThisSession: 0,
   lastCheckpoint: null,
@@ -346,6 +353,10 @@ export class TrainingFeed {
         });
         break;
       }
+      case 'round-work':
+        push(this.view.busyShare, event.round, event.busyShare);
+        this.update({ roundWork: event });
+        break;
       case 'model':
         this.update({ model: event });
         break;

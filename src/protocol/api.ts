@@ -24,7 +24,7 @@
 // catch-up bundle: bundle.ts; the checkpoint: raw float32), HTTP plumbing.
 import { isValidRunId, type HexHash } from './header.ts';
 import { address, array, bad, boolean, count, finite, finiteOrNull, hexHash, object, oneOf, text, u32 } from './json.ts';
-import { parseSwarmSpec, type SwarmSpec } from './run-spec.ts';
+import { checkStepRange, parseSwarmSpec, type SwarmSpec } from './run-spec.ts';
 
 export { parseJson } from './json.ts';
 
@@ -39,7 +39,7 @@ export interface RunInfo {
   ss58Prefix: number;
   /** Model preset name and its parameter count P, so a tab can check its own layout. */
   model: { name: string; parameterCount: number };
-  /** Inner steps H per round. */
+  /** Inner steps H per round: the nominal count (a submission may report any count in swarm.stepRange). */
   innerSteps: number;
   /** Nominal round length in milliseconds. */
   roundMs: number;
@@ -157,7 +157,9 @@ export function parseRunInfo(json: unknown, path = 'runInfo'): RunInfo {
  */
 export function parseSwarmRunInfo(json: unknown, path = 'run'): SwarmRunInfo {
   const info = parseRunInfo(json, path);
-  return { ...info, swarm: parseSwarmSpec(object(json, path).swarm, `${path}.swarm`) };
+  const swarm = parseSwarmSpec(object(json, path).swarm, `${path}.swarm`);
+  checkStepRange(info.innerSteps, swarm.stepRange, `${path}.swarm.stepRange`);
+  return { ...info, swarm };
 }
 
 // ----------------------------------------------------------------- /api/round
@@ -185,6 +187,8 @@ export interface RoundStatus extends RoundState {
   quorum: number;
   /** The round is closing: new submissions are 'late'. */
   closing: boolean;
+  /** The relay's clock when it answered (ms since the epoch): deadline − now is the time left, whatever the tab's clock says. */
+  now: number;
 }
 
 export function parseRoundState(json: unknown, path = 'roundState'): RoundState {
@@ -206,6 +210,7 @@ export function parseRoundStatus(json: unknown, path = 'round'): RoundStatus {
     submissions: count(o, 'submissions', path),
     quorum: count(o, 'quorum', path, 1),
     closing: boolean(o, 'closing', path),
+    now: count(o, 'now', path),
   };
 }
 

@@ -5,7 +5,7 @@
 // Leaves out: argument parsing (main.ts).
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
-import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
+import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, withRoundDefaults, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
 import { FileRelayStore } from './file-store.ts';
 import { Relay } from './relay.ts';
@@ -56,7 +56,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   checkRun(requested, relayOptionsFor(requested.model, options.relay));
   const store = await FileRelayStore.open(options.dataDir);
   const stored = await store.getRun();
-  const config: RunConfig = stored?.config ?? requested;
+  const config: RunConfig = stored ? withRoundDefaults(stored.config) : requested;
   if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
     await store.close();
     throw new Error(`${options.dataDir} holds run "${stored.config.runId}", not "${options.run.runId}"`);

@@ -16,6 +16,8 @@ import { GPT_PRESET_NAMES } from '../model/config.ts';
 import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, StartError, UsageError } from '../node/cli.ts';
 import { isLoopbackUrl, isProtocolError, isValidAddress, parseJoinUrl, type HexHash } from '../protocol/index.ts';
 import { RunConfigError, type RateLimit, type RelayOptionsInput, type RunConfigInput, type ServerLimits } from './config.ts';
+import { AGGREGATION_RULES } from '../compress/aggregate.ts';
+import { PUBLISHED_UPDATE_FORMS } from '../compress/codec.ts';
 import { launchRelay } from './launch.ts';
 import { TlsConfigError } from './tls.ts';
 
@@ -27,8 +29,9 @@ const USAGE = `usage: npm run relay -- [options]
   --public-url https://NAME/  --tls-cert cert.pem  --tls-key key.pem   (a demo for phones: docs/demo.md)
 run (only when the data directory is new; afterwards the stored run wins):
   --preset ${GPT_PRESET_NAMES.join('|')}  --run-id ID  --run-seed 0x…(64 hex)  --init-seed N
-  --inner-steps H  --batch-size B  --seq-len T  --lr 1e-3  --warmup-steps N  --planned-rounds N
-  --chunk-size 4096  --top-k 64  --ef-beta 0.95  --outer-lr 1  --eval-batches N
+  --inner-steps H  --min-steps 1  --max-steps 8·H  --batch-size B  --seq-len T  --lr 1e-3  --warmup-steps N
+  --planned-rounds N  --chunk-size 4096  --top-k 64  --ef-beta 0.95  --outer-lr 1  --rule ${AGGREGATION_RULES.join('|')}
+  --token-cap 2  --update ${PUBLISHED_UPDATE_FORMS.join('|')}  --eval-batches N
 relay (any time):
   --round-ms 120000  --quorum 16  --min-submissions 1  --max-payload-bytes N  --allow ADDR,ADDR
   --ip-rate 120/10  --address-rate 20/1  --keep-checkpoints 2  --max-catch-up 64
@@ -55,6 +58,11 @@ const FLAGS = {
   'run-seed': { type: 'string' },
   'init-seed': { type: 'string' },
   'inner-steps': { type: 'string' },
+  'min-steps': { type: 'string' },
+  'max-steps': { type: 'string' },
+  rule: { type: 'string' },
+  'token-cap': { type: 'string' },
+  update: { type: 'string' },
   'batch-size': { type: 'string' },
   'seq-len': { type: 'string' },
   lr: { type: 'string' },
@@ -100,6 +108,9 @@ const FLAGS = {
 const RUN_FLAGS: Record<string, keyof typeof FLAGS> = {
   'run.runId': 'run-id',
   'run.innerSteps': 'inner-steps',
+  'run.swarm.stepRange.min': 'min-steps',
+  'run.swarm.stepRange.max': 'max-steps',
+  'run.swarm.aggregation.tokenCap': 'token-cap',
   'run.roundMs': 'round-ms',
   'run.swarm.train.batchSize': 'batch-size',
   'run.swarm.train.seqLen': 'seq-len',
@@ -149,6 +160,9 @@ async function main(): Promise<'keep-running' | void> {
     runId: values['run-id'],
     runSeed: runSeed as HexHash | undefined,
     innerSteps: numberFlag(values['inner-steps'], 'inner-steps'),
+    stepRange: given({ min: numberFlag(values['min-steps'], 'min-steps'), max: numberFlag(values['max-steps'], 'max-steps') }),
+    aggregation: given({ rule: choiceFlag(values.rule, 'rule', AGGREGATION_RULES), tokenCap: numberFlag(values['token-cap'], 'token-cap') }),
+    update: choiceFlag(values.update, 'update', PUBLISHED_UPDATE_FORMS),
     plannedRounds: numberFlag(values['planned-rounds'], 'planned-rounds'),
     initSeed: numberFlag(values['init-seed'], 'init-seed'),
     errorFeedbackBeta: numberFlag(values['ef-beta'], 'ef-beta'),

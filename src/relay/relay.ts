@@ -9,9 +9,13 @@
 //   close    on `quorum` acknowledged submissions, or at the deadline with at
 //            least `minSubmissions` (fewer: the deadline moves by roundMs)
 //   aggregate  aggregateUpdates over every acknowledged submission (ids =
-//            addresses, so the result does not depend on arrival order)
-//   outer step θ(v+1) = θ(v) − α·G (applyAggregate, on a copy: θ(v) may still
-//            be streaming to a client)
+//            addresses, so the result does not depend on arrival order),
+//            with the run's rule and token weights (each header's tokens)
+//   publish  G in the run's update form (2-bit by default: codec.ts
+//            encodePublishedAggregate); the bytes are what tabs download
+//   outer step θ(v+1) = θ(v) − α·Ĝ, Ĝ = what those bytes decode to, exactly
+//            what every tab applies (applyAggregate, on a copy: θ(v) may
+//            still be streaming to a client)
 //   persist  aggregate, checkpoint, round record, then state.json {r+1, v+1}:
 //            the commit point (store.ts)
 //   publish  round-closed, round-opened, stats to every listener; then the
@@ -25,16 +29,17 @@
 // fields, SS58 prefix) → allowlist* → run, round, base version and hash
 // (checkHeaderForRound) → deadline* → one per address per round* → sr25519
 // signature over <Bytes>header</Bytes> and payload hash
-// (verifySignedSubmission) → per-address rate limit* → inner steps and
-// tokens against the run (checkSubmissionCounts) → codec decode (every
-// tensor, indices, finiteness, bounds). (* a new POST only: these judge the
-// request, not the bytes.) Then the durable write and the acknowledgement.
+// (verifySignedSubmission) → per-address rate limit* → inner steps within
+// the run's stepRange and tokens = steps·B·T (checkSubmissionCounts, in the
+// protocol) → codec decode (every tensor, indices, finiteness, bounds).
+// (* a new POST only: these judge the request, not the bytes.) Then the
+// durable write and the acknowledgement.
 // Nothing before the write changes any state; a refusal leaves the relay as it was.
 //
 // Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
 // aggregated), copy detection, sharding across processes.
 import { aggregateUpdates, applyAggregate } from '../compress/aggregate.ts';
-import { decodeUpdate, encodeAggregate } from '../compress/codec.ts';
+import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressedUpdate } from '../compress/sparseloco.ts';
 import { buildLayout, type ParameterLayout } from '../model/layout.ts';
@@ -42,6 +47,7 @@ import { initGptParameters } from '../model/init.ts';
 import {
   MAX_RECENT_SUBMISSIONS,
   checkHeaderForRound,
+  checkSubmissionCounts,
   decodeSubmission,
   encodeBundle,
   hashToHex,
@@ -64,7 +70,7 @@ import {
   type SubmissionAck,
   type RelayRunInfo,
 } from '../protocol/index.ts';
-import { innerStepsRange, runInfoFor, tokensForSteps, type RelayOptions, type RunConfig } from './config.ts';
+import { runInfoFor, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import type { Evaluator } from './evaluator.ts';
 import { failpoint } from './failpoint.ts';
@@ -330,7 +336,14 @@ export class Relay {
 
   /** GET /api/round: RoundState plus what a dashboard shows about the open round. */
   roundStatus(): RoundStatus {
-    return { ...this.roundState(), openedAt: this.round.openedAt, submissions: this.round.submissions.size, quorum: this.options.quorum, closing: this.round.closing };
+    return {
+      ...this.roundState(),
+      openedAt: this.round.openedAt,
+      submissions: this.round.submissions.size,
+      quorum: this.options.quorum,
+      closing: this.round.closing,
+      now: this.now(),
+    };
   }
 
   /** The current θ as little-endian float32 bytes (shared memory: never mutated), its version and hash. */
@@ -459,7 +472,7 @@ export class Relay {
     }
     verifySignedSubmission(submission);
     if (arrival) this.takeToken(this.addressLimiter, header.address, arrival.now);
-    checkSubmissionCounts(header, this.config);
+    checkSubmissionCounts(header, this.info.swarm);
     return { submission, update: decodeUpdate(submission.payload, this.manifest, this.config.compression) };
   }
 
@@ -515,13 +528,15 @@ export class Relay {
       const started = performance.now();
       const { compression, outerLearningRate } = this.config;
       const aggregate = aggregateUpdates(
-        accepted.map((s) => ({ id: s.record.address, update: s.update! })),
+        accepted.map((s) => ({ id: s.record.address, update: s.update!, tokens: s.record.tokens })),
         this.manifest,
         compression,
+        this.config.aggregation,
       );
-      const aggregateBytes = encodeAggregate(aggregate, this.manifest, compression);
+      // The relay applies what its published bytes decode to, exactly as every tab does.
+      const aggregateBytes = encodePublishedAggregate(aggregate, this.config.update, this.manifest, compression);
       const next = this.params.slice(); // θ(v) may still be streaming to a client
-      const skipped = applyAggregate(next, aggregate, this.manifest, outerLearningRate);
+      const skipped = applyAggregate(next, decodePublishedAggregate(aggregateBytes, this.manifest, compression), this.manifest, outerLearningRate);
       const nextHash = hashToHex(modelHash(next));
       const version = round.version + 1;
       await this.store.putAggregate({ version, modelHash: nextHash, bytes: aggregateBytes });
@@ -753,22 +768,6 @@ function openRound(state: RelayStateRecord): OpenRound {
     writes: new Set(),
     closing: false,
   };
-}
-
-/**
- * The work a header claims must be what this run asks for: inner steps within
- * the run's range, and exactly B·T tokens per step. Totals (ledger, stats) are
- * sums of these, so one key cannot top the ledger with a made-up count.
- */
-function checkSubmissionCounts(header: { innerSteps: number; tokens: number }, config: RunConfig): void {
-  const { min, max } = innerStepsRange(config);
-  if (header.innerSteps < min || header.innerSteps > max) {
-    throw new RelayError('bad-update', `the header reports ${header.innerSteps} inner steps; this run takes ${min === max ? min : `${min}..${max}`}`);
-  }
-  const tokens = tokensForSteps(config, header.innerSteps);
-  if (header.tokens !== tokens) {
-    throw new RelayError('bad-update', `the header reports ${header.tokens} tokens; ${header.innerSteps} steps of B·T = ${config.train.batchSize}·${config.train.seqLen} are ${tokens}`);
-  }
 }
 
 function submissionRecord(

@@ -7,7 +7,7 @@
 //   GET  /api/run                 SwarmRunInfo (RunInfo + swarm spec)
 //   GET  /api/round               RoundStatus (RoundState + openedAt, submissions, quorum, closing)
 //   GET  /api/checkpoint          θ(v) float32 LE; ETag = "modelHash", 304 on If-None-Match
-//   GET  /api/updates?since=v     catch-up bundle (protocol/bundle.ts), ≤ maxCatchUp entries
+//   GET  /api/updates?since=v&format=2  catch-up bundle (protocol/bundle.ts), ≤ maxCatchUp entries
 //   POST /api/submissions         submission frame → SubmissionAck | ErrorBody
 //   GET  /api/ledger              LeaderboardRow[]: addresses by tokens contributed
 //   GET  /api/ledger/:address     AddressLedger: one address's contributions, round by round
@@ -51,7 +51,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isValidAddress, maxSubmissionBytes, ProtocolError, type HealthBody, type PushEvent } from '../protocol/index.ts';
+import { BUNDLE_FORMAT, isValidAddress, maxSubmissionBytes, ProtocolError, type HealthBody, type PushEvent } from '../protocol/index.ts';
 import { ConcurrencyLimit, type AdmissionRefusal } from './admission.ts';
 import { errorResponse, RelayError } from './errors.ts';
 import { APP_HEADERS, apiHeaders, PREFLIGHT_HEADERS } from './http-headers.ts';
@@ -324,7 +324,14 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       }
       case '/api/updates': {
         const sinceText = url.searchParams.get('since');
-        if (sinceText === null || !/^\d{1,10}$/.test(sinceText)) throw new RelayError('bad-request', 'give ?since=<model version>');
+        if (sinceText === null || !/^\d{1,10}$/.test(sinceText)) throw new RelayError('bad-request', 'give ?since=<model version>&format=' + BUNDLE_FORMAT);
+        const format = url.searchParams.get('format');
+        if (format !== String(BUNDLE_FORMAT)) {
+          throw new RelayError(
+            'unsupported-format',
+            `this relay serves catch-up bundles of format ${BUNDLE_FORMAT} (2-bit aggregates); ${format === null ? 'this tab asked for format 1' : `format ${format} was asked for`}: reload the page or update Tessera`,
+          );
+        }
         const { bundle, latest } = await relay.updatesSince(Number(sinceText));
         return sendBytes(req, res, bundle, { 'Cache-Control': 'no-cache', 'X-Tessera-Latest-Version': String(latest) });
       }

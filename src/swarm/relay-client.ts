@@ -9,6 +9,7 @@
 // Leaves out: retries and backoff policy (the caller's loop decides), caching
 // (the tab's storage layer keeps checkpoints).
 import {
+  BUNDLE_FORMAT,
   decodeBundle,
   hashToHex,
   isErrorBody,
@@ -156,7 +157,7 @@ export class RelayClient {
 
   /** The aggregates after `since` (at most the relay's maxCatchUp), in order. */
   async updates(since: number): Promise<{ entries: BundleEntry[]; latest: number }> {
-    const response = await this.request(`/api/updates?since=${since}`);
+    const response = await this.request(`/api/updates?since=${since}&format=${BUNDLE_FORMAT}`);
     const latest = Number(response.headers.get('x-tessera-latest-version'));
     const entries = decodeBundle(new Uint8Array(await response.arrayBuffer()), since);
     return { entries, latest: Number.isSafeInteger(latest) ? latest : since + entries.length };

@@ -66,6 +66,8 @@ beforeAll(async () => {
       runId: 'e2e-swarm',
       preset: 'nano',
       innerSteps: 2,
+      // Time-boxed rounds: a tab trains until its deadline or 4 steps, whichever comes first.
+      stepRange: { min: 1, max: 4 },
       plannedRounds: 50,
       train: { batchSize: 2, seqLen: 16, warmupSteps: 0, learningRate: 3e-3 },
       evaluation: { batchSize: 4, seqLen: 64, batches: 4 },
@@ -241,7 +243,7 @@ describe('app: tabs train for the swarm against a real relay', () => {
 
     // The dashboard's figures, while both still train.
     await a.page.getByTestId('global-loss-chart').waitFor();
-    for (const id of ['tokens-per-second', 'gflops', 'bytes-per-round', 'dense-bytes', 'compression-ratio', 'time-to-first-step']) {
+    for (const id of ['tokens-per-second', 'gflops', 'bytes-per-round', 'dense-bytes', 'compression-ratio', 'time-to-first-step', 'gpu-busy-share', 'round-tokens-per-second']) {
       await a.page.getByTestId(id).waitFor();
     }
     // One snapshot in one page task: the figures update every round, so
@@ -255,13 +257,32 @@ describe('app: tabs train for the swarm against a real relay', () => {
         denseBytes: Number(el('dense-bytes').getAttribute('data-bytes')),
         compressionRatio: Number(el('compression-ratio').getAttribute('data-ratio')),
         resumedFirstStepMs: Number(el('time-to-first-step').getAttribute('data-ms')),
+        busyShare: el('gpu-busy-share').getAttribute('data-share'),
+        roundTokensPerSecond: el('round-tokens-per-second').getAttribute('data-rate'),
       };
-    })()`)) as { tokensPerSecond: string; gflops: string; bytesPerRound: number; denseBytes: number; compressionRatio: number; resumedFirstStepMs: number };
+    })()`)) as {
+      tokensPerSecond: string;
+      gflops: string;
+      bytesPerRound: number;
+      denseBytes: number;
+      compressionRatio: number;
+      resumedFirstStepMs: number;
+      busyShare: string | null;
+      roundTokensPerSecond: string | null;
+    };
     expect(figures.tokensPerSecond).toMatch(/tok\/s$/);
     expect(figures.bytesPerRound).toBeGreaterThan(0);
     expect(figures.denseBytes).toBe(4 * relay.runInfo().model.parameterCount);
     expect(figures.compressionRatio).toBeCloseTo(figures.denseBytes / figures.bytesPerRound, 6);
     expect(figures.compressionRatio).toBeGreaterThan(10);
+    // After a round: the GPU's share of the round's time, and the round's tokens over its whole wall time.
+    // Polled from here rather than with waitForFunction (a string evaluated in the page, which a strict CSP forbids).
+    for (let i = 0; i < 240 && !(await a.page.getByTestId('gpu-busy-share').getAttribute('data-share')); i++) await a.page.waitForTimeout(500);
+    const busyShare = Number(await a.page.getByTestId('gpu-busy-share').getAttribute('data-share'));
+    const roundRate = Number(await a.page.getByTestId('round-tokens-per-second').getAttribute('data-rate'));
+    expect(busyShare).toBeGreaterThan(0);
+    expect(busyShare).toBeLessThanOrEqual(1);
+    expect(roundRate).toBeGreaterThan(0);
     expect(Number(await a.page.getByTestId('global-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
     await a.page.getByTestId('submissions').locator('tr[data-state="accepted"]').first().waitFor();
     await a.page.screenshot({ path: `${SCREENSHOTS}swarm-dashboard-1280.png`, fullPage: true });

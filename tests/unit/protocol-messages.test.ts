@@ -302,12 +302,13 @@ describe('JSON validators', () => {
   const summary = { round: 3, version: 4, modelHash: round.modelHash, submissions: 2, tokens: 512, reason: 'quorum', closedAt: 1_790_000_000_500, closeMs: 12.5 };
 
   it('parse /api/round, /api/stats and /api/health strictly', () => {
-    const status = { ...round, openedAt: 1_789_999_999_000, submissions: 2, quorum: 16, closing: false, futureField: 1 };
+    const status = { ...round, openedAt: 1_789_999_999_000, submissions: 2, quorum: 16, closing: false, now: 1_790_000_000_050, futureField: 1 };
     const { futureField: _ignored, ...known } = status;
     expect(parseRoundStatus(status)).toEqual(known);
     expect(codeOf(() => parseRoundStatus({ ...status, closing: 'no' }))).toBe('bad-message');
     expect(codeOf(() => parseRoundStatus({ ...status, quorum: 0 }))).toBe('bad-message');
     expect(codeOf(() => parseRoundStatus({ ...status, submissions: undefined }))).toBe('bad-message');
+    expect(codeOf(() => parseRoundStatus({ ...status, now: undefined }))).toBe('bad-message'); // a tab times its round by it
 
     const stats = {
       type: 'stats', round: 11, peers: 3, trainers: 1, recent: [], submissions: 2, tokens: 99_000, loss: 2.5,
