@@ -18,6 +18,9 @@
 //        mode: no round was signed).
 //      outbox: both indexes dropped. Nothing reads 'by-run-round'; the retry
 //        schedule ('by-next-attempt') is kept per entry and read with it.
+//   4  kernel-tuning: the matmul tile search's result per adapter and shape
+//        (src/kernels/tab-kernels.ts), so only a tab's first start on a GPU
+//        pays for the search.
 // Changing a record shape means a new version with its own step; a step never
 // edits an earlier one, because tabs in the wild are at every version.
 //
@@ -26,11 +29,12 @@
 // Leaves out: anything the relay keeps (it has its own store).
 import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
 import type { HexHash } from '../protocol/header.ts';
+import type { TuningRecord } from '../kernels/tab-kernels.ts';
 
-export type { HexHash };
+export type { HexHash, TuningRecord };
 
 export const DATABASE_NAME = 'tessera';
-export const DATABASE_VERSION = 3;
+export const DATABASE_VERSION = 4;
 
 /** Counters that let a resumed tab continue its LR schedule and its statistics. */
 export interface CheckpointCounters {
@@ -125,6 +129,10 @@ export interface TesseraSchema extends DBSchema {
     key: number;
     value: OutboxRecord;
   };
+  'kernel-tuning': {
+    key: string; // TuningRecord.key: adapter identity | timed shape | digest of the candidates and shader
+    value: TuningRecord;
+  };
 }
 
 export type TesseraDatabase = IDBPDatabase<TesseraSchema>;
@@ -155,6 +163,9 @@ const UPGRADES: Record<number, (db: TesseraDatabase, tx: UpgradeTransaction) => 
       const counters = cursor.value.counters as Omit<CheckpointCounters, 'lastRound'> & { lastRound?: number | null };
       if (counters.lastRound === undefined) await cursor.update({ ...cursor.value, counters: { ...counters, lastRound: null } });
     }
+  },
+  4(db) {
+    db.createObjectStore('kernel-tuning', { keyPath: 'key' });
   },
 };
 

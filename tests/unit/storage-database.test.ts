@@ -1,7 +1,8 @@
 // Storage module (fake-indexeddb): the versioned schema upgrades a database
 // written by every earlier version (v1; v2 with checkpoints from before and
 // after counters.lastRound existed) to the current version without losing its
-// records, and a failing step leaves the old database as it was; clearAll
+// records, and a failing step leaves the old database as it was; v3 → v4
+// adds the kernel tuning cache, which keeps one record per key; clearAll
 // empties every store; storage usage reads navigator.storage.estimate(); a
 // QuotaExceededError from IndexedDB becomes a StorageQuotaError with a plain
 // message, and nothing is stored; settings default, validate and persist.
@@ -25,7 +26,11 @@ import {
   setSetting,
   storageError,
   storageUsage,
+  kernelTuningCache,
+  loadTuning,
+  saveTuning,
   type CheckpointState,
+  type TuningRecord,
 } from '../../src/storage/index.ts';
 
 let counter = 0;
@@ -63,6 +68,18 @@ function oldCheckpointRecord(runId: string, version: number, lastRound?: number)
   };
 }
 
+function tuningRecord(key: string): TuningRecord {
+  return {
+    key,
+    adapter: 'google|swiftshader|dev|SwiftShader driver 5.0.0',
+    tile: '32x32/4x4',
+    timings: [{ tile: '32x32/4x4', ms: 1.5, problem: null }],
+    shape: { M: 32, K: 64, N: 256 },
+    searchMs: 900,
+    savedAt: 1,
+  };
+}
+
 afterEach(() => vi.restoreAllMocks());
 
 describe('schema upgrades', () => {
@@ -78,7 +95,7 @@ describe('schema upgrades', () => {
 
     const current = await openDatabase({ name });
     expect(current.version).toBe(DATABASE_VERSION);
-    expect([...current.objectStoreNames].sort()).toEqual(['checkpoints', 'outbox', 'settings']);
+    expect([...current.objectStoreNames].sort()).toEqual(['checkpoints', 'kernel-tuning', 'outbox', 'settings']);
     expect([...current.transaction('checkpoints').store.indexNames]).toEqual(['by-run-saved']);
     expect([...current.transaction('outbox').store.indexNames]).toEqual([]);
     // The index added in v2 covers the record written under v1; v3 gave it lastRound.
@@ -115,7 +132,7 @@ describe('schema upgrades', () => {
     await v2.add('outbox', entry);
     v2.close();
 
-    const current = await openDatabase({ name });
+    const current = await openDatabase({ name, version: 3 });
     expect(current.version).toBe(3);
     expect([...current.transaction('outbox').store.indexNames]).toEqual([]);
     expect((await loadLatestCheckpoint(current, 'run-standalone'))?.counters.lastRound).toBeNull();
@@ -139,8 +156,41 @@ describe('schema upgrades', () => {
     again.close();
   });
 
+  it('upgrades a v3 database (a checkpoint and an outbox entry in it) to v4 with the kernel-tuning store, keeping both', async () => {
+    const name = freshName();
+    const v3 = await openDatabase({ name, version: 3 });
+    expect([...v3.objectStoreNames].sort()).toEqual(['checkpoints', 'outbox', 'settings']);
+    await saveCheckpointWithSubmission(v3, checkpoint('run-b', 7), submission(7));
+    v3.close();
+
+    const v4 = await openDatabase({ name, version: 4 });
+    expect([...v4.objectStoreNames].sort()).toEqual(['checkpoints', 'kernel-tuning', 'outbox', 'settings']);
+    expect((await loadLatestCheckpoint(v4, 'run-b'))?.version).toBe(7);
+    expect(await pendingSubmissions(v4)).toHaveLength(1);
+    expect(await loadTuning(v4, 'absent')).toBeNull();
+    await saveTuning(v4, tuningRecord('google|swiftshader|dev|SwiftShader driver 5.0.0|32x64x256|abc'));
+    expect((await loadTuning(v4, 'google|swiftshader|dev|SwiftShader driver 5.0.0|32x64x256|abc'))?.tile).toBe('32x32/4x4');
+    v4.close();
+  });
+
   it('refuses to open a version it has no upgrade step for', async () => {
     await expect(openDatabase({ name: freshName(), version: DATABASE_VERSION + 1 })).rejects.toThrow(StorageError);
+  });
+});
+
+describe('kernel tuning cache', () => {
+  it('keeps one record per key, reads a damaged record as absent, and is null without a database', async () => {
+    const db = await openDatabase({ name: freshName() });
+    const cache = kernelTuningCache(db)!;
+    await cache.save(tuningRecord('a'));
+    await cache.save({ ...tuningRecord('a'), tile: '64x64/8x8' });
+    expect((await cache.load('a'))?.tile).toBe('64x64/8x8');
+    expect(await cache.load('b')).toBeNull();
+    // A record this version cannot read (written by a future one, or damaged): searched again, then overwritten.
+    await db.put('kernel-tuning', { key: 'c', tile: 7 } as unknown as TuningRecord);
+    expect(await cache.load('c')).toBeNull();
+    expect(kernelTuningCache(null)).toBeNull();
+    db.close();
   });
 });
 
