@@ -59,8 +59,8 @@ override B_SLAB: u32 = TILE_K * N_GROUPS; // vec4s
 var<workgroup> a_tile: array<vec4<f32>, A_SLAB>; // TILE_K × TILE_M / 4
 var<workgroup> b_tile: array<vec4<f32>, B_SLAB>; // TILE_K × TILE_N / 4
 
-// The block of C owned by one invocation: acc[r · COLS + c] holds row r,
-// columns 4c .. 4c+3 (ROWS · COLS ≤ 16 vec4 registers).
+// The block of C owned by one invocation: acc[2·r + c] holds row r, columns
+// 4c .. 4c+3 (r < ROWS ≤ 8, c < COLS ≤ 2; unused entries stay 0).
 fn tile_product(a_transposed: bool, b_transposed: bool, wg: vec3<u32>, lid: vec3<u32>, lidx: u32) -> array<vec4<f32>, 16> {
   let M = params.M;
   let N = params.N;
@@ -102,16 +102,39 @@ fn tile_product(a_transposed: bool, b_transposed: bool, wg: vec3<u32>, lid: vec3
       b_tile[kb * N_GROUPS + ng] = vb;
     }
     workgroupBarrier();
+    // Written out for the largest block (8 rows × 2 vec4s) with constant
+    // accumulator indices, the smaller blocks skipping statements under
+    // conditions on override constants: a loop over ROWS and COLS indexing acc
+    // dynamically measured 5–10× slower on SwiftShader, whose compiler then
+    // keeps acc in memory instead of registers.
     for (var kk = 0u; kk < TILE_K; kk++) {
-      var b_row: array<vec4<f32>, 2>;
-      for (var c = 0u; c < COLS; c++) { b_row[c] = b_tile[kk * N_GROUPS + lid.x * COLS + c]; }
-      for (var r4 = 0u; r4 < ROWS / 4u; r4++) {
-        let a4 = a_tile[kk * M_GROUPS + lid.y * (ROWS / 4u) + r4];
-        for (var e = 0u; e < 4u; e++) {
-          for (var c = 0u; c < COLS; c++) {
-            let at = (r4 * 4u + e) * COLS + c;
-            acc[at] = fma(vec4<f32>(a4[e]), b_row[c], acc[at]);
-          }
+      let a_at = kk * M_GROUPS + lid.y * (ROWS / 4u);
+      let b_at = kk * N_GROUPS + lid.x * COLS;
+      let a0 = a_tile[a_at];
+      let b0 = b_tile[b_at];
+      acc[0] = fma(vec4<f32>(a0.x), b0, acc[0]);
+      acc[2] = fma(vec4<f32>(a0.y), b0, acc[2]);
+      acc[4] = fma(vec4<f32>(a0.z), b0, acc[4]);
+      acc[6] = fma(vec4<f32>(a0.w), b0, acc[6]);
+      if (COLS == 2u) {
+        let b1 = b_tile[b_at + 1u];
+        acc[1] = fma(vec4<f32>(a0.x), b1, acc[1]);
+        acc[3] = fma(vec4<f32>(a0.y), b1, acc[3]);
+        acc[5] = fma(vec4<f32>(a0.z), b1, acc[5]);
+        acc[7] = fma(vec4<f32>(a0.w), b1, acc[7]);
+      }
+      if (ROWS == 8u) {
+        let a1 = a_tile[a_at + 1u];
+        acc[8] = fma(vec4<f32>(a1.x), b0, acc[8]);
+        acc[10] = fma(vec4<f32>(a1.y), b0, acc[10]);
+        acc[12] = fma(vec4<f32>(a1.z), b0, acc[12]);
+        acc[14] = fma(vec4<f32>(a1.w), b0, acc[14]);
+        if (COLS == 2u) {
+          let b1 = b_tile[b_at + 1u];
+          acc[9] = fma(vec4<f32>(a1.x), b1, acc[9]);
+          acc[11] = fma(vec4<f32>(a1.y), b1, acc[11]);
+          acc[13] = fma(vec4<f32>(a1.z), b1, acc[13]);
+          acc[15] = fma(vec4<f32>(a1.w), b1, acc[15]);
         }
       }
     }
@@ -129,7 +152,7 @@ fn store_block(acc: array<vec4<f32>, 16>, wg: vec3<u32>, lid: vec3<u32>, accumul
     for (var j = 0u; j < COLS * 4u; j++) {
       let col = wg.x * TILE_N + lid.x * COLS * 4u + j;
       if (col >= N) { break; }
-      var v = acc[i * COLS + j / 4u][j % 4u];
+      var v = acc[i * 2u + j / 4u][j % 4u];
       if (add_bias) { v += bias[col]; }
       let at = row * N + col;
       if (accumulate) { result[at] += v; } else { result[at] = v; }

@@ -95,8 +95,9 @@ export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, opti
   const names = Object.keys(MATMUL_TILES);
   const timings = new Map<string, TileTiming>(names.map((tile) => [tile, { tile, ms: null, problem: tileProblemOn(ctx.device.limits, tile) }]));
   const usable = () => names.filter((tile) => timings.get(tile)!.problem === null);
+  // Three steps per candidate (compile, check, time); one ruled out early skips the rest, and the last report is always total.
   const total = 3 * names.length;
-  let done = names.length - usable().length;
+  let done = 3 * (names.length - usable().length);
   const step = () => onProgress?.(++done, total);
 
   // Compile every candidate at once; a failure rules out that tile only.
@@ -161,6 +162,7 @@ export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, opti
   }
   if (candidates.length === 0) throw new GpuValidationError(`no matmul tile works on this device: ${[...timings.values()].map((t) => `${t.tile}: ${t.problem}`).join('; ')}`);
 
+  if (done < total) onProgress?.(total, total);
   const fastest = candidates.reduce((best, tile) => (timings.get(tile)!.ms! < timings.get(best)!.ms! ? tile : best), candidates.includes(DEFAULT_MATMUL_TILE) ? DEFAULT_MATMUL_TILE : candidates[0]);
   return { tile: fastest, timings: names.map((tile) => timings.get(tile)!), shape: timed, ms: performance.now() - start };
 }
