@@ -84,7 +84,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('schema upgrades', () => {
   it('upgrades a v1 database to the current version and keeps its records', async () => {
-    expect(DATABASE_VERSION).toBe(3);
+    expect(DATABASE_VERSION).toBe(4);
     const name = freshName();
     const v1 = await openDatabase({ name, version: 1 });
     expect([...v1.objectStoreNames].sort()).toEqual(['checkpoints', 'settings']);
