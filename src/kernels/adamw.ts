@@ -5,16 +5,7 @@
 // bit per parameter here, see packDecayMask).
 // Dimension letters: N parameters.
 import source from '../../shaders/adamw.wgsl?raw';
-import {
-  ELEMENTWISE_WORKGROUP_SIZE,
-  divUp,
-  workgroupGrid,
-  type Binding,
-  type GpuContext,
-  type KernelSpec,
-  type PreparedDispatch,
-  type UniformField,
-} from '../gpu/runtime.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, divUp, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch, type UniformField } from '../gpu/runtime.ts';
 
 export const adamwUpdateKernel: KernelSpec = {
   name: 'adamw_update',

@@ -4,14 +4,7 @@
 // by token, see the shader's header). Reference twin: src/reference/encoder.ts.
 // Token ids are u32 (B, T).
 import source from '../../shaders/encoder.wgsl?raw';
-import {
-  ELEMENTWISE_WORKGROUP_SIZE,
-  workgroupGrid,
-  type Binding,
-  type GpuContext,
-  type KernelSpec,
-  type PreparedDispatch,
-} from '../gpu/runtime.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
 
 const constants = { WORKGROUP_SIZE: ELEMENTWISE_WORKGROUP_SIZE };
 

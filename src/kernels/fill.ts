@@ -5,14 +5,7 @@
 // (the trainer clears gradients with clearBuffer); tests and tools use it.
 // Dimension letters: N elements.
 import source from '../../shaders/fill.wgsl?raw';
-import {
-  ELEMENTWISE_WORKGROUP_SIZE,
-  workgroupGrid,
-  type Binding,
-  type GpuContext,
-  type KernelSpec,
-  type PreparedDispatch,
-} from '../gpu/runtime.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
 
 const constants = { WORKGROUP_SIZE: ELEMENTWISE_WORKGROUP_SIZE };
 

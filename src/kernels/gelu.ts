@@ -3,14 +3,7 @@
 // Reference twin: src/reference/gelu.ts. Dimension letters: N elements
 // (B*T*4C in the MLP).
 import source from '../../shaders/gelu.wgsl?raw';
-import {
-  ELEMENTWISE_WORKGROUP_SIZE,
-  workgroupGrid,
-  type Binding,
-  type GpuContext,
-  type KernelSpec,
-  type PreparedDispatch,
-} from '../gpu/runtime.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
 
 const constants = { WORKGROUP_SIZE: ELEMENTWISE_WORKGROUP_SIZE };
 

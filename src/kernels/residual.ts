@@ -2,14 +2,7 @@
 // residual add and its backward (accumulating). Reference twin:
 // src/reference/residual.ts. Dimension letters: N = B*T*C elements.
 import source from '../../shaders/residual.wgsl?raw';
-import {
-  ELEMENTWISE_WORKGROUP_SIZE,
-  workgroupGrid,
-  type Binding,
-  type GpuContext,
-  type KernelSpec,
-  type PreparedDispatch,
-} from '../gpu/runtime.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
 
 const constants = { WORKGROUP_SIZE: ELEMENTWISE_WORKGROUP_SIZE };
 

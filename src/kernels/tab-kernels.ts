@@ -8,8 +8,9 @@
 //      adapter's identity, the timed shape and a digest of the candidates and
 //      matmul.wgsl, so a changed shader searches again.
 //   3. The tab's kernel list (tabKernels) compiled at once; during a search
-//      everything the tile does not affect compiles while the candidates
-//      compile, and the search waits for it before timing.
+//      everything the tile does not affect (and the default tile's backward
+//      products) compiles while the candidates compile, and the search waits
+//      for it before timing.
 // The context passed in is the tab's device's (src/worker/tab-device.ts): the
 // returned one shares its pipeline cache, so the self-test's matmul pipelines
 // (compiled at page open on the default tile) serve training whenever the
@@ -19,7 +20,7 @@
 import { adapterIdentity, type GpuDevice } from '../gpu/device.ts';
 import { GpuContext, type CompileReport, type KernelSpec } from '../gpu/runtime.ts';
 import { tabKernels, type TabKernelSet } from './index.ts';
-import { MATMUL_TILES, matmulKernels } from './matmul.ts';
+import { DEFAULT_MATMUL_TILE, MATMUL_TILES, matmulKernels } from './matmul.ts';
 import matmulSource from '../../shaders/matmul.wgsl?raw';
 import { searchMatmulTile, type MatmulShape, type TileTiming } from './tile-search.ts';
 
@@ -46,7 +47,7 @@ export interface TabKernelOptions extends TabKernelSet {
   shape: { BT: number; C: number };
   /** Where search results persist; null searches at every start. */
   cache: TuningCache | null;
-  /** Timing budget of a search (see searchMatmulTile). */
+  /** Timing budget of a search (default: searchMatmulTile's). */
   searchBudgetMs?: number;
   /** Progress over the whole start-up: the search's steps, then each compiled kernel. */
   onProgress?: (progress: { done: number; total: number; detail: string }) => void;
@@ -97,9 +98,15 @@ export async function prepareTabKernels(device: GpuContext, options: TabKernelOp
   }
   const before = base.pipelineCount;
 
-  // Everything the tile does not change compiles alongside the search's candidates.
+  // Everything the tile does not change compiles alongside the search's
+  // candidates, and so does the rest of the default tile: it won on every
+  // adapter measured so far (SwiftShader), and then nothing is left to compile
+  // after the search; elsewhere two pipelines are compiled in vain.
   const tileKernels = new Set(Object.keys(MATMUL_TILES).flatMap((tile) => tileSpecificKernels(base, tile).map((k) => GpuContext.pipelineKey(k))));
-  const independent = tabKernels(base, options).filter((kernel) => !tileKernels.has(GpuContext.pipelineKey(kernel)));
+  const independent = [
+    ...tabKernels(base, options).filter((kernel) => !tileKernels.has(GpuContext.pipelineKey(kernel))),
+    ...tileSpecificKernels(base, DEFAULT_MATMUL_TILE),
+  ];
   const searchSteps = 3 * Object.keys(MATMUL_TILES).length;
   const total = searchSteps + tabKernels(base, options).length;
   let done = 0;

@@ -8,8 +8,9 @@
 // Cost is bounded: a fixed candidate list, one compile each, a check on a
 // 67×45×130 product, and timing rounds (every candidate once per round, so a
 // change in machine load hits all of them alike) until budgetMs is spent, at
-// least one round and at most `maxRounds`. The timed shape is the tab's widest
-// matmul with its rows capped at 512, so one run stays short on a slow adapter.
+// least one round and at most `maxRounds` (400 ms and 15 by default). The
+// timed shape is the tab's widest matmul with its rows capped at 512, so one
+// run stays short on a slow adapter.
 // Timing is wall clock around a submit and its completion (timestamp queries
 // are not in every browser); the submit overhead is the same for every tile.
 // Leaves out: searching backward products separately (all three share
@@ -46,7 +47,7 @@ export interface TileSearchResult {
 }
 
 export interface TileSearchOptions {
-  /** Time spent in timing rounds after the first (default 1000 ms). */
+  /** Time spent in timing rounds after the warm-up (default 400 ms: at the nano preset's shapes about 15 rounds on SwiftShader). */
   budgetMs?: number;
   maxRounds?: number;
   /** Timing starts after this settles (e.g. other pipelines compiling on the same processor). */
@@ -87,7 +88,7 @@ export function tileProblemOn(limits: TileLimits, tileName: string): string | nu
 
 /** Finds the fastest correct tile for out(M, N) = inp(M, K) · weight(N, K)ᵀ on ctx's device. */
 export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, options: TileSearchOptions = {}): Promise<TileSearchResult> {
-  const { budgetMs = 1000, maxRounds = 20, onProgress, waitBeforeTiming } = options;
+  const { budgetMs = 400, maxRounds = 15, onProgress, waitBeforeTiming } = options;
   for (const [name, value] of Object.entries(shape)) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`searchMatmulTile: ${name} = ${value} must be a positive integer`);
   }
