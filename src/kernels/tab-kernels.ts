@@ -8,9 +8,11 @@
 //      adapter's identity, the timed shape and a digest of the candidates and
 //      matmul.wgsl, so a changed shader searches again.
 //   3. The tab's kernel list (tabKernels) compiled at once; during a search
-//      everything the tile does not affect (and the default tile's backward
-//      products) compiles while the candidates compile, and the search waits
-//      for it before timing.
+//      everything the tile does not affect compiles while the search compiles,
+//      checks and times the candidates (timing round-robin, so the compile
+//      load hits every candidate alike), and the winner's backward products
+//      join the queue as soon as it is known. (Waiting for the other compiles
+//      before timing made a first start 2–3× a later one on SwiftShader.)
 // The context passed in is the tab's device's (src/worker/tab-device.ts): the
 // returned one shares its pipeline cache, so the self-test's matmul pipelines
 // (compiled at page open on the default tile) serve training whenever the
@@ -20,7 +22,7 @@
 import { adapterIdentity, type GpuDevice } from '../gpu/device.ts';
 import { GpuContext, type CompileReport, type KernelSpec } from '../gpu/runtime.ts';
 import { tabKernels, type TabKernelSet } from './index.ts';
-import { DEFAULT_MATMUL_TILE, MATMUL_TILES, matmulKernels } from './matmul.ts';
+import { MATMUL_TILES, matmulKernels } from './matmul.ts';
 import matmulSource from '../../shaders/matmul.wgsl?raw';
 import { searchMatmulTile, type MatmulShape, type TileTiming } from './tile-search.ts';
 
@@ -98,30 +100,27 @@ export async function prepareTabKernels(device: GpuContext, options: TabKernelOp
   }
   const before = base.pipelineCount;
 
-  // Everything the tile does not change compiles alongside the search's
-  // candidates, and so does the rest of the default tile: it won on every
-  // adapter measured so far (SwiftShader), and then nothing is left to compile
-  // after the search; elsewhere two pipelines are compiled in vain.
+  // The search starts first, so its candidates head the compile queue (they
+  // are its critical path); everything the tile does not change compiles
+  // alongside, and the winner's backward products join as soon as it is known.
   const tileKernels = new Set(Object.keys(MATMUL_TILES).flatMap((tile) => tileSpecificKernels(base, tile).map((k) => GpuContext.pipelineKey(k))));
-  const independent = [
-    ...tabKernels(base, options).filter((kernel) => !tileKernels.has(GpuContext.pipelineKey(kernel))),
-    ...tileSpecificKernels(base, DEFAULT_MATMUL_TILE),
-  ];
+  const independent = tabKernels(base, options).filter((kernel) => !tileKernels.has(GpuContext.pipelineKey(kernel)));
   const searchSteps = 3 * Object.keys(MATMUL_TILES).length;
   const total = searchSteps + tabKernels(base, options).length;
   let done = 0;
-  const tick = (detail: string) => onProgress?.({ done: ++done, total, detail });
-  const compiling = base.compile(independent, (n, of) => tick(`${n} of ${of} kernels (choosing the matmul tile for this GPU)`));
-  const result = await searchMatmulTile(base, timed, {
+  const tick = (detail: string) => onProgress?.({ done: Math.min(++done, total - 1), total, detail });
+  const searching = searchMatmulTile(base, timed, {
     budgetMs: searchBudgetMs,
-    waitBeforeTiming: compiling,
     onProgress: (n) => tick(`matmul tile search: step ${n} of ${searchSteps} (first start on this GPU)`),
   });
-  await compiling;
+  const compiling = base.compile(independent, (n, of) => tick(`${n} of ${of} kernels (and the matmul tile search, first start on this GPU)`));
+  // A failed compile must not be left unhandled while the search is awaited; it rejects below.
+  compiling.catch(() => undefined);
+  const result = await searching;
   const tuning: TuningRecord = { key, adapter: adapterIdentity(gpu.adapter), tile: result.tile, timings: result.timings, shape: result.shape, searchMs: result.ms, savedAt: Date.now() };
   const ctx = base.withChoices({ matmulTile: result.tile });
   const kernels = tabKernels(ctx, options);
-  await ctx.compile(kernels);
+  await Promise.all([compiling, ctx.compile(kernels)]);
   onProgress?.({ done: total, total, detail: `${kernels.length} of ${kernels.length} kernels` });
   if (cache) await cache.save(tuning).catch((error: unknown) => note('saving the tile search result', error));
   // Compiled here: the tab's set and the other tile candidates, less what the cache held already.

@@ -50,8 +50,6 @@ export interface TileSearchOptions {
   /** Time spent in timing rounds after the warm-up (default 400 ms: at the nano preset's shapes about 15 rounds on SwiftShader). */
   budgetMs?: number;
   maxRounds?: number;
-  /** Timing starts after this settles (e.g. other pipelines compiling on the same processor). */
-  waitBeforeTiming?: Promise<unknown>;
   /** (done, total) over compile + check + timing of every candidate. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -88,7 +86,7 @@ export function tileProblemOn(limits: TileLimits, tileName: string): string | nu
 
 /** Finds the fastest correct tile for out(M, N) = inp(M, K) · weight(N, K)ᵀ on ctx's device. */
 export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, options: TileSearchOptions = {}): Promise<TileSearchResult> {
-  const { budgetMs = 400, maxRounds = 15, onProgress, waitBeforeTiming } = options;
+  const { budgetMs = 400, maxRounds = 15, onProgress } = options;
   for (const [name, value] of Object.entries(shape)) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`searchMatmulTile: ${name} = ${value} must be a positive integer`);
   }
@@ -135,8 +133,7 @@ export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, opti
     Object.values(check).forEach((buffer) => buffer.destroy());
   }
 
-  // Time the survivors, round-robin, once nothing else competes for the processor.
-  await waitBeforeTiming?.catch(() => undefined);
+  // Time the survivors, round-robin: whatever else loads the machine meanwhile loads every candidate alike.
   const timed: MatmulShape = { M: Math.min(shape.M, MAX_TIMED_ROWS), K: shape.K, N: shape.N };
   const buffers = {
     out: ctx.createBuffer('tile-search.out', timed.M * timed.N * 4),

@@ -122,11 +122,10 @@ describe("a tab's start-up", () => {
     expect(first.ctx.choices.matmulTile).toBe(first.tuning.tile);
     expect(progress.at(-1)).toBe(1);
     expect(progress).toEqual([...progress].sort((a, b) => a - b));
-    // Compiled: the tab's set, the forwards of the tiles that lost the search, and the default tile's backward products if it lost.
+    // Compiled: the tab's set and the forwards of the tiles that lost the search.
     const tab = tabKernels(first.ctx);
     expect(first.compile.kernels).toBe(tab.length);
-    const defaultLost = first.tuning.tile === DEFAULT_MATMUL_TILE ? 0 : 2;
-    expect(first.compile.compiled).toBe(tab.length + Object.keys(MATMUL_TILES).length - 1 + defaultLost);
+    expect(first.compile.compiled).toBe(tab.length + Object.keys(MATMUL_TILES).length - 1);
 
     const later = await prepareTabKernels(new GpuContext(gpu), { shape, cache, searchBudgetMs: 100 });
     expect(later.tileFrom).toBe('cache');
