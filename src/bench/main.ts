@@ -1,11 +1,12 @@
-// `npm run bench -- [matmul|step|compress|relay …] [--json] [--budget-ms N] [filters]`
-// Benches: matmul, step, compress, relay (all four when none is named). With
+// `npm run bench -- [matmul|step|compress|relay|compile …] [--json] [--budget-ms N] [filters]`
+// Benches: matmul, step, compress, relay, compile (all when none is named). With
 // --json the last line of stdout is one JSON object. Filters (each bench
 // reads those it knows): --models nano,tiny  --shapes 512x512x512,…
-// --submissions 10,100  --B 4  --T 64.
+// --submissions 10,100  --B 4  --T 64  --repeats 3.
 // Leaves out: the measurements themselves (one file per bench).
 import { GPT_PRESET_NAMES } from '../model/config.ts';
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
+import { benchCompile } from './compile.ts';
 import { benchCompress } from './compress.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchRelay } from './relay.ts';
@@ -17,10 +18,11 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   step: benchStep,
   compress: benchCompress,
   relay: benchRelay,
+  compile: benchCompile,
 };
 
 const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--json] [--budget-ms 1500]
-                    [--models ${GPT_PRESET_NAMES.join(',')}] [--shapes MxKxN,…] [--submissions 10,100] [--B 4] [--T 64]`;
+                    [--models ${GPT_PRESET_NAMES.join(',')}] [--shapes MxKxN,…] [--submissions 10,100] [--B 4] [--T 64] [--repeats 3]`;
 
 const FLAGS = {
   json: { type: 'boolean', default: false },
@@ -30,6 +32,7 @@ const FLAGS = {
   submissions: { type: 'string' },
   B: { type: 'string' },
   T: { type: 'string' },
+  repeats: { type: 'string' },
 } as const;
 
 /** A comma-separated list, each item read by `item` (which names the flag in its errors). */
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
     submissions: list(values.submissions, (n) => integerFlag(n, 'submissions', 1)!),
     batchSize: integerFlag(values.B, 'B', 1),
     seqLen: integerFlag(values.T, 'T', 1),
+    repeats: integerFlag(values.repeats, 'repeats', 1),
   };
   const results = [];
   for (const name of names) results.push(await BENCHES[name](options));

@@ -14,6 +14,7 @@ export interface BenchOptions {
   submissions?: number[]; // --submissions 10,100 (relay)
   batchSize?: number; // --B (step)
   seqLen?: number; // --T (step)
+  repeats?: number; // --repeats (compile)
 }
 
 /** Median wall time of `run` (ms): one warm-up call, then repeats until the budget is spent (≥ 1, ≤ maxRuns). */

@@ -8,11 +8,9 @@
 //      adapter's identity, the timed shape and a digest of the candidates and
 //      matmul.wgsl, so a changed shader searches again.
 //   3. The tab's kernel list (tabKernels) compiled at once; during a search
-//      everything the tile does not affect compiles while the search compiles,
-//      checks and times the candidates (timing round-robin, so the compile
-//      load hits every candidate alike), and the winner's backward products
-//      join the queue as soon as it is known. (Waiting for the other compiles
-//      before timing made a first start 2–3× a later one on SwiftShader.)
+//      everything the tile does not affect compiles behind the candidates,
+//      before the timing (which must not share the processor with compiles),
+//      and the winner's backward products after it.
 // The context passed in is the tab's device's (src/worker/tab-device.ts): the
 // returned one shares its pipeline cache, so the self-test's matmul pipelines
 // (compiled at page open on the default tile) serve training whenever the
@@ -102,25 +100,26 @@ export async function prepareTabKernels(device: GpuContext, options: TabKernelOp
 
   // The search starts first, so its candidates head the compile queue (they
   // are its critical path); everything the tile does not change compiles
-  // alongside, and the winner's backward products join as soon as it is known.
+  // alongside, and the search times the candidates once those compiles are
+  // done: timed while other pipelines compiled on SwiftShader, it picked a
+  // tile twice as slow as the default at the nano preset's B·T = 256.
   const tileKernels = new Set(Object.keys(MATMUL_TILES).flatMap((tile) => tileSpecificKernels(base, tile).map((k) => GpuContext.pipelineKey(k))));
   const independent = tabKernels(base, options).filter((kernel) => !tileKernels.has(GpuContext.pipelineKey(kernel)));
   const searchSteps = 3 * Object.keys(MATMUL_TILES).length;
   const total = searchSteps + tabKernels(base, options).length;
   let done = 0;
   const tick = (detail: string) => onProgress?.({ done: Math.min(++done, total - 1), total, detail });
-  const searching = searchMatmulTile(base, timed, {
+  let compiling: Promise<unknown> = Promise.resolve();
+  const result = await searchMatmulTile(base, timed, {
     budgetMs: searchBudgetMs,
+    alongside: () => (compiling = base.compile(independent, (n, of) => tick(`${n} of ${of} kernels (and the matmul tile search, first start on this GPU)`))),
     onProgress: (n) => tick(`matmul tile search: step ${n} of ${searchSteps} (first start on this GPU)`),
   });
-  const compiling = base.compile(independent, (n, of) => tick(`${n} of ${of} kernels (and the matmul tile search, first start on this GPU)`));
-  // A failed compile must not be left unhandled while the search is awaited; it rejects below.
-  compiling.catch(() => undefined);
-  const result = await searching;
+  await compiling;
   const tuning: TuningRecord = { key, adapter: adapterIdentity(gpu.adapter), tile: result.tile, timings: result.timings, shape: result.shape, searchMs: result.ms, savedAt: Date.now() };
   const ctx = base.withChoices({ matmulTile: result.tile });
   const kernels = tabKernels(ctx, options);
-  await Promise.all([compiling, ctx.compile(kernels)]);
+  await ctx.compile(kernels);
   onProgress?.({ done: total, total, detail: `${kernels.length} of ${kernels.length} kernels` });
   if (cache) await cache.save(tuning).catch((error: unknown) => note('saving the tile search result', error));
   // Compiled here: the tab's set and the other tile candidates, less what the cache held already.

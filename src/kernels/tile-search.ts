@@ -50,6 +50,12 @@ export interface TileSearchOptions {
   /** Time spent in timing rounds after the warm-up (default 400 ms: at the nano preset's shapes about 15 rounds on SwiftShader). */
   budgetMs?: number;
   maxRounds?: number;
+  /**
+   * Other work to start once the candidates' compiles are under way (the rest
+   * of a tab's kernels); the timing waits for it to settle, so that it does not
+   * share the processor with the runs being timed.
+   */
+  alongside?: () => Promise<unknown>;
   /** (done, total) over compile + check + timing of every candidate. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -86,7 +92,7 @@ export function tileProblemOn(limits: TileLimits, tileName: string): string | nu
 
 /** Finds the fastest correct tile for out(M, N) = inp(M, K) · weight(N, K)ᵀ on ctx's device. */
 export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, options: TileSearchOptions = {}): Promise<TileSearchResult> {
-  const { budgetMs = 400, maxRounds = 15, onProgress } = options;
+  const { budgetMs = 400, maxRounds = 15, onProgress, alongside } = options;
   for (const [name, value] of Object.entries(shape)) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`searchMatmulTile: ${name} = ${value} must be a positive integer`);
   }
@@ -100,7 +106,7 @@ export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, opti
   const step = () => onProgress?.(++done, total);
 
   // Compile every candidate at once; a failure rules out that tile only.
-  await Promise.all(
+  const compiled = Promise.all(
     usable().map(async (tile) => {
       try {
         await ctx.pipeline(matmulKernels(ctx, tile).forward);
@@ -110,6 +116,9 @@ export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, opti
       step();
     }),
   );
+  // The caller awaits (and reports) its own work; here it only has to be over before the timing.
+  const other = alongside?.().catch(() => undefined);
+  await compiled;
 
   // Check each against the reference twin.
   const { M, K, N } = CHECK_SHAPE;
@@ -133,7 +142,8 @@ export async function searchMatmulTile(ctx: GpuContext, shape: MatmulShape, opti
     Object.values(check).forEach((buffer) => buffer.destroy());
   }
 
-  // Time the survivors, round-robin: whatever else loads the machine meanwhile loads every candidate alike.
+  // Time the survivors, round-robin (a change in machine load hits every candidate alike), once `alongside` is done.
+  await other;
   const timed: MatmulShape = { M: Math.min(shape.M, MAX_TIMED_ROWS), K: shape.K, N: shape.N };
   const buffers = {
     out: ctx.createBuffer('tile-search.out', timed.M * timed.N * 4),
