@@ -1,5 +1,6 @@
 // Three test tiers (tinygrad-style: sorted by what they need).
 //   unit — Node, no GPU.           tests/unit/**
+//   fuzz — Node, no GPU: a hostile client against a relay process.  tests/fuzz/**
 //   gpu  — Node, Dawn (npm `webgpu`) on SwiftShader.  tests/gpu/**
 //   e2e  — headless Debian Chromium against the built app on 127.0.0.1.  tests/e2e/**
 // GPU tests run in forked processes: the Vulkan loader reads VK_ICD_FILENAMES
@@ -16,6 +17,8 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['tests/unit/**/*.test.ts'], environment: 'node', testTimeout: 60_000 } },
+      // A hostile client against a relay child process (tests/fuzz/hostile-client.ts); `npm run fuzz` for long runs.
+      { test: { name: 'fuzz', include: ['tests/fuzz/**/*.test.ts'], environment: 'node', pool: 'forks', testTimeout: 600_000 } },
       {
         test: {
           name: 'gpu',

@@ -1,28 +1,40 @@
-// `npm run bench -- [matmul|step|compress|relay|gauntlet …] [--json] [--budget-ms N] [filters]`
-// Benches: matmul, step, compress, relay, gauntlet (all five when none is named). With
-// --json the last line of stdout is one JSON object. Filters (each bench
-// reads those it knows): --models nano,tiny  --shapes 512x512x512,…
-// --submissions 10,100  --B 4  --T 64.
+// `npm run bench -- [matmul|step|compress|compile|download|relay|gauntlet|restart|throttle|shards …] [--json] [--budget-ms N] [filters]`
+// Benches: matmul, step, compress, compile, download, relay, gauntlet, restart,
+// throttle, shards (all when none is named). With --json the last line of
+// stdout is one JSON object. Filters (each bench reads those it knows):
+// --models nano,tiny  --shapes 512x512x512,…  --submissions 10,100 (download:
+// 4,16,100)  --B 4  --T 64  --stored 2400  --repeat 5 (restart; compile: fresh devices, 3).
 // Leaves out: the measurements themselves (one file per bench).
 import { GPT_PRESET_NAMES } from '../model/config.ts';
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
+import { benchCompile } from './compile.ts';
 import { benchCompress } from './compress.ts';
+import { benchDownload } from './download.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchRelay } from './relay.ts';
 import { benchGauntlet } from './gauntlet.ts';
+import { benchRestart } from './restart.ts';
 import type { BenchOptions } from './report.ts';
+import { benchShards } from './shards.ts';
 import { benchStep } from './step.ts';
+import { benchThrottle } from './throttle.ts';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   matmul: benchMatmul,
   step: benchStep,
   compress: benchCompress,
+  download: benchDownload,
   relay: benchRelay,
   gauntlet: benchGauntlet,
+  restart: benchRestart,
+  throttle: benchThrottle,
+  shards: benchShards,
+  compile: benchCompile,
 };
 
 const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--json] [--budget-ms 1500]
-                    [--models ${GPT_PRESET_NAMES.join(',')}] [--shapes MxKxN,…] [--submissions 10,100] [--B 4] [--T 64]`;
+                    [--models ${GPT_PRESET_NAMES.join(',')}] [--shapes MxKxN,…] [--submissions 10,100] [--B 4] [--T 64]
+                    [--stored 2400] [--repeat 5]`;
 
 const FLAGS = {
   json: { type: 'boolean', default: false },
@@ -32,6 +44,8 @@ const FLAGS = {
   submissions: { type: 'string' },
   B: { type: 'string' },
   T: { type: 'string' },
+  stored: { type: 'string' },
+  repeat: { type: 'string' },
 } as const;
 
 /** A comma-separated list, each item read by `item` (which names the flag in its errors). */
@@ -56,6 +70,8 @@ async function main(): Promise<void> {
     submissions: list(values.submissions, (n) => integerFlag(n, 'submissions', 1)!),
     batchSize: integerFlag(values.B, 'B', 1),
     seqLen: integerFlag(values.T, 'T', 1),
+    stored: integerFlag(values.stored, 'stored', 1),
+    repeat: integerFlag(values.repeat, 'repeat', 1),
   };
   const results = [];
   for (const name of names) results.push(await BENCHES[name](options));

@@ -41,10 +41,10 @@ export function benchPayload(layout: ParameterLayout, seed: number): Uint8Array 
   return encodeUpdate(compress(uniformFloats(layout.size, seed, 1e-3), layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig);
 }
 
-/** One signed frame per key for the open round, payload i for key i (signed before any clock starts). */
-export function benchFrames(pairs: KeyringPair[], state: RoundState, payloadFor: (i: number) => Uint8Array, model: GptPresetName): Uint8Array[] {
+/** Frames for the open round, signed as a tab signs them, for a run with the default H = 15, B = 8, T = block size. */
+export function benchFrames(pairs: readonly KeyringPair[], state: RoundState, payloads: readonly Uint8Array[], model: GptPresetName): Uint8Array[] {
   return pairs.map((pair, i) => {
-    const payload = payloadFor(i);
+    const payload = payloads[i % payloads.length];
     const headerBytes = encodeHeader({
       runId: 'bench',
       round: state.round,
@@ -73,6 +73,12 @@ export function postAll(url: URL, frames: Uint8Array[]): Promise<number[]> {
   );
 }
 
+/** Four real compressed updates of the preset (distinct residual-like random values). */
+export function benchPayloads(model: GptPresetName): Uint8Array[] {
+  const layout = buildLayout(GPT_PRESETS[model]);
+  return [1, 2, 3, 4].map((seed) => benchPayload(layout, seed));
+}
+
 export async function benchRelay(options: BenchOptions) {
   await cryptoWaitReady();
   const models = options.models ?? ['nano', 'tiny', 'small'];
@@ -81,7 +87,7 @@ export async function benchRelay(options: BenchOptions) {
   const rows = [];
   for (const model of models) {
     const layout = buildLayout(GPT_PRESETS[model]);
-    const payloads = [1, 2, 3, 4].map((seed) => benchPayload(layout, seed));
+    const payloads = benchPayloads(model);
     for (const R of counts) {
       const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-relay-'));
       const server = await launchRelay({
@@ -90,12 +96,12 @@ export async function benchRelay(options: BenchOptions) {
         distDir: null,
         // Gauntlet off: this bench is ingest and the close's aggregation and persistence; `bench gauntlet` measures scoring.
         run: { runId: 'bench', preset: model, gauntlet: { enabled: false } },
-        relay: { quorum: R, roundMs: 3_600_000, ipRateLimit: { burst: 1e9, perSecond: 1e9 } },
+        relay: { quorum: R, roundMs: 3_600_000, ipRateLimit: { burst: 1e9, perSecond: 1e9 }, limits: { uploadsPerIp: 1e9, maxUploads: 1e9 } },
         evaluate: false,
       });
       try {
         const state = server.relay.roundState();
-        const frames = benchFrames(pairs.slice(0, R), state, (i) => payloads[i % payloads.length], model);
+        const frames = benchFrames(pairs.slice(0, R), state, payloads, model);
         const started = performance.now();
         const statuses = await postAll(new URL('api/submissions', server.url), frames);
         const ingestSeconds = (performance.now() - started) / 1000;

@@ -11,9 +11,11 @@ export interface BenchOptions {
   /** Filters from the command line (main.ts); each bench reads those it knows, undefined: its defaults. */
   models?: GptPresetName[]; // --models nano,tiny
   shapes?: [number, number, number][]; // --shapes MxKxN,… (matmul)
-  submissions?: number[]; // --submissions 10,100 (relay)
+  submissions?: number[]; // --submissions 10,100 (relay; download: R)
   batchSize?: number; // --B (step)
   seqLen?: number; // --T (step)
+  stored?: number; // --stored 2400 (restart)
+  repeat?: number; // --repeat 5 (restart; compile: fresh devices)
 }
 
 /** Median wall time of `run` (ms): one warm-up call, then repeats until the budget is spent (≥ 1, ≤ maxRuns). */

@@ -3,8 +3,16 @@
 // step, and the matmul kernel's GFLOP/s at the preset's MLP shape on the same
 // adapter in the same run. step_gflops / matmul_gflops shows how much the
 // non-matmul kernels and dispatch overhead cost around the matmuls.
+// reference_ms is the same step on the plain-TypeScript reference GPT (the
+// simulator's CPU engine, src/sim/engine.ts) on one CPU thread: on a software
+// adapter it decides which engine the simulator's long runs use.
+// Start-up, as a tab does it (src/kernels/tab-kernels.ts), each on a fresh
+// device (pipelines are cached per device): first_start_ms is a first start on
+// this adapter (tile search + compiling the tab's kernels), compile_ms a later
+// start (the tile from the cache, compiling the tab's `kernels` pipelines).
 import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
+import { prepareTabKernels, type TuningRecord } from '../kernels/tab-kernels.ts';
 import { GptGpu } from '../model/gpt-gpu.ts';
 import { GPT_PRESETS, defaultTrainConfig, type GptPresetName } from '../model/config.ts';
 import { initGptParameters } from '../model/init.ts';
@@ -13,6 +21,7 @@ import { prepareMatmulForward } from '../kernels/matmul.ts';
 import { printTable, round, timeIt, type BenchOptions } from './report.ts';
 import { timeDispatches } from './kernels.ts';
 import type { GptConfig } from '../model/config.ts';
+import { CpuReplicaEngine } from '../sim/engine.ts';
 
 /** FLOPs of one training step (forward + backward ≈ 3× forward), nanoGPT/PaLM estimate. */
 export function stepFlops(config: GptConfig, B: number, T: number, paramCount: number): number {
@@ -37,9 +46,19 @@ function defaultModels(software: boolean): { model: GptPresetName; B: number; T:
       ];
 }
 
+/** A tab's start-up on a fresh device: a first start (search) and a later one (cached tile). */
+async function startUp(B: number, T: number, C: number) {
+  const shape = { BT: B * T, C };
+  const first = await prepareTabKernels(new GpuContext(await acquireNodeDevice()), { shape, cache: null });
+  const record: TuningRecord = first.tuning;
+  const fresh = await acquireNodeDevice();
+  const later = await prepareTabKernels(new GpuContext(fresh), { shape, cache: { load: async () => record, save: async () => undefined } });
+  fresh.device.destroy();
+  return { ctx: first.ctx, first, later };
+}
+
 export async function benchStep(options: BenchOptions) {
   const gpu = await acquireNodeDevice();
-  const ctx = new GpuContext(gpu);
   const adapter = `${gpu.adapter.vendor}/${gpu.adapter.architecture}`;
   const software = gpu.adapter.architecture === 'swiftshader' || gpu.adapter.isFallbackAdapter;
   const runs = options.models
@@ -51,6 +70,7 @@ export async function benchStep(options: BenchOptions) {
   for (const { model: name, B, T } of runs) {
     const config = GPT_PRESETS[name];
     const train = defaultTrainConfig(config);
+    const { ctx, first, later } = await startUp(B, T, config.nEmbd);
     const model = await GptGpu.create(ctx, config, B, T);
     const { params, layout } = initGptParameters(config, 1);
     model.uploadParams(params);
@@ -62,6 +82,12 @@ export async function benchStep(options: BenchOptions) {
     }, options.budgetMs, 10);
     if (!rows.length) kernels = await kernelBreakdown(ctx, model);
     model.destroy();
+
+    // The same step on the CPU reference engine: one call = one inner step from θ.
+    const reference = new CpuReplicaEngine({ model: config, train: { ...train, batchSize: B, seqLen: T }, totalSteps: 1 << 20, data: { train: data, val: data } });
+    let referenceStep = 0;
+    const referenceMs = await timeIt(() => reference.innerLoop(0, params, 1, referenceStep++, 1).then(() => undefined), options.budgetMs, 5);
+    reference.destroy();
 
     // The matmul kernel alone at this preset's MLP up-projection: (B·T, C) · (4C, C)ᵀ.
     const [m, k, n] = [B * T, config.nEmbd, 4 * config.nEmbd];
@@ -86,9 +112,16 @@ export async function benchStep(options: BenchOptions) {
       step_ms: round(stepMs, 1),
       step_gflops: round(flops / stepMs / 1e6),
       matmul_gflops: round((2 * m * n * k) / matmulMs / 1e6),
+      reference_ms: round(referenceMs, 1),
+      kernels: later.compile.kernels,
+      compile_ms: round(later.compile.ms, 0),
+      first_start_ms: round(first.compile.ms, 0),
+      tile: first.tuning.tile,
+      reductions: ctx.choices.subgroups ? 'subgroups' : 'plain',
     });
+    ctx.gpu.device.destroy();
   }
-  printTable(`training step on ${adapter}`, rows.map((r) => ({ ...r, 'step/matmul': round(r.step_gflops / r.matmul_gflops, 3) })));
+  printTable(`training step on ${adapter}`, rows.map((r) => ({ ...r, 'step/matmul': round(r.step_gflops / r.matmul_gflops, 3), 'reference/step': round(r.reference_ms / r.step_ms, 2) })));
   printTable(`per-kernel time of one ${runs[0].model} step (each dispatch timed alone, summed by kernel)`, kernels);
   gpu.device.destroy();
   return { bench: 'step', adapter, rows, kernels };

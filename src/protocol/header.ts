@@ -19,7 +19,7 @@
 //   .       4      payloadBytes      u32, payload length in bytes
 //   .       2+n    address           str, canonical SS58 with prefix 42 (47..48 chars)
 //   .       4      innerSteps        u32, H inner optimizer steps taken
-//   .       8      tokens            u64, tokens trained on this round (≤ 2^53−1)
+//   .       8      tokens            u64, tokens trained on this round (≤ 2^32−1, so sums stay exact)
 //   .       2+n    clientVersion     str, 1..64 bytes of printable ASCII (0x20..0x7e)
 //
 // Why this shape: a fixed order with explicit lengths has exactly one encoding
@@ -47,6 +47,16 @@ export const HASH_BYTES = 32;
 export const MAX_RUN_ID_BYTES = 64;
 export const MAX_CLIENT_VERSION_BYTES = 64;
 const MAX_ADDRESS_BYTES = 48;
+// An address field is read up to this length so that a hex key or another
+// network's address is refused as 'bad-address' / 'wrong-prefix', not as a framing error.
+const MAX_ADDRESS_FIELD_BYTES = 128;
+/**
+ * Largest `tokens` a header may carry: 2^32−1, although the field is a u64.
+ * Every total the relay keeps (per address, per run) is a sum of these; at
+ * this bound a sum of up to 2^21 submissions stays below 2^53 and is exact in
+ * a JavaScript number (and a run's own bound, max·B·T, is far lower).
+ */
+export const MAX_SUBMISSION_TOKENS = 0xffff_ffff;
 // Room for a longer future tag, so a newer client gets 'wrong-domain' rather than 'bad-header'.
 const MAX_DOMAIN_BYTES = 64;
 const U32_MAX = 0xffff_ffff;
@@ -141,8 +151,8 @@ function checkHeader(h: SubmissionHeader): void {
   // Throws 'bad-address' / 'wrong-prefix' rather than 'bad-header': the finer code tells the user more.
   assertAddress(h.address);
   checkU32('innerSteps', h.innerSteps);
-  if (typeof h.tokens !== 'number' || !Number.isSafeInteger(h.tokens) || h.tokens < 0) {
-    fail(`tokens must be a safe non-negative integer, got ${String(h.tokens)}`);
+  if (typeof h.tokens !== 'number' || !Number.isInteger(h.tokens) || h.tokens < 0 || h.tokens > MAX_SUBMISSION_TOKENS) {
+    fail(`tokens must be an integer in 0..${MAX_SUBMISSION_TOKENS}, got ${String(h.tokens)}`);
   }
   checkAscii('clientVersion', h.clientVersion, PRINTABLE_ASCII, MAX_CLIENT_VERSION_BYTES);
 }
@@ -199,7 +209,8 @@ export function decodeHeader(bytes: Uint8Array): SubmissionHeader {
   const need = (n: number, what: string) => {
     if (at + n > bytes.length) fail(`header truncated in ${what}: need ${n} bytes at offset ${at}, have ${bytes.length - at}`);
   };
-  const str = (what: string, maxBytes: number): string => {
+  /** A length-prefixed string; `anyBytes` leaves judging the content to checkHeader (the address). */
+  const str = (what: string, maxBytes: number, anyBytes = false): string => {
     need(2, what);
     const length = view.getUint16(at, true);
     at += 2;
@@ -209,7 +220,7 @@ export function decodeHeader(bytes: Uint8Array): SubmissionHeader {
     for (let i = 0; i < length; i++) {
       const c = bytes[at + i];
       // Only printable ASCII travels in strings; anything else is not ours.
-      if (c < 0x20 || c > 0x7e) fail(`${what} has a non-printable byte 0x${c.toString(16)}`);
+      if (!anyBytes && (c < 0x20 || c > 0x7e)) fail(`${what} has a non-printable byte 0x${c.toString(16)}`);
       s += String.fromCharCode(c);
     }
     at += length;
@@ -238,12 +249,13 @@ export function decodeHeader(bytes: Uint8Array): SubmissionHeader {
   const baseModelHash = hash('baseModelHash');
   const payloadHashBytes = hash('payloadHash');
   const payloadBytes = u32('payloadBytes');
-  const address = str('address', MAX_ADDRESS_BYTES);
+  // Judged by checkHeader → assertAddress, so a hex key or a two-byte-prefix address gets its own code.
+  const address = str('address', MAX_ADDRESS_FIELD_BYTES, true);
   const innerSteps = u32('innerSteps');
   need(8, 'tokens');
   const tokensBig = view.getBigUint64(at, true);
   at += 8;
-  if (tokensBig > BigInt(Number.MAX_SAFE_INTEGER)) fail(`tokens ${tokensBig} exceeds 2^53-1`);
+  if (tokensBig > BigInt(MAX_SUBMISSION_TOKENS)) fail(`tokens ${tokensBig} exceeds ${MAX_SUBMISSION_TOKENS}`);
   const clientVersion = str('clientVersion', MAX_CLIENT_VERSION_BYTES);
   if (at !== bytes.length) fail(`${bytes.length - at} trailing bytes after the header`);
 

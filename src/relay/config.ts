@@ -14,20 +14,29 @@
 //
 // Leaves out: command-line parsing (main.ts) and the HTTP port.
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
+import { defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
+import type { PublishedUpdateForm } from '../compress/codec.ts';
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
-import { buildLayout } from '../model/layout.ts';
+import { buildLayout, TENSOR_ALIGN_FLOATS } from '../model/layout.ts';
+import { manifestDigest } from '../compress/manifest.ts';
 import { checkGauntletConfig, gauntletConfigWith, type GauntletOverrides } from '../gauntlet/config.ts';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   type GauntletConfig,
   isProtocolError,
+  MAX_SUBMISSION_TOKENS,
+  maxSubmissionBytes,
   parseJson,
+  parseRunManifest,
   parseSwarmRunInfo,
   SS58_PREFIX,
   SUBMISSION_DOMAIN,
   type HexHash,
+  type RelayRunInfo,
+  type StepRange,
   type SwarmRunInfo,
   type SwarmTrainSpec,
+  tokensForSteps,
 } from '../protocol/index.ts';
 
 export interface RunConfig {
@@ -39,8 +48,14 @@ export interface RunConfig {
   initSeed: number;
   /** Every round's dataSeed; a peer's batches follow deriveDataSeed(runSeed, address, round) (SPEC §2.1). */
   runSeed: HexHash;
-  /** H: inner AdamW steps per round. */
+  /** H: the nominal inner AdamW steps per round (the LR schedule advances H steps per model version). */
   innerSteps: number;
+  /** Inner steps a submission may report: a tab trains until the round's training deadline (min ≤ H ≤ max). */
+  stepRange: StepRange;
+  /** How a round's submissions become G: the rule and the token weighting (compress/aggregate.ts). */
+  aggregation: AggregationOptions;
+  /** What the relay publishes (and itself applies) for a round: the 2-bit or the float aggregate. */
+  update: PublishedUpdateForm;
   /** Inner-loop settings for every volunteer, incl. the LR schedule's length. */
   train: SwarmTrainSpec;
   compression: CompressConfig;
@@ -72,7 +87,7 @@ export interface RelayOptions {
   minSubmissions: number;
   /** Largest payload accepted (the body limit is this plus the frame's header and signature). */
   maxPayloadBytes: number;
-  /** Per client IP, before any work: a conference room shares one NAT address, so generous. */
+  /** Submissions per client IP, checked before the body is read: a conference room shares one NAT address, so generous. */
   ipRateLimit: RateLimit;
   /**
    * Per address, after the signature checks out. An honest tab submits once per
@@ -98,6 +113,59 @@ export interface RelayOptions {
    * Bounds the close whatever the number of submitters.
    */
   evaluationTimeoutMs: number;
+  /**
+   * Origins whose pages may read API answers ('*': any origin — the API serves
+   * public, signed data and never reads cookies or credentials). The app itself
+   * (HTML, scripts, wasm) is never readable cross-origin.
+   */
+  corsOrigins: '*' | readonly string[];
+  /** What one client address, and everyone together, may hold of this process (server.ts). */
+  limits: ServerLimits;
+  /**
+   * The address people open to join (--public-url), published in GET /api/run
+   * as joinUrl for the demo screen's QR code; null: none given (the page shows
+   * its own address). Checked at start by the tabs' parser (parseJoinUrl).
+   */
+  publicUrl: string | null;
+}
+
+/**
+ * Resource bounds of the HTTP/WebSocket server: time, concurrency and rate,
+ * per client address (the IP, or X-Forwarded-For's first entry with
+ * trustProxy) and in total. Every figure and its reason: docs/relay.md
+ * "Resource limits". An answer to a refusal is a typed error body; nothing
+ * here ever waits for a body it is going to refuse.
+ */
+export interface ServerLimits {
+  /** Request line and headers must arrive within this (slow-header attacks). */
+  headersTimeoutMs: number;
+  /** The whole request, body included (slow-body attacks); a body needs maxBody / this bytes per second. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no byte moving either way (a client that stops reading an answer) is dropped. */
+  socketIdleTimeoutMs: number;
+  /** Request line plus headers, in bytes (Node's own parser enforces it: 431). */
+  maxHeaderBytes: number;
+  /** Requests on one keep-alive connection, pipelined or not. */
+  maxRequestsPerSocket: number;
+  /** Open TCP connections per client address, and in total (file descriptors). */
+  connectionsPerIp: number;
+  maxConnections: number;
+  /** Submission bodies being received at once per address, and in total: memory ≤ maxUploads × body limit. */
+  uploadsPerIp: number;
+  maxUploads: number;
+  /** Per address: JSON API reads (run, round, stats, ledger, health). */
+  apiReadRateLimit: RateLimit;
+  /** Per address: the big reads — checkpoint, catch-up bundles, and static files ≥ 1 MiB (training data, wasm). */
+  bulkReadRateLimit: RateLimit;
+  /** Open push channels per address, and in total. */
+  webSocketsPerIp: number;
+  maxWebSockets: number;
+  /** Largest WebSocket message a client may send (the channel is one-way: any message closes it, 1008). */
+  webSocketMaxMessageBytes: number;
+  /** After SIGTERM: how long in-flight requests may finish before every socket is destroyed. */
+  shutdownGraceMs: number;
 }
 
 export const RELAY_VERSION = 'tessera-relay/0.1.0';
@@ -108,12 +176,39 @@ export function payloadLimitFor(model: GptConfig): number {
   return Math.min(DEFAULT_MAX_PAYLOAD_BYTES, 4 * layout.paramCount + 64 * layout.tensors.length + 4096);
 }
 
+/** Memory the relay may spend on submission bodies being received, all uploads together. */
+const UPLOAD_MEMORY_BUDGET = 256 * 1024 * 1024;
+
+export function defaultServerLimits(maxPayloadBytes: number): ServerLimits {
+  const bodyLimit = maxSubmissionBytes(maxPayloadBytes);
+  return {
+    headersTimeoutMs: 10_000, // a phone on a bad network sends a few hundred header bytes in well under 10 s
+    requestTimeoutMs: 60_000, // a nano update (3.4 kB) takes milliseconds; 16 MiB needs ≥ 280 kB/s
+    keepAliveTimeoutMs: 5_000, // Node's default; tabs reuse connections within a round's burst
+    socketIdleTimeoutMs: 60_000,
+    maxHeaderBytes: 16 * 1024, // Node's default; our own requests send < 1 kB
+    maxRequestsPerSocket: 1000,
+    // A room behind one NAT address: 100+ tabs, each with a few connections.
+    connectionsPerIp: 256,
+    maxConnections: 4096, // well under the usual 65,536 descriptors per process
+    uploadsPerIp: 8, // an honest tab has one upload in flight
+    maxUploads: Math.max(16, Math.min(256, Math.floor(UPLOAD_MEMORY_BUDGET / bodyLimit))),
+    apiReadRateLimit: { burst: 600, perSecond: 100 }, // 100 tabs polling /api/round every 5 s use 20/s
+    bulkReadRateLimit: { burst: 120, perSecond: 4 }, // a tab reads the checkpoint, the data and the wasm once per visit
+    webSocketsPerIp: 128,
+    maxWebSockets: 4096,
+    webSocketMaxMessageBytes: 1024,
+    shutdownGraceMs: 5_000,
+  };
+}
+
 export function defaultRelayOptions(model: GptConfig): RelayOptions {
+  const maxPayloadBytes = payloadLimitFor(model);
   return {
     roundMs: 120_000,
     quorum: 16,
     minSubmissions: 1,
-    maxPayloadBytes: payloadLimitFor(model),
+    maxPayloadBytes,
     ipRateLimit: { burst: 120, perSecond: 10 },
     addressRateLimit: { burst: 20, perSecond: 1 },
     allowlist: null,
@@ -124,7 +219,20 @@ export function defaultRelayOptions(model: GptConfig): RelayOptions {
     trustProxy: false,
     // ~20 evaluations of nano take under a second here (docs/relay.md); a minute leaves room for a loaded machine.
     evaluationTimeoutMs: 60_000,
+    corsOrigins: '*',
+    limits: defaultServerLimits(maxPayloadBytes),
+    publicUrl: null,
   };
+}
+
+/** RelayOptions as callers give them: anything left out keeps its default, limits field by field. */
+export type RelayOptionsInput = Partial<Omit<RelayOptions, 'limits'>> & { limits?: Partial<ServerLimits> };
+
+/** The options a relay for this model runs with: the defaults, overridden by `input`. */
+export function relayOptionsFor(model: GptConfig, input: RelayOptionsInput = {}): RelayOptions {
+  const defaults = defaultRelayOptions(model);
+  const maxPayloadBytes = input.maxPayloadBytes ?? defaults.maxPayloadBytes;
+  return { ...defaults, ...input, limits: { ...defaultServerLimits(maxPayloadBytes), ...input.limits } };
 }
 
 export interface RunConfigInput {
@@ -133,6 +241,10 @@ export interface RunConfigInput {
   initSeed?: number;
   runSeed?: HexHash;
   innerSteps?: number;
+  /** The accepted inner steps per submission; default 1 … 8·H. */
+  stepRange?: Partial<StepRange>;
+  aggregation?: Partial<AggregationOptions>;
+  update?: PublishedUpdateForm;
   /** Rounds the LR schedule is planned for: totalSteps = plannedRounds × H. */
   plannedRounds?: number;
   train?: Partial<SwarmTrainSpec>;
@@ -175,6 +287,15 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
     // A fixed default keeps a demo reproducible; an operator who wants fresh data assignments passes one.
     runSeed: input.runSeed ?? `0x${'00'.repeat(31)}01`,
     innerSteps,
+    stepRange: {
+      // One step is still a contribution (a phone, a throttled or paused tab); token weighting keeps it small.
+      min: input.stepRange?.min ?? 1,
+      // A default round (120 s) fits about eight nominal rounds of nano on a laptop GPU; the token cap bounds its weight.
+      max: input.stepRange?.max ?? DEFAULT_MAX_STEPS_PER_NOMINAL * innerSteps,
+    },
+    aggregation: { ...defaultAggregationOptions, ...input.aggregation },
+    // 2-bit aggregates: a few uploads' worth per round instead of ~10–150 (docs/results.md, "Small downloads").
+    update: input.update ?? 'quantized',
     train,
     compression: { ...defaultCompressConfig, ...input.compression },
     errorFeedbackBeta: input.errorFeedbackBeta ?? DEFAULT_EF_BETA,
@@ -190,17 +311,19 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
   };
 }
 
-/** GET /api/run for this run and these options: what every tab trains by. */
-export function runInfoFor(config: RunConfig, options: RelayOptions): SwarmRunInfo {
+/** GET /api/run for this run and these options: what every tab trains by, and the preset's tensor manifest. */
+export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunInfo {
+  const layout = buildLayout(config.model);
   return {
     runId: config.runId,
     protocol: SUBMISSION_DOMAIN,
     ss58Prefix: SS58_PREFIX,
-    model: { name: config.preset, parameterCount: buildLayout(config.model).paramCount },
+    model: { name: config.preset, parameterCount: layout.paramCount },
     innerSteps: config.innerSteps,
     roundMs: options.roundMs,
     maxPayloadBytes: options.maxPayloadBytes,
     relayVersion: RELAY_VERSION,
+    joinUrl: options.publicUrl,
     swarm: {
       model: { preset: config.preset, ...config.model },
       train: config.train,
@@ -210,7 +333,35 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): SwarmRunIn
       runSeed: config.runSeed,
       data: { name: config.data.name, trainUrl: config.data.trainUrl, trainBytes: config.data.trainBytes, trainSha256: config.data.trainSha256 },
       quorum: options.quorum,
+      stepRange: config.stepRange,
+      aggregation: config.aggregation,
+      update: config.update,
     },
+    manifest: {
+      floats: layout.size,
+      alignFloats: TENSOR_ALIGN_FLOATS,
+      digest: Array.from(manifestDigest(layout.tensors), (b) => b.toString(16).padStart(2, '0')).join(''),
+      tensors: layout.tensors.map(({ name, shape, offset, size }) => ({ name, shape: [...shape], offset, size })),
+    },
+  };
+}
+
+/** Default stepRange.max as a multiple of H. */
+export const DEFAULT_MAX_STEPS_PER_NOMINAL = 8;
+
+/**
+ * A run stored before time-boxed rounds, aggregation options, 2-bit updates
+ * and Gauntlet existed: it keeps the rules it was created with (exactly H
+ * steps, the plain mean, float aggregates, every submission aggregated), so
+ * its checkpoints and updates stay reproducible.
+ */
+export function withRoundDefaults(stored: Omit<RunConfig, 'stepRange' | 'aggregation' | 'update' | 'gauntlet'> & Partial<RunConfig>): RunConfig {
+  return {
+    ...stored,
+    gauntlet: stored.gauntlet ?? gauntletConfigWith({ enabled: false }),
+    stepRange: stored.stepRange ?? { min: stored.innerSteps, max: stored.innerSteps },
+    aggregation: stored.aggregation ?? { rule: 'mean', tokenCap: defaultAggregationOptions.tokenCap },
+    update: stored.update ?? 'float',
   };
 }
 
@@ -237,7 +388,9 @@ export class RunConfigError extends Error {
 export function checkRun(config: RunConfig, options: RelayOptions): SwarmRunInfo {
   let info: SwarmRunInfo;
   try {
-    info = parseSwarmRunInfo(parseJson(JSON.stringify(runInfoFor(config, options))), 'run');
+    const json = parseJson(JSON.stringify(runInfoFor(config, options)));
+    info = parseSwarmRunInfo(json, 'run');
+    parseRunManifest((json as { manifest?: unknown }).manifest);
   } catch (error) {
     if (isProtocolError(error, 'bad-message')) throw new RunConfigError(error.field ?? 'run', error.message);
     throw error;
@@ -246,6 +399,12 @@ export function checkRun(config: RunConfig, options: RelayOptions): SwarmRunInfo
     if (!Number.isSafeInteger(value) || value < min) throw new RunConfigError(field, `${field}: expected an integer ≥ ${min}, got ${value}`);
   };
   integerAtLeast('minSubmissions', options.minSubmissions, 1);
+  // Every total the relay keeps is a sum of these; the protocol's bound keeps such sums exact (docs/protocol.md "Counters").
+  const mostTokens = tokensForSteps(config, config.stepRange.max);
+  if (mostTokens > MAX_SUBMISSION_TOKENS) {
+    const field = 'run.swarm.stepRange.max';
+    throw new RunConfigError(field, `${field}: max·B·T = ${mostTokens} tokens per submission exceeds the protocol's ${MAX_SUBMISSION_TOKENS}`);
+  }
   integerAtLeast('initSeed', config.initSeed, 0);
   integerAtLeast('evaluation.batches', config.evaluation.batches, 0);
   integerAtLeast('evaluation.batchSize', config.evaluation.batchSize, 1);

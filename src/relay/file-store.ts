@@ -4,7 +4,7 @@
 //   <dir>/state.json                      RelayStateRecord — the commit point
 //   <dir>/checkpoints/v0000000012.ckpt    θ(12): 64-byte header + float32 LE
 //   <dir>/aggregates/v0000000012.agg      the aggregate that made θ(12): 80-byte header + bytes
-//   <dir>/rounds/r0000000011/<address>.sub  acknowledged frames: u64 receivedAt + frame
+//   <dir>/rounds/r0000000011/<address>.sub  acknowledged frames: 52-byte header + frame
 //   <dir>/rounds/r0000000011/record.json  RoundRecord, written when round 11 closes
 //   <dir>/rounds/r0000000011/scores.json  RoundScoresRecord: Gauntlet's receipt, weights and state after round 11
 //   <dir>/weights/r0000000011.json        the payout vector after round 11 alone (WeightsFile), for the operator
@@ -21,8 +21,19 @@
 // Binary headers (little-endian):
 //   checkpoint  "TSCK" u32 format u32 version u32 floats [32] modelHash [20] zero
 //   aggregate   "TSAG" u32 format u32 version u32 bytes [32] modelHash-after [32] BLAKE2b-256(bytes)
+//   submission  "TSSB" u32 format(2) u64 receivedAt u32 verifiedBy [32] verification record
+//               (older relays wrote u64 receivedAt + frame: read as unverified)
 // Reads check magic, format, version, length and hash, and throw
 // CorruptStoreError on any mismatch, so a damaged file is never served.
+//
+// The verification record makes a restart cheap without trusting the disk: it
+// is BLAKE2b-256 of ("tessera/verified-submission/v1", round, address,
+// receivedAt, verifiedBy, frame), so it vouches for those exact bytes in that
+// round under that name. A flipped bit, a frame edited or moved to another
+// round or address, no longer matches, and the relay re-runs every check on it
+// (which a damaged or forged frame fails). It is not a MAC: whoever can write
+// the data directory can also rewrite state.json; the record guards against
+// damage and against reuse, not against the machine's owner.
 // The evaluation log tolerates a torn last line (losses are advisory).
 //
 // Leaves out: replication and object storage (another RelayStore), compaction
@@ -30,6 +41,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, rm, mkdir, appendFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { u8aConcat } from '@polkadot/util';
+import { blake2AsU8a } from '@polkadot/util-crypto';
 import { bytesEqual, hashToHex, hexToHash, modelHash, payloadHash, type HexHash } from '../protocol/index.ts';
 import { failpoint } from './failpoint.ts';
 import {
@@ -49,7 +62,13 @@ const CHECKPOINT_MAGIC = 0x4b435354; // "TSCK" read as u32 LE
 const AGGREGATE_MAGIC = 0x47415354; // "TSAG"
 const CHECKPOINT_HEADER_BYTES = 64;
 const AGGREGATE_HEADER_BYTES = 80;
-const SUBMISSION_PREFIX_BYTES = 8;
+const SUBMISSION_MAGIC = 0x42535354; // "TSSB"
+const SUBMISSION_FORMAT = 2;
+const SUBMISSION_HEADER_BYTES = 52;
+const LEGACY_SUBMISSION_PREFIX_BYTES = 8;
+const VERIFIED_DOMAIN = new TextEncoder().encode('tessera/verified-submission/v1');
+/** Submission files read at once at a restart. */
+const READ_CONCURRENCY = 64;
 const TEMPORARY = '.tmp-';
 
 const pad = (n: number) => String(n).padStart(10, '0');
@@ -140,20 +159,44 @@ export class FileRelayStore implements RelayStore {
   // ------------------------------------------------------------ submissions
 
   putSubmission(round: number, submission: StoredSubmission): Promise<void> {
-    const prefix = new Uint8Array(SUBMISSION_PREFIX_BYTES);
-    new DataView(prefix.buffer).setBigUint64(0, BigInt(submission.receivedAt), true);
-    return this.writeAtomic(join(this.roundDir(round), `${submission.address}.sub`), [prefix, submission.frame]);
+    const { address, frame, receivedAt } = submission;
+    const verifiedBy = submission.verifiedBy ?? 0;
+    const header = new Uint8Array(SUBMISSION_HEADER_BYTES);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, SUBMISSION_MAGIC, true);
+    view.setUint32(4, SUBMISSION_FORMAT, true);
+    view.setBigUint64(8, BigInt(receivedAt), true);
+    view.setUint32(16, verifiedBy, true);
+    header.set(verificationRecord(round, address, receivedAt, verifiedBy, frame), 20);
+    return this.writeAtomic(join(this.roundDir(round), `${address}.sub`), [header, frame]);
   }
 
   async listSubmissions(round: number): Promise<StoredSubmission[]> {
     const dir = this.roundDir(round);
     const names = (await readdirIfExists(dir)).filter((name) => name.endsWith('.sub') && !isTemporary(name)).sort();
     const out: StoredSubmission[] = [];
-    for (const name of names) {
-      const bytes = new Uint8Array(await readFile(join(dir, name)));
-      if (bytes.length < SUBMISSION_PREFIX_BYTES) throw new CorruptStoreError(`round ${round} ${name}`, 'shorter than its prefix');
-      const receivedAt = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-      out.push({ address: name.slice(0, -'.sub'.length), frame: bytes.subarray(SUBMISSION_PREFIX_BYTES), receivedAt });
+    // Reads overlap (a restart with thousands of frames waits on the disk, not the CPU); parsing stays in order.
+    const files: Uint8Array[] = [];
+    for (let at = 0; at < names.length; at += READ_CONCURRENCY) {
+      const batch = await Promise.all(names.slice(at, at + READ_CONCURRENCY).map((name) => readFile(join(dir, name))));
+      for (const buffer of batch) files.push(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
+    }
+    for (const [i, name] of names.entries()) {
+      const bytes = files[i];
+      const address = name.slice(0, -'.sub'.length);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      if (bytes.length >= SUBMISSION_HEADER_BYTES && view.getUint32(0, true) === SUBMISSION_MAGIC && view.getUint32(4, true) === SUBMISSION_FORMAT) {
+        const receivedAt = Number(view.getBigUint64(8, true));
+        const recorded = view.getUint32(16, true);
+        const frame = bytes.subarray(SUBMISSION_HEADER_BYTES);
+        const matches = bytesEqual(bytes.subarray(20, SUBMISSION_HEADER_BYTES), verificationRecord(round, address, receivedAt, recorded, frame));
+        out.push({ address, frame, receivedAt, verifiedBy: matches && recorded !== 0 ? recorded : null });
+        continue;
+      }
+      // Written by an older relay (u64 receivedAt + frame), or a damaged header: no record, so every check runs.
+      if (bytes.length < LEGACY_SUBMISSION_PREFIX_BYTES) throw new CorruptStoreError(`round ${round} ${name}`, 'shorter than its prefix');
+      const receivedAt = Number(view.getBigUint64(0, true));
+      out.push({ address, frame: bytes.subarray(LEGACY_SUBMISSION_PREFIX_BYTES), receivedAt, verifiedBy: null });
     }
     return out;
   }
@@ -314,6 +357,24 @@ export class FileRelayStore implements RelayStore {
   async close(): Promise<void> {
     // Every write is durable when its promise resolves; nothing is buffered here.
   }
+}
+
+/** What a submission file's record vouches for (see the file header): these bytes, in this round, under this address. */
+function verificationRecord(round: number, address: string, receivedAt: number, verifiedBy: number, frame: Uint8Array): Uint8Array {
+  const name = new TextEncoder().encode(address);
+  const fields = new Uint8Array(2 + VERIFIED_DOMAIN.length + 4 + 2 + name.length + 8 + 4);
+  const view = new DataView(fields.buffer);
+  let at = 0;
+  view.setUint16(at, VERIFIED_DOMAIN.length, true);
+  fields.set(VERIFIED_DOMAIN, at + 2);
+  at += 2 + VERIFIED_DOMAIN.length;
+  view.setUint32(at, round, true);
+  view.setUint16(at + 4, name.length, true);
+  fields.set(name, at + 6);
+  at += 6 + name.length;
+  view.setBigUint64(at, BigInt(receivedAt), true);
+  view.setUint32(at + 8, verifiedBy, true);
+  return blake2AsU8a(u8aConcat(fields, frame), 256);
 }
 
 async function syncDir(path: string): Promise<void> {

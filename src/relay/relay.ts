@@ -12,10 +12,14 @@
 //            submissions in a worker thread (with a deadline), rate, detect
 //            copies, penalise, select the top G, compute the payout vector
 //   aggregate  aggregateUpdates over the selected submissions (ids =
-//            addresses, so the result does not depend on arrival order); an
-//            empty selection makes an empty aggregate (θ unchanged)
-//   outer step θ(v+1) = θ(v) − α·G (applyAggregate, on a copy: θ(v) may still
-//            be streaming to a client)
+//            addresses, so the result does not depend on arrival order),
+//            with the run's rule and token weights (each header's tokens);
+//            an empty selection makes an empty aggregate (θ unchanged)
+//   publish  G in the run's update form (2-bit by default: codec.ts
+//            encodePublishedAggregate); the bytes are what tabs download
+//   outer step θ(v+1) = θ(v) − α·Ĝ, Ĝ = what those bytes decode to, exactly
+//            what every tab applies (applyAggregate, on a copy: θ(v) may
+//            still be streaming to a client)
 //   persist  aggregate, checkpoint, scores (signed receipt, weights, Gauntlet
 //            state), round record, then state.json {r+1, v+1}: the commit
 //            point (store.ts)
@@ -24,21 +28,24 @@
 //
 // Checks on a submission, cheapest first, each a typed error (errors.ts), in
 // one pipeline (checkSubmission) that a new POST and a frame restored from
-// disk both pass: per-IP rate limit* → frame and header (decodeSubmission:
-// truncation, size, trailing bytes, header fields, SS58 prefix) → allowlist*
-// → run, round, base version and hash (checkHeaderForRound) → deadline* →
-// one per address per round* → sr25519 signature over <Bytes>header</Bytes>
-// and payload hash (verifySignedSubmission) → per-address rate limit* →
-// header counts → codec decode (every tensor, indices, finiteness, bounds).
+// disk both pass. Before it, the server has applied the per-IP submission
+// rate and the uploads-in-flight limits, before reading the body (server.ts).
+// Frame and header (decodeSubmission: truncation, size, trailing bytes, header
+// fields, SS58 prefix) → allowlist* → run, round, base version and hash
+// (checkHeaderForRound) → deadline* → one per address per round* → sr25519
+// signature over <Bytes>header</Bytes> and payload hash
+// (verifySignedSubmission) → per-address rate limit* → inner steps within
+// the run's stepRange and tokens = steps·B·T (checkSubmissionCounts, in the
+// protocol) → codec decode (every tensor, indices, finiteness, bounds).
 // (* a new POST only: these judge the request, not the bytes.) Then the
-// durable write and the acknowledgement. Nothing before the write changes any
-// state; a refusal leaves the relay as it was.
+// durable write and the acknowledgement.
+// Nothing before the write changes any state; a refusal leaves the relay as it was.
 //
 // Leaves out: sharding across processes (issue #13 moves evaluation jobs to
 // scoring workers; scoreRound's job is already a pure inputs → losses step).
 import { u8aToHex } from '@polkadot/util';
 import { aggregateUpdates, applyAggregate, emptyAggregate } from '../compress/aggregate.ts';
-import { decodeUpdate, encodeAggregate } from '../compress/codec.ts';
+import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressedUpdate } from '../compress/sparseloco.ts';
 import { buildLayout, type ParameterLayout } from '../model/layout.ts';
@@ -47,6 +54,7 @@ import { gauntletConfigWith } from '../gauntlet/config.ts';
 import type { GauntletEvaluator } from '../gauntlet/evaluator.ts';
 import { initialGauntletState, scoreRound, type RoundSubmission } from '../gauntlet/round.ts';
 import {
+  MAX_RECENT_SUBMISSIONS,
   checkHeaderForRound,
   encodeReceipt,
   encodeRoundArchive,
@@ -60,12 +68,14 @@ import {
   type Receipt,
   type SignedReceiptBody,
   type WeightsFile,
+  checkSubmissionCounts,
   decodeSubmission,
   encodeBundle,
   hashToHex,
   hexToHash,
   modelHash,
   payloadHash,
+  ProtocolError,
   verifySignedSubmission,
   type AddressLedger,
   type HexHash,
@@ -79,7 +89,7 @@ import {
   type StatsEvent,
   type Submission,
   type SubmissionAck,
-  type SwarmRunInfo,
+  type RelayRunInfo,
 } from '../protocol/index.ts';
 import { runInfoFor, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
@@ -94,8 +104,17 @@ import {
   type RelayStore,
   type RoundRecord,
   type RoundScoresRecord,
+  type StoredSubmission,
   type SubmissionRecord,
 } from './store.ts';
+
+/**
+ * Version of the checks submit() runs (signature, payload hash, codec, counts).
+ * A stored frame recorded as verified under this version is not verified again
+ * at a restart; bump it whenever a check gets stricter, so frames accepted by
+ * an older relay are checked once more under the new rules.
+ */
+export const SUBMISSION_CHECKS = 2;
 
 /** How long a failed close waits before it tries again (storage trouble, e.g. a full disk). */
 const CLOSE_RETRY_MS = 5_000;
@@ -104,7 +123,19 @@ const HISTORY_LENGTH = 500;
 
 interface Accepted {
   record: SubmissionRecord;
-  update: CompressedUpdate;
+  payload: Uint8Array;
+  /** Null for a frame restored from its verification record: decoded in the background (decodeRestored), before any close. */
+  update: CompressedUpdate | null;
+}
+
+/** What the last restart did with the open round's stored frames. */
+export interface RestoreCounts {
+  /** Trusted by their verification record (same bytes, round, address): no signature check, decoded later. */
+  fromRecord: number;
+  /** Checked in full now (no record, an older checks version, or a record that no longer matches), then recorded. */
+  checkedNow: number;
+  /** Failed their checks (a damaged or altered file): ignored and logged. */
+  refused: number;
 }
 
 interface OpenRound {
@@ -128,10 +159,9 @@ interface CheckedSubmission {
   update: CompressedUpdate;
 }
 
-/** What a new POST adds to the checks: when and from where it arrived. */
+/** What a new POST adds to the checks: when it arrived (its address's limits were applied by the server). */
 interface Arrival {
   now: number;
-  clientIp: string;
 }
 
 export interface RelayDependencies {
@@ -153,7 +183,7 @@ export type PushListener = (event: PushEvent) => void;
 export class Relay {
   readonly layout: ParameterLayout;
   readonly manifest: TensorManifest;
-  private readonly info: SwarmRunInfo & GauntletRunInfo; // GET /api/run: fixed by the run, the options and the key
+  private readonly info: RelayRunInfo & GauntletRunInfo; // GET /api/run: fixed by the run, the options and the key
   private params: Float32Array; // (layout.size) θ(version); replaced, never mutated
   private paramBytes: Uint8Array; // the same memory as little-endian bytes, for streaming
   private round: OpenRound;
@@ -161,7 +191,6 @@ export class Relay {
   private readonly history: RoundSummary[] = [];
   private readonly evaluations: EvaluationRecord[] = [];
   private readonly listeners = new Set<PushListener>();
-  private readonly ipLimiter: RateLimiter;
   private readonly addressLimiter: RateLimiter;
   private readonly allowlist: Set<string> | null;
   private readonly now: () => number;
@@ -169,6 +198,8 @@ export class Relay {
   private tokensClosed = 0;
   /** Addresses with at least one accepted submission (the demo screen's "contributors"). */
   private readonly contributors = new Set<string>();
+  /** Addresses in the last closed round: with the open round's, the tabs training now. */
+  private lastRoundAddresses = new Set<string>();
   private peers = 0;
   private deadlineTimer: ReturnType<typeof setTimeout> | null = null;
   private statsTimer: ReturnType<typeof setTimeout> | null = null;
@@ -183,6 +214,12 @@ export class Relay {
   lastCloseMs: number | null = null;
   /** Gauntlet's part of the last close: submissions drawn and measured, evaluation and copy-overlap milliseconds (the bench reads it). */
   lastScoring: { drawn: number; measured: number; evaluationMs: number; overlapMs: number } | null = null;
+  /** How the open round's frames were restored at the last start. */
+  lastRestore: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
+  /** Decoding of restored frames, running in the background; a close waits for it. */
+  private restoredDecoding: Promise<void> = Promise.resolve();
+  /** Verification records of frames checked at this start, written in the background. */
+  private recording: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly config: RunConfig,
@@ -201,7 +238,6 @@ export class Relay {
     this.params = params;
     this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
     this.round = openRound(state);
-    this.ipLimiter = new RateLimiter(options.ipRateLimit);
     this.addressLimiter = new RateLimiter(options.addressRateLimit);
     this.allowlist = options.allowlist ? new Set(options.allowlist) : null;
     this.now = deps.now ?? Date.now;
@@ -256,26 +292,84 @@ export class Relay {
       this.recordClosedRound(record, null);
     }
     this.evaluations.push(...(await this.store.listEvaluations()));
+    const counts: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
+    const toRecord: StoredSubmission[] = [];
     for (const stored of await this.store.listSubmissions(this.round.round)) {
       try {
-        // Everything here passed these checks before it was acknowledged; re-checking
-        // guards against a damaged disk, and costs one verification per submission.
-        const { submission, update } = this.checkSubmission(stored.frame, null);
-        this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), update);
+        const submission = decodeSubmission(stored.frame, { maxPayloadBytes: this.options.maxPayloadBytes });
+        if (submission.header.address !== stored.address) throw new ProtocolError('address-mismatch', `the frame is signed for ${submission.header.address}`);
+        if (stored.verifiedBy === SUBMISSION_CHECKS) {
+          // Verified when it was acknowledged, and the store vouches these are the same bytes:
+          // no signature check, and the codec runs in the background (decodeRestored).
+          checkHeaderForRound(submission.header, this.config.runId, this.roundState());
+          this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), submission.payload, null);
+          counts.fromRecord += 1;
+          continue;
+        }
+        // No record (an older relay's file, older checks) or one that does not match: the whole pipeline, once.
+        const { update } = this.checkSubmission(stored.frame, null);
+        toRecord.push(stored);
+        this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), submission.payload, update);
+        counts.checkedNow += 1;
       } catch (error) {
+        counts.refused += 1;
         this.log(`round ${this.round.round}: stored submission of ${stored.address} fails its checks (${(error as Error).message}); ignored`);
       }
     }
-    this.log(`resumed round ${this.round.round} (model v${this.round.version}) with ${this.round.submissions.size} submissions`);
+    this.lastRestore = counts;
+    if (counts.fromRecord > 0) this.restoredDecoding = this.decodeRestored(this.round);
+    // Checked now, recorded in the background: the next start trusts them (a crash before that only means checking again).
+    if (toRecord.length > 0) this.recording = this.recordVerified(this.round.round, toRecord);
+    this.log(
+      `resumed round ${this.round.round} (model v${this.round.version}) with ${this.round.submissions.size} submissions ` +
+        `(${counts.fromRecord} by their verification record, ${counts.checkedNow} checked now, ${counts.refused} refused)`,
+    );
     if (this.evaluator && !this.evaluations.some((e) => e.version === this.round.version)) this.queueEvaluation(this.round.version, this.params);
     this.scheduleDeadline();
     if (this.round.submissions.size >= this.options.quorum) void this.closeRound('quorum');
   }
 
+  private async recordVerified(round: number, frames: StoredSubmission[]): Promise<void> {
+    for (const stored of frames) {
+      if (this.stopped) return;
+      try {
+        await this.store.putSubmission(round, { ...stored, verifiedBy: SUBMISSION_CHECKS });
+      } catch (error) {
+        this.log(`recording the check of ${stored.address}'s frame failed (${(error as Error).message}); it is checked again at the next start`);
+      }
+    }
+  }
+
+  /**
+   * Decodes the payloads restored from their verification record, a slice at
+   * a time, so a restart answers requests at once instead of after decoding
+   * every stored frame. The record says each passed the codec under these
+   * very checks, so a failure here means SUBMISSION_CHECKS was not bumped
+   * when a check changed: the frame is dropped from the round, loudly.
+   */
+  private async decodeRestored(round: OpenRound): Promise<void> {
+    let sliceStart = performance.now();
+    for (const [address, accepted] of round.submissions) {
+      if (accepted.update !== null) continue;
+      try {
+        accepted.update = decodeUpdate(accepted.payload, this.manifest, this.config.compression);
+      } catch (error) {
+        this.log(`round ${round.round}: the recorded submission of ${address} no longer decodes (${(error as Error).message}); bump SUBMISSION_CHECKS. Dropped`);
+        round.submissions.delete(address);
+        const entries = this.ledger.get(address);
+        if (entries) this.ledger.set(address, entries.filter((e) => e.round !== round.round));
+      }
+      if (performance.now() - sliceStart > 20) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ reads
 
   /** GET /api/run: the run, plus Gauntlet's rules and the key that signs receipts. */
-  runInfo(): SwarmRunInfo & GauntletRunInfo {
+  runInfo(): RelayRunInfo & GauntletRunInfo {
     return this.info;
   }
 
@@ -286,7 +380,14 @@ export class Relay {
 
   /** GET /api/round: RoundState plus what a dashboard shows about the open round. */
   roundStatus(): RoundStatus {
-    return { ...this.roundState(), openedAt: this.round.openedAt, submissions: this.round.submissions.size, quorum: this.options.quorum, closing: this.round.closing };
+    return {
+      ...this.roundState(),
+      openedAt: this.round.openedAt,
+      submissions: this.round.submissions.size,
+      quorum: this.options.quorum,
+      closing: this.round.closing,
+      now: this.now(),
+    };
   }
 
   /** The current θ as little-endian float32 bytes (shared memory: never mutated), its version and hash. */
@@ -338,7 +439,12 @@ export class Relay {
     let pendingTokens = 0;
     for (const s of this.round.submissions.values()) pendingTokens += s.record.tokens;
     const loss = this.evaluations.length ? this.evaluations[this.evaluations.length - 1].loss : null;
-    return { type: 'stats', round: this.round.round, peers: this.peers, submissions: this.round.submissions.size, tokens: this.tokensClosed + pendingTokens, loss };
+    const trainers = new Set([...this.lastRoundAddresses, ...this.round.submissions.keys()]).size;
+    const recent = [...this.round.submissions.values()]
+      .map(({ record }) => ({ address: record.address, round: this.round.round, tokens: record.tokens, receivedAt: record.receivedAt }))
+      .sort((a, b) => b.receivedAt - a.receivedAt || (a.address < b.address ? -1 : 1))
+      .slice(0, MAX_RECENT_SUBMISSIONS);
+    return { type: 'stats', round: this.round.round, peers: this.peers, trainers, recent, submissions: this.round.submissions.size, tokens: this.tokensClosed + pendingTokens, loss };
   }
 
   /** GET /api/stats. */
@@ -414,11 +520,11 @@ export class Relay {
   // ------------------------------------------------------------ submissions
 
   /** Runs every check (file header), stores the frame durably, and acknowledges. */
-  async submit(frame: Uint8Array, clientIp: string): Promise<SubmissionAck> {
+  async submit(frame: Uint8Array): Promise<SubmissionAck> {
     if (this.stopped) throw new RelayError('unavailable', 'the relay is shutting down');
     const now = this.now();
     const round = this.round;
-    const { submission, update } = this.checkSubmission(frame, { now, clientIp });
+    const { submission, update } = this.checkSubmission(frame, { now });
     const { header } = submission;
 
     // Everything above was synchronous: the round cannot have changed under it.
@@ -426,7 +532,7 @@ export class Relay {
     round.reserved.add(header.address);
     const write = (async () => {
       try {
-        await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now });
+        await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now, verifiedBy: SUBMISSION_CHECKS });
       } catch (error) {
         this.log(`storing a submission failed: ${(error as Error).message}`);
         throw new RelayError('unavailable', 'the relay could not store the submission; nothing was recorded, retry');
@@ -434,7 +540,7 @@ export class Relay {
         round.reserved.delete(header.address);
       }
       failpoint('submission:after-write');
-      this.acceptInMemory(round, record, update);
+      this.acceptInMemory(round, record, submission.payload, update);
     })();
     round.writes.add(write);
     try {
@@ -454,7 +560,6 @@ export class Relay {
    * cannot change while it runs.
    */
   private checkSubmission(frame: Uint8Array, arrival: Arrival | null): CheckedSubmission {
-    if (arrival) this.takeToken(this.ipLimiter, arrival.clientIp, arrival.now);
     const submission = decodeSubmission(frame, { maxPayloadBytes: this.options.maxPayloadBytes });
     const { header } = submission;
     if (arrival && this.allowlist && !this.allowlist.has(header.address)) {
@@ -470,7 +575,7 @@ export class Relay {
     }
     verifySignedSubmission(submission);
     if (arrival) this.takeToken(this.addressLimiter, header.address, arrival.now);
-    if (header.innerSteps < 1 || header.tokens < 1) throw new RelayError('bad-update', 'a submission must report at least one inner step and one token');
+    checkSubmissionCounts(header, this.info.swarm);
     return { submission, update: decodeUpdate(submission.payload, this.manifest, this.config.compression) };
   }
 
@@ -480,8 +585,8 @@ export class Relay {
     if (wait > 0) throw new RelayError('rate-limited', `too many submissions from ${key}; retry in ${wait} s`, wait);
   }
 
-  private acceptInMemory(round: OpenRound, record: SubmissionRecord, update: CompressedUpdate): void {
-    round.submissions.set(record.address, { record, update });
+  private acceptInMemory(round: OpenRound, record: SubmissionRecord, payload: Uint8Array, update: CompressedUpdate | null): void {
+    round.submissions.set(record.address, { record, payload, update });
     this.ledgerEntries(record.address).push({
       round: round.round,
       status: 'pending',
@@ -518,6 +623,7 @@ export class Relay {
   private async runClose(reason: 'quorum' | 'deadline'): Promise<void> {
     const round = this.round;
     await Promise.allSettled([...round.writes]);
+    await this.restoredDecoding; // every restored frame decoded (or dropped) before anything is aggregated
     const accepted = [...round.submissions.values()];
     if (accepted.length === 0 || (reason === 'deadline' && accepted.length < this.options.minSubmissions)) {
       await this.extendRound(round);
@@ -531,14 +637,16 @@ export class Relay {
       const selected = accepted.filter((s) => scoring.decision.aggregated.includes(s.record.address));
       const aggregate = selected.length
         ? aggregateUpdates(
-            selected.map((s) => ({ id: s.record.address, update: s.update })),
+            selected.map((s) => ({ id: s.record.address, update: s.update!, tokens: s.record.tokens })),
             this.manifest,
             compression,
+            this.config.aggregation,
           )
         : emptyAggregate(this.manifest);
-      const aggregateBytes = encodeAggregate(aggregate, this.manifest, compression);
+      // The relay applies what its published bytes decode to, exactly as every tab does.
+      const aggregateBytes = encodePublishedAggregate(aggregate, this.config.update, this.manifest, compression);
       const next = this.params.slice(); // θ(v) may still be streaming to a client
-      const skippedAll = applyAggregate(next, aggregate, this.manifest, outerLearningRate);
+      const skippedAll = applyAggregate(next, decodePublishedAggregate(aggregateBytes, this.manifest, compression), this.manifest, outerLearningRate);
       const skipped = selected.length ? skippedAll : []; // an empty aggregate skips by design, not for non-finite values
       const nextHash = hashToHex(modelHash(next));
       const version = round.version + 1;
@@ -621,7 +729,7 @@ export class Relay {
       address: s.record.address,
       payloadHash: s.record.payloadHash,
       receivedAt: s.record.receivedAt,
-      update: s.update,
+      update: s.update!, // a close waits for the restored frames' decoding
     }));
     const c = this.config;
     let outcomes = 0;
@@ -708,6 +816,7 @@ export class Relay {
   }
 
   private recordClosedRound(record: RoundRecord, closeMs: number | null, fromStore = true): void {
+    this.lastRoundAddresses = new Set(record.submissions.map((s) => s.address));
     let tokens = 0;
     const excluded = new Map((record.excluded ?? []).map((e) => [e.address, e.reason]));
     for (const s of record.submissions) {
@@ -759,6 +868,16 @@ export class Relay {
         this.log(`evaluating model v${version} failed: ${(error as Error).message}`);
       }
     });
+  }
+
+  /** Resolves when the records of frames checked at this start are written (bench, tests). */
+  recordsWritten(): Promise<void> {
+    return this.recording;
+  }
+
+  /** Resolves when the frames restored from their verification records are decoded (bench, tests). */
+  restoredDecoded(): Promise<void> {
+    return this.restoredDecoding;
   }
 
   /** Resolves when every queued evaluation has finished (tests, shutdown). */
@@ -828,6 +947,7 @@ export class Relay {
     this.statsTimer = null;
     await this.closing;
     await Promise.allSettled([...this.round.writes]);
+    await this.recording;
     await this.evaluation;
     this.clearDeadline();
     await this.deps.scorer?.close();

@@ -48,6 +48,13 @@ export interface StoredSubmission {
   address: string;
   frame: Uint8Array;
   receivedAt: number;
+  /**
+   * The version of the relay's submission checks (relay.ts SUBMISSION_CHECKS)
+   * this exact frame passed, as recorded when it was written; null when there
+   * is no record, or the record does not match this frame, address, round and
+   * time (a damaged or altered file): then every check runs again.
+   */
+  verifiedBy: number | null;
 }
 
 /** What the ledger keeps about one submission (the frame itself stays in the store as evidence). */
@@ -129,7 +136,11 @@ export interface RelayStore {
   /** The commit point (see the file header). */
   putState(state: RelayStateRecord): Promise<void>;
 
-  /** Durable before it resolves: the relay acknowledges only after this. */
+  /**
+   * Durable before it resolves: the relay acknowledges only after this. The
+   * store keeps `verifiedBy` bound to the frame's bytes (listSubmissions gives
+   * it back only for the very same frame, address, round and time).
+   */
   putSubmission(round: number, submission: StoredSubmission): Promise<void>;
   listSubmissions(round: number): Promise<StoredSubmission[]>;
 

@@ -32,8 +32,8 @@
 // nothing: docs/results.md uses them to choose the defaults.
 // Leaves out: the network, signatures, storage, late or missing submissions.
 import { encodeAddress, sr25519PairFromSeed } from '@polkadot/util-crypto';
-import { aggregateUpdates, applyAggregate } from '../compress/aggregate.ts';
-import { decodeUpdate, encodeAggregate, decodeAggregate, encodeUpdate } from '../compress/codec.ts';
+import { aggregateUpdates, applyAggregate, defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
+import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate, encodeUpdate, type PublishedUpdateForm } from '../compress/codec.ts';
 import { compress, decompress, DEFAULT_EF_BETA, defaultCompressConfig, type CompressConfig, type CompressedUpdate } from '../compress/sparseloco.ts';
 import { ownWindows, randomWindows } from '../gauntlet/assigned-data.ts';
 import { aggregateDelta, trialDeltas, type EvaluationJob } from '../gauntlet/evaluation-job.ts';
@@ -44,14 +44,13 @@ import type { RoundPlan } from '../gauntlet/plan.ts';
 import { dataIndicator, relativeImprovement } from '../gauntlet/scores.ts';
 import type { GpuContext } from '../gpu/runtime.ts';
 import type { GptConfig, TrainConfig } from '../model/config.ts';
-import { GptGpu } from '../model/gpt-gpu.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import { initGptParameters } from '../model/init.ts';
 import { hashToHex, modelHash, payloadHash, SS58_PREFIX, type GauntletConfig, type HexHash, type WeightEntry } from '../protocol/index.ts';
 import { samplerSeed } from '../protocol/index.ts';
-import { evaluate } from '../train/inner-loop.ts';
 import { CpuReplicaCompressor } from './compressor.ts';
-import { manifestOf, optimizerAt, ReplicaTrainer, simulationTrainConfig } from './simulate.ts';
+import { createReplicaEngine, type SimEngineName } from './engine.ts';
+import { manifestOf, simulationTrainConfig } from './simulate.ts';
 
 export const PEER_CLASSES = ['honest', 'noise', 'flip', 'copycat', 'free-rider', 'wrong-data', 'sybil'] as const;
 export type PeerClass = (typeof PEER_CLASSES)[number];
@@ -73,7 +72,14 @@ export interface ProbeSetting {
 }
 
 export interface AttackSimulationOptions {
-  ctx: GpuContext;
+  /** Needed by the gpu engine. */
+  ctx?: GpuContext;
+  /** What the peers train on (engine.ts); default gpu, the engine tabs run. */
+  engine?: SimEngineName;
+  /** The run's aggregation rule over the selected submissions; default the relay's (defaultAggregationOptions). */
+  aggregation?: AggregationOptions;
+  /** The published update form the relay applies; default the relay's ('quantized', wire kind 3). */
+  update?: PublishedUpdateForm;
   model: GptConfig;
   modelName?: string;
   /** Class of each peer, in arrival order. */
@@ -126,6 +132,9 @@ export interface ProbeFigures {
 export interface AttackSimulationResult {
   model: string;
   gauntlet: boolean;
+  engine: 'cpu-reference' | 'gpu';
+  aggregation: AggregationOptions;
+  update: PublishedUpdateForm;
   peers: PeerClass[];
   inner: number;
   rounds_run: number;
@@ -193,15 +202,14 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
   if (peers.includes('copycat') && (firstHonest < 0 || firstHonest > peers.indexOf('copycat'))) {
     throw new RangeError('a copycat needs an honest peer that arrives before it');
   }
-  // The clip threshold is fixed when the grad-norm dispatch is prepared; lr and the rest are set per step.
-  const model = await GptGpu.create(ctx, options.model, B, T, optimizerAt(train, 0, totalSteps));
+  const engine = await createReplicaEngine(options.engine ?? 'gpu', { model: options.model, train, totalSteps, data }, ctx);
+  const aggregation = options.aggregation ?? defaultAggregationOptions;
+  const updateForm = options.update ?? 'quantized';
   const compressor = new CpuReplicaCompressor(manifest, compression, DEFAULT_EF_BETA);
   const evaluator = new WorkerEvaluator();
   try {
-    const replicas = new ReplicaTrainer(ctx, model, train, totalSteps, data.train, peers.length);
     const globalParams = initial.slice(); // (layout.size) θ
-    model.uploadParams(globalParams);
-    const initialValLoss = await evaluate(model, data.val, evalBatches);
+    const initialValLoss = await engine.evaluate(globalParams, evalBatches);
     let state = initialGauntletState();
     let previousAggregate: Float32Array | null = null; // (layout.size) G of the last round, dense
     const results: AttackRoundResult[] = [];
@@ -220,9 +228,9 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
         let bytes: Uint8Array | null = null;
         if (kind === 'honest' || kind === 'flip' || kind === 'wrong-data') {
           const dataSeed = samplerSeed(RUN_SEED, kind === 'wrong-data' ? outsider : addresses[i], round);
-          trainLoss += await replicas.innerLoop(i, globalParams, dataSeed, round * H, H);
+          trainLoss += await engine.innerLoop(i, globalParams, dataSeed, round * H, H);
           trainers++;
-          update = await compressor.compress(i, globalParams, model);
+          update = await compressor.compress(i, globalParams, engine);
           if (kind === 'flip') update = scaleUpdate(update, -FLIP_SCALE, manifest, layout.size, compression);
         } else if (kind === 'noise') {
           update = compress(noiseVector(layout.size, seed * 7919 + round * 104729 + i, NOISE_AMPLITUDE), manifest, compression);
@@ -269,19 +277,22 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
 
       const selected = submissions.filter((s) => decision.aggregated.includes(s.address));
       if (selected.length > 0) {
-        const aggregate = decodeAggregate(
-          encodeAggregate(aggregateUpdates(selected.map((s) => ({ id: s.address, update: s.update })), manifest, compression), manifest, compression),
+        // As the relay closes a round: the run's rule over the selected submissions with their tokens (all H·B·T here), then what the published bytes decode to.
+        const tokens = H * B * T;
+        const published = encodePublishedAggregate(
+          aggregateUpdates(selected.map((s) => ({ id: s.address, update: s.update, tokens })), manifest, compression, aggregation),
+          updateForm,
           manifest,
           compression,
         );
+        const aggregate = decodePublishedAggregate(published, manifest, compression);
         const before = globalParams.slice();
         const skipped = applyAggregate(globalParams, aggregate, manifest, 1);
         if (skipped.length) throw new Error(`round ${round + 1}: aggregate skipped non-finite tensors ${skipped.join(', ')}`);
         previousAggregate = before;
         for (let j = 0; j < before.length; j++) previousAggregate[j] = before[j] - globalParams[j];
       }
-      model.uploadParams(globalParams);
-      const valLoss = await evaluate(model, data.val, evalBatches);
+      const valLoss = await engine.evaluate(globalParams, evalBatches);
 
       const classes: Partial<Record<PeerClass, ClassFigures>> = {};
       const sums = new Map<PeerClass, { score: number; positive: number; plus: number }>();
@@ -334,6 +345,9 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
     return {
       model: options.modelName ?? `L${options.model.nLayer}-C${options.model.nEmbd}`,
       gauntlet: gauntlet.enabled,
+      engine: engine.name,
+      aggregation,
+      update: updateForm,
       peers,
       inner: H,
       rounds_run: rounds,
@@ -357,7 +371,7 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
   } finally {
     await evaluator.close();
     compressor.destroy();
-    model.destroy();
+    engine.destroy();
   }
 }
 

@@ -7,3 +7,5 @@ export * from './checkpoints.ts';
 export * from './outbox.ts';
 export * from './settings.ts';
 export * from './round-state.ts';
+export * from './chart-history.ts';
+export * from './kernel-tuning.ts';

@@ -18,6 +18,11 @@
 //        mode: no round was signed).
 //      outbox: both indexes dropped. Nothing reads 'by-run-round'; the retry
 //        schedule ('by-next-attempt') is kept per entry and read with it.
+//   4  chartHistory: one record per run with the points of the dashboard's
+//        loss charts, so a reload shows the curve it had (chart-history.ts).
+//   5  kernel-tuning: the matmul tile search's result per adapter and shape
+//        (src/kernels/tab-kernels.ts), so only a tab's first start on a GPU
+//        pays for the search.
 // Changing a record shape means a new version with its own step; a step never
 // edits an earlier one, because tabs in the wild are at every version.
 //
@@ -26,11 +31,12 @@
 // Leaves out: anything the relay keeps (it has its own store).
 import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
 import type { HexHash } from '../protocol/header.ts';
+import type { TuningRecord } from '../kernels/tab-kernels.ts';
 
-export type { HexHash };
+export type { HexHash, TuningRecord };
 
 export const DATABASE_NAME = 'tessera';
-export const DATABASE_VERSION = 3;
+export const DATABASE_VERSION = 5;
 
 /** Counters that let a resumed tab continue its LR schedule and its statistics. */
 export interface CheckpointCounters {
@@ -98,6 +104,20 @@ export interface CompressionPathRecord {
   measuredAt: number; // ms since the Unix epoch
 }
 
+/** Points of one chart series: x (a step) and y (a loss) of equal length, x ascending. */
+export interface ChartSeriesRecord {
+  x: number[];
+  y: number[];
+}
+
+/** The dashboard's loss charts of one run, as they were when last saved (chart-history.ts). */
+export interface ChartHistoryRecord {
+  runId: string;
+  innerLoss: ChartSeriesRecord; // this tab's training loss per global step
+  validationLoss: ChartSeriesRecord; // standalone: this tab's held-out loss by step (swarm: the relay keeps the global one)
+  savedAt: number; // ms since the Unix epoch
+}
+
 /** Every setting, by name; absent names read as their default (settings.ts). */
 export interface SettingValues {
   account: ChosenAccount | null;
@@ -124,6 +144,14 @@ export interface TesseraSchema extends DBSchema {
   outbox: {
     key: number;
     value: OutboxRecord;
+  };
+  chartHistory: {
+    key: string; // runId
+    value: ChartHistoryRecord;
+  };
+  'kernel-tuning': {
+    key: string; // TuningRecord.key: adapter identity | timed shape | digest of the candidates and shader
+    value: TuningRecord;
   };
 }
 
@@ -155,6 +183,12 @@ const UPGRADES: Record<number, (db: TesseraDatabase, tx: UpgradeTransaction) => 
       const counters = cursor.value.counters as Omit<CheckpointCounters, 'lastRound'> & { lastRound?: number | null };
       if (counters.lastRound === undefined) await cursor.update({ ...cursor.value, counters: { ...counters, lastRound: null } });
     }
+  },
+  4(db) {
+    db.createObjectStore('chartHistory', { keyPath: 'runId' });
+  },
+  5(db) {
+    db.createObjectStore('kernel-tuning', { keyPath: 'key' });
   },
 };
 

@@ -48,7 +48,7 @@ class NoiseTrainer implements LocalTrainer {
       x >>>= 0;
       return v + ((x / 4294967296) * 2 - 1) * this.amplitude;
     });
-    return { local: { read: async () => local, gpuBuffer: null }, tokens: plan.steps * this.batchSize * this.seqLen, steps: plan.steps, losses: [], ms: 0 };
+    return { local: { read: async () => local, gpuBuffer: null }, tokens: plan.steps * this.batchSize * this.seqLen, steps: plan.steps, losses: [], ms: 0, workMs: 0 };
   }
 
   async moments(): Promise<{ m: Float32Array; v: Float32Array }> {

@@ -262,6 +262,24 @@ describe('decoder errors', () => {
     expect(hand({ codesByte: 0x8d })).toBe('non-canonical'); // bits after the two codes
     expect(hand({ codesByte: 0x0e })).toBe('non-canonical'); // codes [2, 3]: bin 1 now unused but L[1] = -1
     expect(hand({ codesByte: 0x05 })).toBe('non-canonical'); // codes [1, 1]: bin 3 unused but L[3] = 1
+    // Zero has one encoding (+0): the same update with −0 in an unused bin, in a used bin's L or in μ is another byte string.
+    expect(hand({ lut: [-0, -1, 0, 1] })).toBe('non-canonical');
+    expect(hand({ lut: [0, -1, -0, 1] })).toBe('non-canonical');
+    expect(hand({ mean: -0 })).toBe('non-canonical');
+    expect(hand({ mean: 0 })).toBe('ok');
+  });
+
+  it('writes −0 as +0, so the +0 and −0 spellings of an update are one payload', () => {
+    const withSign = (zero: number): CompressedUpdate => ({
+      chunkSize: 16,
+      topK: 2,
+      tensors: [{ mode: 'sparse', indices: new Uint32Array([5, 12]), codes: new Uint8Array([1, 3]), mean: zero, lut: new Float32Array([zero, -1, zero, 1]) }],
+    });
+    const positive = encodeUpdate(withSign(0), exampleManifest, exampleConfig);
+    expect(encodeUpdate(withSign(-0), exampleManifest, exampleConfig)).toEqual(positive);
+    const decoded = decodeUpdate(positive, exampleManifest, exampleConfig).tensors[0];
+    if (decoded.mode !== 'sparse') throw new Error('sparse expected');
+    expect(Object.is(decoded.mean, 0) && Object.is(decoded.lut[0], 0) && Object.is(decoded.lut[2], 0)).toBe(true);
   });
 
   it('checks dense float32 values', () => {
@@ -269,7 +287,8 @@ describe('decoder errors', () => {
     const config = { ...defaultCompressConfig, oneDimPolicy: 'dense-float32' as const };
     const bytes = encodeUpdate(compress(randomFloats(8, 5), m, config), m, config);
     const at = 32 + 5 + 4 * 3;
-    for (const [value, code] of [[NaN, 'non-finite'], [Infinity, 'non-finite'], [1025, 'value-out-of-range'], [-0, 'ok']] as const) {
+    const cases = [[NaN, 'non-finite'], [Infinity, 'non-finite'], [1025, 'value-out-of-range'], [-0, 'non-canonical'], [0, 'ok'], [1e-45, 'ok']] as const;
+    for (const [value, code] of cases) {
       const b = bytes.slice();
       new DataView(b.buffer).setFloat32(at, value, true);
       expect(codeOf(() => decodeUpdate(b, m, config))).toBe(code);

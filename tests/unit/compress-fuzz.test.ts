@@ -1,14 +1,16 @@
 // Fuzzes the wire decoders (src/compress/codec.ts) with mutated and random
 // payloads: bit flips, byte edits, truncation, extension, insertion/deletion,
-// splices of two payloads, random bytes (bare or behind a valid header) and
-// edits of every header and record field to boundary and random values. Every
+// splices of two payloads, random bytes (bare or behind a valid header), edits
+// of every header and record field to boundary and random values, and other
+// spellings of the same float (−0, NaN payloads, subnormals). Every
 // payload must either decode to a valid update/aggregate that re-encodes to the
 // very same bytes, or throw a CodecError — any other exception fails the test.
 // The field offsets come from an independent walk of the layout in
 // docs/wire-format.md, so the fuzzer also reaches fields deep in the payload.
 import { describe, expect, it } from 'vitest';
-import { mulberry32, randomInt } from '../../src/model/random.ts';
 import { randomFloats } from '../compare.ts';
+import { deleteByte, editBytes, extend, flipBits, insertByte, splice, truncate } from '../support/byte-mutations.ts';
+import { rng, type Rng } from '../support/rng.ts';
 import type { TensorManifestEntry } from '../../src/compress/manifest.ts';
 import { aggregateUpdates } from '../../src/compress/aggregate.ts';
 import {
@@ -46,12 +48,6 @@ const configs: CompressConfig[] = [
   { ...defaultCompressConfig, chunkSize: 64, topK: 4 },
   { ...defaultCompressConfig, chunkSize: 128, topK: 6, oneDimPolicy: 'dense-float32' },
 ];
-
-/** Seeded (mulberry32), so a failure names a reproducible iteration. */
-function rng(seed: number) {
-  const next = mulberry32(seed);
-  return { next, int: (n: number) => randomInt(next, n), pick: <T>(xs: readonly T[]) => xs[randomInt(next, xs.length)] };
-}
 
 type FieldType = 'u8' | 'u16' | 'u32' | 'f32' | 'bytes';
 interface Field {
@@ -156,7 +152,7 @@ function makeSeeds(): Seed[] {
 const INTERESTING_INTS = [0, 1, 2, 3, 4, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff];
 const INTERESTING_FLOATS = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 1024, -1024, 1025, 2048, -2049, 4096, 1e30, -1e30, 3.4e38, 1e-45, 0.5, -0.5];
 
-function editField(bytes: Uint8Array, field: Field, r: ReturnType<typeof rng>): void {
+function editField(bytes: Uint8Array, field: Field, r: Rng): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (field.at + field.width > bytes.length) return;
   switch (field.type) {
@@ -190,39 +186,39 @@ function editField(bytes: Uint8Array, field: Field, r: ReturnType<typeof rng>): 
   }
 }
 
-function randomBytes(length: number, r: ReturnType<typeof rng>): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = r.int(256);
-  return out;
-}
+/**
+ * Other spellings of a float: −0, NaNs with payload bits (quiet, signalling,
+ * negative), subnormals. Written as raw bits, since a DataView may canonicalise
+ * NaN payloads when given a number.
+ */
+const FLOAT_SPELLINGS = [0x80000000, 0x7fc00001, 0xffc00000, 0x7f800001, 0xff800001, 0x00000001, 0x80000001, 0x007fffff];
 
 /** One mutated payload and the name of the mutation. */
-function mutate(seed: Seed, seeds: Seed[], r: ReturnType<typeof rng>): [string, Uint8Array] {
+function mutate(seed: Seed, seeds: Seed[], r: Rng): [string, Uint8Array] {
   const b = seed.bytes.slice();
-  switch (r.int(11)) {
-    case 0: {
-      const flips = 1 + r.int(8);
-      for (let i = 0; i < flips; i++) b[r.int(b.length)] ^= 1 << r.int(8);
-      return ['bit flips', b];
+  switch (r.int(12)) {
+    case 11: {
+      // A zero becomes −0, or any float another spelling: canonical means one byte string per content.
+      const floats = seed.fields.filter((f) => f.type === 'f32');
+      const view = new DataView(b.buffer);
+      const zeros = floats.filter((f) => view.getUint32(f.at, true) === 0);
+      const field = zeros.length > 0 && r.next() < 0.5 ? r.pick(zeros) : r.pick(floats);
+      view.setUint32(field.at, r.pick(FLOAT_SPELLINGS), true);
+      return ['float spellings', b];
     }
-    case 1: {
-      const edits = 1 + r.int(4);
-      for (let i = 0; i < edits; i++) b[r.int(b.length)] = r.int(256);
-      return ['byte edits', b];
-    }
+    case 0:
+      return ['bit flips', flipBits(b, r)];
+    case 1:
+      return ['byte edits', editBytes(b, r)];
     case 2:
-      return ['truncation', b.subarray(0, r.int(b.length))];
-    case 3: {
-      const out = new Uint8Array(b.length + 1 + r.int(32));
-      out.set(b);
-      out.set(randomBytes(out.length - b.length, r), b.length);
-      return ['extension', out];
-    }
+      return ['truncation', truncate(b, r)];
+    case 3:
+      return ['extension', extend(b, r, 32)];
     case 4:
-      return ['random bytes', randomBytes(r.int(2 * b.length + 1), r)];
+      return ['random bytes', r.bytes(r.int(2 * b.length + 1))];
     case 5: {
       const keep = r.pick([4, 8, 16, 32, 36]);
-      const out = randomBytes(keep + r.int(b.length), r);
+      const out = r.bytes(keep + r.int(b.length));
       out.set(b.subarray(0, Math.min(keep, b.length)));
       return ['header + random body', out];
     }
@@ -232,30 +228,12 @@ function mutate(seed: Seed, seeds: Seed[], r: ReturnType<typeof rng>): [string, 
       for (let i = 0; i < edits; i++) editField(b, r.pick(seed.fields), r);
       return ['field edits', b];
     }
-    case 8: {
-      const other = r.pick(seeds).bytes;
-      const cutA = r.int(b.length + 1);
-      const cutB = r.int(other.length + 1);
-      const out = new Uint8Array(cutA + other.length - cutB);
-      out.set(b.subarray(0, cutA));
-      out.set(other.subarray(cutB), cutA);
-      return ['splice', out];
-    }
-    case 9: {
-      const at = r.int(b.length + 1);
-      const out = new Uint8Array(b.length + 1);
-      out.set(b.subarray(0, at));
-      out[at] = r.int(256);
-      out.set(b.subarray(at), at + 1);
-      return ['byte insertion', out];
-    }
-    default: {
-      const at = r.int(b.length);
-      const out = new Uint8Array(b.length - 1);
-      out.set(b.subarray(0, at));
-      out.set(b.subarray(at + 1), at);
-      return ['byte deletion', out];
-    }
+    case 8:
+      return ['splice', splice(b, r.pick(seeds).bytes, r)];
+    case 9:
+      return ['byte insertion', insertByte(b, r)];
+    default:
+      return ['byte deletion', deleteByte(b, r)];
   }
 }
 
@@ -288,6 +266,13 @@ describe('codec fuzz', () => {
         } else {
           const aggregate = decodeAggregate(bytes, manifest, config);
           expectSameBytes(encodeAggregate(aggregate, manifest, config), bytes, iteration);
+        }
+        // Independently of the encoder: an accepted payload spells no float as −0 (its zeros are +0).
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        for (const field of walk(bytes, kind, config)) {
+          if (field.type === 'f32' && view.getUint32(field.at, true) === 0x80000000) {
+            throw new Error(`iteration ${iteration} (${mutation}): accepted −0 at byte ${field.at} (${field.name})`);
+          }
         }
         outcome = 'valid';
         valid++;

@@ -3,7 +3,7 @@
 // digest_size=32), not by running the encoder, so a change of layout or hash
 // fails here.
 import { describe, expect, it } from 'vitest';
-import { blake2AsU8a, cryptoWaitReady } from '@polkadot/util-crypto';
+import { blake2AsU8a, cryptoWaitReady, decodeAddress, encodeAddress } from '@polkadot/util-crypto';
 import { hexToU8a, u8aToHex } from '@polkadot/util';
 import {
   decodeHeader,
@@ -11,6 +11,7 @@ import {
   hashToHex,
   hexToHash,
   MAX_HEADER_BYTES,
+  MAX_SUBMISSION_TOKENS,
   modelHash,
   payloadHash,
   type SubmissionHeader,
@@ -29,7 +30,7 @@ const golden: SubmissionHeader = {
   payloadBytes: 1234,
   address: ALICE,
   innerSteps: 15,
-  tokens: 5_000_000_000, // above 2^32: exercises the high half of the u64
+  tokens: 4_000_000_000, // above 2^31: exercises the top bit of the u64's low half (the high half must be 0)
   clientVersion: 'tessera/0.1.0',
 };
 
@@ -44,7 +45,7 @@ const goldenHex =
   'd2040000' + // payloadBytes 1234
   ['3000', '3547727776614546357a58623236467a397263517044575335374374455248704e6568584350634e6f48474b75745159'].join('') + // address
   '0f000000' + // innerSteps 15
-  '00f2052a01000000' + // tokens 5e9
+  '00286bee00000000' + // tokens 4e9
   ['0d00', '746573736572612f302e312e30'].join(''); // clientVersion "tessera/0.1.0"
 
 const codeOf = protocolCodeOf;
@@ -114,7 +115,7 @@ describe('encodeHeader / decodeHeader', () => {
         payloadBytes: next(),
         address: ALICE,
         innerSteps: next() % 1000,
-        tokens: trial === 0 ? Number.MAX_SAFE_INTEGER : next() * 1000,
+        tokens: trial === 0 ? MAX_SUBMISSION_TOKENS : next(),
         clientVersion: 'v ~'.repeat(1 + (next() % 21)),
       };
       const bytes = encodeHeader(h);
@@ -148,6 +149,13 @@ describe('encodeHeader / decodeHeader', () => {
     const huge = bytes();
     huge[186 - 15 - 1] = 0xff;
     expect(codeOf(() => decodeHeader(huge))).toBe('bad-header');
+    // tokens = 2^32, just past MAX_SUBMISSION_TOKENS (sums of tokens must stay exact)
+    const past = bytes();
+    past.set([0, 0, 0, 0, 1, 0, 0, 0], 186 - 15 - 8);
+    expect(codeOf(() => decodeHeader(past))).toBe('bad-header');
+    past[186 - 15 - 4] = 0;
+    past.fill(0xff, 186 - 15 - 8, 186 - 15 - 4);
+    expect(decodeHeader(past).tokens).toBe(MAX_SUBMISSION_TOKENS);
     // runId length prefix claims more than the limit
     const longRun = bytes();
     longRun[23] = 65;
@@ -159,6 +167,31 @@ describe('encodeHeader / decodeHeader', () => {
     expect(codeOf(() => decodeHeader(badAddress))).toBe('bad-address');
     // header longer than any valid header
     expect(codeOf(() => decodeHeader(new Uint8Array(MAX_HEADER_BYTES + 1)))).toBe('bad-header');
+  });
+
+  it('refuses an address field that is no prefix-42 address with the identity codes, however long', () => {
+    const addressAt = 23 + 2 + 8 + 4 + 4 + 32 + 32 + 4;
+    const original = hexToU8a(goldenHex);
+    const withAddress = (text: string) => {
+      const field = Uint8Array.from([text.length & 0xff, text.length >> 8, ...Array.from(text, (c) => c.charCodeAt(0))]);
+      const out = new Uint8Array(original.length - (2 + ALICE.length) + field.length);
+      out.set(original.subarray(0, addressAt));
+      out.set(field, addressAt);
+      out.set(original.subarray(addressAt + 2 + ALICE.length), addressAt + field.length);
+      return out;
+    };
+    expect(decodeHeader(withAddress(ALICE))).toEqual(golden);
+    const key = u8aToHex(decodeAddress(ALICE));
+    const cases: [string, ProtocolErrorCode][] = [
+      [key, 'bad-address'], // a hex public key: 66 characters
+      [encodeAddress(decodeAddress(ALICE), 0), 'wrong-prefix'], // Polkadot
+      [encodeAddress(decodeAddress(ALICE), 2), 'wrong-prefix'], // Kusama
+      [encodeAddress(decodeAddress(ALICE), 255), 'wrong-prefix'], // a two-byte prefix: 49 characters
+      [encodeAddress(decodeAddress(ALICE), 16383), 'wrong-prefix'], // the largest two-byte prefix
+      ['5'.repeat(120), 'bad-address'],
+      ['\u0001\u00ff', 'bad-address'],
+    ];
+    for (const [address, code] of cases) expect([address, codeOf(() => decodeHeader(withAddress(address)))]).toEqual([address, code]);
   });
 
   it('refuses invalid fields on encode', () => {
@@ -176,6 +209,7 @@ describe('encodeHeader / decodeHeader', () => {
       [{ payloadBytes: 2 ** 32 }, 'bad-header'],
       [{ innerSteps: -3 }, 'bad-header'],
       [{ tokens: 2 ** 53 }, 'bad-header'],
+      [{ tokens: MAX_SUBMISSION_TOKENS + 1 }, 'bad-header'],
       [{ tokens: -1 }, 'bad-header'],
       [{ clientVersion: '' }, 'bad-header'],
       [{ clientVersion: 'tab\tversion' }, 'bad-header'],

@@ -16,7 +16,6 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { aggregateUpdates, applyAggregate, emptyAggregate } from '../../src/compress/aggregate.ts';
 import { decodeUpdate } from '../../src/compress/codec.ts';
 import { ensureDataset } from '../../src/data/prepare.ts';
 import { InlineEvaluator } from '../../src/gauntlet/evaluator.ts';
@@ -40,12 +39,14 @@ import {
   COMPRESSION,
   NANO_LAYOUT,
   getBytes,
+  relayNextParams,
   getJson,
   kill9,
   post,
   removeTempDirs,
   signedFrame,
-  spawnRelay,
+  spawnTrackedRelay,
+  killSpawnedRelays,
   tempDir,
   trainedPayload,
   updatePayload,
@@ -53,18 +54,9 @@ import {
   type RelayProcess,
 } from './relay-fixtures.ts';
 
-const running: RelayProcess[] = [];
+const start = spawnTrackedRelay;
 
-async function start(dir: string, args: string[], env: Record<string, string> = {}): Promise<RelayProcess> {
-  const relay = await spawnRelay(dir, args, env);
-  running.push(relay);
-  return relay;
-}
-
-afterEach(async () => {
-  // Never leave a relay behind, whatever failed.
-  for (const relay of running.splice(0)) await kill9(relay);
-});
+afterEach(killSpawnedRelays); // never leave a relay behind, whatever failed
 
 beforeAll(async () => {
   await cryptoWaitReady();
@@ -88,17 +80,9 @@ function floatsOf(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-/** θ(1) as a relay that never crashed makes it from these submissions, with Gauntlet off: all of them. */
+/** θ(1) as a relay that never crashed makes it from these submissions (the test run's rule and published form), with Gauntlet off: all of them. */
 function expectedNextHash(theta0: Float32Array, submissions: { address: string; payload: Uint8Array }[]): HexHash {
-  const manifest = NANO_LAYOUT.tensors;
-  const aggregate = aggregateUpdates(
-    submissions.map((s) => ({ id: s.address, update: decodeUpdate(s.payload, manifest, COMPRESSION) })),
-    manifest,
-    COMPRESSION,
-  );
-  const next = theta0.slice();
-  applyAggregate(next, aggregate, manifest, 1);
-  return hashToHex(modelHash(next));
+  return hashToHex(modelHash(relayNextParams(theta0, submissions)));
 }
 
 /**
@@ -140,10 +124,8 @@ async function expectedGauntletClose(relayUrl: string, theta0: Float32Array, sub
     evaluator,
     600_000,
   );
-  const selected = decoded.filter((s) => decision.aggregated.includes(s.address));
-  const aggregate = selected.length ? aggregateUpdates(selected.map((s) => ({ id: s.address, update: s.update })), manifest, COMPRESSION) : emptyAggregate(manifest);
-  const next = theta0.slice();
-  applyAggregate(next, aggregate, manifest, 1);
+  // The run's rule and published form over what Gauntlet selected.
+  const next = relayNextParams(theta0, submissions.filter((s) => decision.aggregated.includes(s.address)));
   return { hash: hashToHex(modelHash(next)), decision };
 }
 
@@ -297,7 +279,7 @@ describe('relay durability (kill -9)', () => {
       const checkpoint = await getBytes(relay.url, 'api/checkpoint');
       expect(hashToHex(modelHash(floatsOf(checkpoint.bytes)))).toBe(expected);
       expect(checkpoint.headers.get('etag')).toBe(`"${expected}"`);
-      const bundle = decodeBundle((await getBytes(relay.url, 'api/updates?since=0')).bytes, 0);
+      const bundle = decodeBundle((await getBytes(relay.url, 'api/updates?since=0&format=2')).bytes, 0);
       expect(bundle.map((e) => [e.version, hashToHex(e.modelHash)])).toEqual([[1, expected]]);
       for (const s of submissions) {
         const ledger = await getJson(relay.url, `api/ledger/${s.address}`);

@@ -7,7 +7,7 @@
 // one refused as wrong-round.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { decodeAggregate } from '../../src/compress/codec.ts';
+import { decodePublishedAggregate } from '../../src/compress/codec.ts';
 import { hashToHex, parseSignedReceiptBody, payloadHash, verifyReceipt } from '../../src/protocol/index.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { decodeBundle } from '../../src/protocol/bundle.ts';
@@ -18,7 +18,7 @@ let server: RelayServer;
 
 beforeAll(async () => {
   await cryptoWaitReady();
-  server = await startTestRelay(tempDir('load'), { quorum: SUBMITTERS, ipRateLimit: { burst: 10 * SUBMITTERS, perSecond: 100 } });
+  server = await startTestRelay(tempDir('load'), { quorum: SUBMITTERS, ipRateLimit: { burst: 10 * SUBMITTERS, perSecond: 100 }, limits: { uploadsPerIp: SUBMITTERS } });
 });
 
 afterAll(async () => {
@@ -58,8 +58,8 @@ describe('relay under load', () => {
     expect(evaluated.length).toBe(20);
     const aggregated = receipt.entries.filter((e) => e.aggregated);
     for (const e of receipt.entries) if (e.status === 'not-drawn') expect(e.reason).toBe('unproven');
-    const [entry] = decodeBundle((await getBytes(url, 'api/updates?since=0')).bytes, 0);
-    expect(decodeAggregate(entry.aggregate, NANO_LAYOUT.tensors, COMPRESSION).contributorCount).toBe(aggregated.length);
+    const [entry] = decodeBundle((await getBytes(url, 'api/updates?since=0&format=2')).bytes, 0);
+    expect(decodePublishedAggregate(entry.aggregate, NANO_LAYOUT.tensors, COMPRESSION).contributorCount).toBe(aggregated.length);
     const leaderboard = await getJson(url, 'api/ledger');
     expect(leaderboard).toHaveLength(100); // the board shows the top 100
     expect(leaderboard.every((row: { rounds: number }) => row.rounds === 1)).toBe(true);

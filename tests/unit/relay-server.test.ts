@@ -7,7 +7,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { u8aToHex } from '@polkadot/util';
+import { blake2AsU8a, cryptoWaitReady } from '@polkadot/util-crypto';
+import { parseRunManifest } from '../../src/protocol/index.ts';
 import { launchRelay } from '../../src/relay/launch.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { getBytes, getJson, post, removeTempDirs, signedFrame, startTestRelay, tempDir, TEST_RUN, updatePayload, walletFor } from './relay-fixtures.ts';
@@ -66,6 +68,27 @@ describe('relay server', () => {
     expect(api.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
   });
 
+  it('serves the preset\'s tensor manifest in the run info, enough to lay out θ and check the wire digest', async () => {
+    const info = await getJson(server.url, 'api/run');
+    const layout = server.relay.layout;
+    expect(info.manifest.tensors).toEqual(layout.tensors.map(({ name, shape, offset, size }) => ({ name, shape, offset, size })));
+    expect(info.manifest.floats).toBe(layout.size);
+    expect(parseRunManifest(info.manifest)).toEqual(info.manifest);
+    expect(() => parseRunManifest({ ...info.manifest, tensors: [...info.manifest.tensors].reverse() })).toThrow(/offset/);
+    expect(info.manifest.alignFloats).toBe(64);
+    for (const t of info.manifest.tensors) expect(t.offset % info.manifest.alignFloats).toBe(0);
+    // The digest as docs/wire-format.md spells it: BLAKE2b with an 8-byte digest over "name\0dims\0offset\0size\n" (floats).
+    const text = info.manifest.tensors.map((t: { name: string; shape: number[]; offset: number; size: number }) => `${t.name}\0${t.shape.join(',')}\0${t.offset}\0${t.size}\n`).join('');
+    expect(u8aToHex(blake2AsU8a(new TextEncoder().encode(text), 64), -1, false)).toBe(info.manifest.digest);
+    // nano's digest, computed with Python's hashlib.blake2b(text, digest_size=8) from the same text.
+    expect(info.manifest.digest).toBe('d408f7777d9f137f');
+    expect(Buffer.from(updatePayload(1).subarray(8, 16)).toString('hex')).toBe(info.manifest.digest);
+    // The checkpoint is the whole flat buffer, padding included, and the model hash covers all of it.
+    const { bytes, headers } = await getBytes(server.url, 'api/checkpoint');
+    expect(bytes.length).toBe(4 * info.manifest.floats);
+    expect(headers.get('x-tessera-model-hash')).toBe(u8aToHex(blake2AsU8a(bytes, 256)));
+  });
+
   it('streams the checkpoint with its hash as ETag and answers 304 when it is unchanged', async () => {
     const { modelHash } = await getJson(server.url, 'api/round');
     const first = await getBytes(server.url, 'api/checkpoint');
@@ -90,6 +113,29 @@ describe('relay server', () => {
     socket.close();
     expect(messages[0]).toMatchObject({ type: 'round-opened', state: { round: 0, version: 0 } });
     expect(messages[1]).toMatchObject({ type: 'stats', round: 0, peers: 1, submissions: 0 });
+  });
+});
+
+describe('relay CORS', () => {
+  it('lets any origin read the API by default, and only the listed ones when given a list; never with credentials', async () => {
+    const api = (url: string, origin: string, method = 'GET') => fetch(new URL('api/run', url), { method, headers: { Origin: origin, 'Access-Control-Request-Method': 'GET' } });
+    const open = await api(server.url, 'https://any.example');
+    expect(open.headers.get('access-control-allow-origin')).toBe('*');
+    expect(open.headers.get('access-control-expose-headers')).toContain('X-Tessera-Model-Hash');
+    const listed = await startTestRelay(tempDir('cors'), { corsOrigins: ['https://room.example'] });
+    try {
+      const allowed = await api(listed.url, 'https://room.example');
+      expect([allowed.headers.get('access-control-allow-origin'), allowed.headers.get('vary')]).toEqual(['https://room.example', 'Origin']);
+      const other = await api(listed.url, 'https://evil.example');
+      expect(other.status).toBe(200); // answered, but the browser withholds it from that page
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+      const preflight = await api(listed.url, 'https://room.example', 'OPTIONS');
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, HEAD, POST, OPTIONS');
+      for (const response of [open, allowed, other, preflight]) expect(response.headers.get('access-control-allow-credentials')).toBeNull();
+    } finally {
+      await listed.close();
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 // an uncommitted close left behind, the catch-up bundle's strict framing, the
 // run spec validator, per-peer sampler seeds, the compressor's restore of an
 // undelivered update, and the keyring signer against the strict verifier.
-import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
@@ -60,8 +60,8 @@ describe('FileRelayStore', () => {
     writeFileSync(path, file);
     await expect(store.getAggregate(2)).rejects.toThrow(/content hash/);
 
-    await store.putSubmission(3, { address: 'A', frame: new Uint8Array([9, 8, 7]), receivedAt: 1234 });
-    expect(await store.listSubmissions(3)).toEqual([{ address: 'A', frame: new Uint8Array([9, 8, 7]), receivedAt: 1234 }]);
+    await store.putSubmission(3, { address: 'A', frame: new Uint8Array([9, 8, 7]), receivedAt: 1234, verifiedBy: 5 });
+    expect(await store.listSubmissions(3)).toEqual([{ address: 'A', frame: new Uint8Array([9, 8, 7]), receivedAt: 1234, verifiedBy: 5 }]);
     expect(await store.listSubmissions(4)).toEqual([]);
 
     // A close of round 3 that crashed before its commit left v4 objects, a round-3 record and round-3 scores behind.
@@ -89,6 +89,50 @@ describe('FileRelayStore', () => {
     expect(readdirSync(join(dir, 'weights'))).toEqual(['r0000000002.json']);
     await FileRelayStore.open(dir); // opening removes temporaries
     expect(readdirSync(join(dir, 'checkpoints')).some((n) => n.includes('.tmp-'))).toBe(false);
+  });
+
+  it('gives back a submission\'s verification record only for the very bytes, round, address and time it was written for', async () => {
+    const dir = tempDir('store');
+    const store = await FileRelayStore.open(dir);
+    const frame = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) & 0xff);
+    await store.putSubmission(6, { address: 'Alice', frame, receivedAt: 5_000, verifiedBy: 2 });
+    await store.putSubmission(6, { address: 'Bob', frame: frame.slice(0, 200), receivedAt: 5_001, verifiedBy: 2 });
+    await store.putSubmission(6, { address: 'Carol', frame, receivedAt: 5_002, verifiedBy: null });
+    const listed = await store.listSubmissions(6);
+    expect(listed.map((s) => [s.address, s.verifiedBy])).toEqual([['Alice', 2], ['Bob', 2], ['Carol', null]]);
+    expect(listed[0].frame).toEqual(frame);
+
+    const roundDir = join(dir, 'rounds', 'r0000000006');
+    const alice = join(roundDir, 'Alice.sub');
+    const original = readFileSync(alice);
+    const verifiedOf = async (name: string, round = 6) => (await store.listSubmissions(round)).find((s) => s.address === name)?.verifiedBy;
+    const tampered: [string, (b: Buffer) => void][] = [
+      ['a flipped frame bit', (b) => (b[52 + 100] ^= 0x04)],
+      ['a frame byte rewritten', (b) => (b[b.length - 1] = 0)],
+      ['another receivedAt', (b) => (b[8] ^= 1)],
+      ['another checks version', (b) => (b[16] = 3)],
+      ['a damaged record', (b) => (b[30] ^= 0x80)],
+    ];
+    for (const [what, edit] of tampered) {
+      const bytes = Buffer.from(original);
+      edit(bytes);
+      writeFileSync(alice, bytes);
+      expect([what, await verifiedOf('Alice')]).toEqual([what, null]);
+    }
+    // The same file under another address, or in another round: no record either.
+    writeFileSync(alice, original);
+    writeFileSync(join(roundDir, 'Mallory.sub'), original);
+    expect(await verifiedOf('Mallory')).toBeNull();
+    mkdirSync(join(dir, 'rounds', 'r0000000007'));
+    writeFileSync(join(dir, 'rounds', 'r0000000007', 'Alice.sub'), original);
+    expect(await verifiedOf('Alice', 7)).toBeNull();
+    expect(await verifiedOf('Alice')).toBe(2);
+    // A frame an older relay stored (u64 receivedAt + frame) is read back, unverified.
+    const legacy = Buffer.alloc(8 + frame.length);
+    legacy.writeBigUInt64LE(4_321n, 0);
+    legacy.set(frame, 8);
+    writeFileSync(join(roundDir, 'Dave.sub'), legacy);
+    expect((await store.listSubmissions(6)).find((s) => s.address === 'Dave')).toEqual({ address: 'Dave', frame, receivedAt: 4_321, verifiedBy: null });
   });
 
   it('skips a torn last line of the evaluation log', async () => {
@@ -132,11 +176,19 @@ describe('protocol: run spec, sampler seeds, catch-up bundle', () => {
     const entries = [2, 3].map((version) => ({ version, modelHash: new Uint8Array(32).fill(version), aggregate: new Uint8Array(version * 3).fill(7) }));
     const bytes = encodeBundle(entries);
     expect(decodeBundle(bytes, 1)).toEqual(entries);
-    expect(decodeBundle(new Uint8Array(0), 5)).toEqual([]);
+    // Format 2: "TSUB", u16 2, u16 0, then the entries.
+    expect([...bytes.subarray(0, 8)]).toEqual([0x54, 0x53, 0x55, 0x42, 2, 0, 0, 0]);
+    expect(decodeBundle(encodeBundle([]), 5)).toEqual([]);
     expect(() => decodeBundle(bytes, 0)).toThrow(/version 2 where 1 belongs/);
     expect(() => decodeBundle(bytes.subarray(0, bytes.length - 1), 1)).toThrow(/runs past the end/);
-    expect(() => decodeBundle(bytes.subarray(0, 10), 1)).toThrow(/truncated/);
+    expect(() => decodeBundle(bytes.subarray(0, 18), 1)).toThrow(/truncated/);
     expect(() => encodeBundle([entries[1], entries[0]])).toThrow(/consecutive/);
+    // A format-1 bundle (no preamble) or another format is refused, not misread.
+    expect(() => decodeBundle(bytes.subarray(8), 1)).toThrow(/no "TSUB" preamble/);
+    expect(() => decodeBundle(new Uint8Array(0), 5)).toThrow(/no "TSUB" preamble/);
+    const format3 = bytes.slice();
+    format3[4] = 3;
+    expect(() => decodeBundle(format3, 1)).toThrow(/format 3; this tab reads 2/);
   });
 });
 

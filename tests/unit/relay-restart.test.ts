@@ -1,0 +1,71 @@
+// A restart does not redo the work of checking what the relay already
+// acknowledged: a stored frame whose verification record matches (same bytes,
+// round, address, time, checks version) is trusted without its signature check
+// and decoded in the background; a frame without a record is checked in full
+// once and then recorded. The record cannot carry anything else in: a frame
+// with a flipped bit, or moved under another address, is checked in full and
+// refused. The round then closes to the model its honest frames make.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { hashToHex, modelHash } from '../../src/protocol/index.ts';
+import { getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, startTestRelay, tempDir, updatePayload, walletFor } from './relay-fixtures.ts';
+
+beforeAll(async () => {
+  await cryptoWaitReady();
+});
+
+afterAll(() => removeTempDirs());
+
+describe('relay restart', () => {
+  it('trusts a verification record only for the very frame it was made for, and checks everything else once', async () => {
+    const dir = tempDir('restart');
+    const wallets = [400, 401, 402, 403].map(walletFor);
+    const payloads = wallets.map((_, i) => updatePayload(400 + i));
+    const first = await startTestRelay(dir);
+    const round = await getJson(first.url, 'api/round');
+    const theta0 = new Float32Array((await getBytes(first.url, 'api/checkpoint')).bytes.slice().buffer);
+    for (const [i, wallet] of wallets.entries()) {
+      const frame = await signedFrame({ wallet, round: 0, version: 0, modelHash: round.modelHash, payload: payloads[i] });
+      expect((await post(first.url, frame)).status).toBe(200);
+    }
+    await first.close();
+
+    const second = await startTestRelay(dir);
+    expect(second.relay.lastRestore).toEqual({ fromRecord: 4, checkedNow: 0, refused: 0 });
+    expect((await getJson(second.url, 'api/round')).submissions).toBe(4);
+    await second.close();
+
+    const roundDir = join(dir, 'rounds', 'r0000000000');
+    const file = (i: number) => join(roundDir, `${wallets[i].address}.sub`);
+    // 0: one payload bit flipped, record kept.
+    const flipped = readFileSync(file(0));
+    flipped[flipped.length - 5] ^= 0x10;
+    writeFileSync(file(0), flipped);
+    // 1: the file moved under another address, record and all.
+    renameSync(file(1), join(roundDir, `${walletFor(404).address}.sub`));
+    // 3: rewritten the way an older relay stored frames (u64 receivedAt + frame), with no record.
+    const original = readFileSync(file(3));
+    const legacy = Buffer.concat([original.subarray(8, 16), original.subarray(52)]);
+    writeFileSync(file(3), legacy);
+
+    const logs: string[] = [];
+    const third = await startTestRelay(dir, {}, { log: (m) => logs.push(m) });
+    expect(third.relay.lastRestore).toEqual({ fromRecord: 1, checkedNow: 1, refused: 2 });
+    expect(logs.filter((m) => /fails its checks/.test(m))).toHaveLength(2);
+    expect((await getJson(third.url, 'api/round')).submissions).toBe(2);
+    expect((await getJson(third.url, `api/ledger/${wallets[0].address}`)).entries).toEqual([]);
+    await third.relay.recordsWritten();
+    await third.close();
+
+    // Checked once: the next start trusts the frame it recorded.
+    const fourth = await startTestRelay(dir);
+    expect(fourth.relay.lastRestore).toEqual({ fromRecord: 2, checkedNow: 0, refused: 2 });
+    // The round closes to the model of the two frames that survived, decoded in the background.
+    await fourth.relay.closeRound('quorum');
+    const next = relayNextParams(theta0, [2, 3].map((i) => ({ address: wallets[i].address, payload: payloads[i] })));
+    expect(await getJson(fourth.url, 'api/round')).toMatchObject({ round: 1, version: 1, modelHash: hashToHex(modelHash(next)) });
+    await fourth.close();
+  });
+});
