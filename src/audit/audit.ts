@@ -30,7 +30,7 @@
 // Leaves out: auditing a chain of rounds (run it per round: receipt r's
 // stateHashBefore is receipt r−1's stateHashAfter), the held-out loss.
 import { aggregateUpdates, applyAggregate, emptyAggregate } from '../compress/aggregate.ts';
-import { decodeAggregate, decodeUpdate } from '../compress/codec.ts';
+import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate } from '../compress/codec.ts';
 import type { DatasetManifest } from '../data/prepare.ts';
 import { InlineEvaluator } from '../gauntlet/evaluator.ts';
 import type { TrialLosses } from '../gauntlet/evaluation-job.ts';
@@ -189,9 +189,13 @@ export async function auditRound(relayUrl: string, round: number, options: Audit
     check('weights', weightsHash(weights) === receipt.weightsHash, `${decision.weights.length} addresses paid`);
 
     const selected = submissions.filter((s) => decision.aggregated.includes(s.address));
-    const aggregate = selected.length ? aggregateUpdates(selected.map((s) => ({ id: s.address, update: s.update })), manifest, compression) : emptyAggregate(manifest);
+    // The run's rule over the selected with their tokens, applied as its published bytes decode (as the relay does).
+    const { aggregation, update: form } = run.swarm;
+    const aggregate = selected.length
+      ? aggregateUpdates(selected.map((s) => ({ id: s.address, update: s.update, tokens: s.tokens })), manifest, compression, aggregation)
+      : emptyAggregate(manifest);
     const next = theta.slice();
-    applyAggregate(next, aggregate, manifest, run.swarm.outerLearningRate);
+    applyAggregate(next, decodePublishedAggregate(encodePublishedAggregate(aggregate, form, manifest, compression), manifest, compression), manifest, run.swarm.outerLearningRate);
     check('model after', hashToHex(modelHash(next)) === receipt.modelHashAfter && receipt.version === receipt.baseVersion + 1, `θ(${receipt.version}) from ${selected.length} aggregated submissions`);
   } catch (error) {
     check('audit', false, error instanceof AuditFailure ? error.message : `${(error as Error).name}: ${(error as Error).message}`);
@@ -220,12 +224,12 @@ async function rebuildModel(
   new Uint8Array(theta.buffer).set(raw);
   let at = 0;
   while (at < version) {
-    const entries = decodeBundle(await bytes(`/api/updates?since=${at}`), at);
+    const entries = decodeBundle(await bytes(`/api/updates?since=${at}&format=2`), at);
     if (entries.length === 0) throw new AuditFailure(`the relay published no update after v${at}`);
     for (const entry of entries) {
       if (at >= version) break;
       const next = theta.slice();
-      applyAggregate(next, decodeAggregate(entry.aggregate, manifest, compression), manifest, alpha);
+      applyAggregate(next, decodePublishedAggregate(entry.aggregate, manifest, compression), manifest, alpha);
       if (!bytesEqual(modelHash(next), entry.modelHash)) throw new AuditFailure(`the update to v${entry.version} does not give its published hash`);
       theta = next;
       at = entry.version;
@@ -242,7 +246,7 @@ function readSubmissions(
   maxPayloadBytes: number,
   manifest: RoundInput['manifest'],
   compression: RoundInput['compression'],
-): RoundSubmission[] {
+): (RoundSubmission & { tokens: number })[] {
   if (archive.length !== receipt.entries.length) throw new AuditFailure(`${archive.length} frames published, the receipt lists ${receipt.entries.length}`);
   const roundState = { round: receipt.round, version: receipt.baseVersion, modelHash: receipt.modelHashBefore, deadline: 0, dataSeed: receipt.roundSeed };
   return archive.map((stored, i) => {
@@ -254,6 +258,7 @@ function readSubmissions(
     if (entry.address !== submission.header.address || entry.payloadHash !== payloadHash || entry.receivedAt !== stored.receivedAt) {
       throw new AuditFailure(`frame ${i} (${submission.header.address}) is not the receipt's entry ${i}`);
     }
-    return { address: entry.address, payloadHash, receivedAt: stored.receivedAt, update: decodeUpdate(submission.payload, manifest, compression) };
+    const update = decodeUpdate(submission.payload, manifest, compression);
+    return { address: entry.address, payloadHash, receivedAt: stored.receivedAt, update, tokens: submission.header.tokens };
   });
 }

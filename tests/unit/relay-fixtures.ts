@@ -63,17 +63,17 @@ export function removeTempDirs(): void {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-/** A relay in this process on 127.0.0.1, a free port, no app, no evaluation unless asked. */
+/** A relay in this process on 127.0.0.1, a free port, no app, no evaluation unless asked; TEST_RUN (Gauntlet on) unless another run is given. */
 export function startTestRelay(
   dataDir: string,
   relay: RelayOptionsInput = {},
-  extra: { evaluate?: boolean; now?: () => number; log?: (m: string) => void } = {},
+  extra: { evaluate?: boolean; now?: () => number; log?: (m: string) => void; run?: Omit<RunConfigInput, 'data'> } = {},
 ): Promise<RelayServer> {
   return launchRelay({
     dataDir,
     port: 0,
     distDir: null,
-    run: TEST_RUN,
+    run: extra.run ?? TEST_RUN,
     relay: { roundMs: 600_000, quorum: 1000, ...relay },
     evaluate: extra.evaluate ?? false,
     now: extra.now,
