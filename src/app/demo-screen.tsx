@@ -152,7 +152,7 @@ function SwarmDemo({ relay }: { relay: RelayView }) {
           </section>
           <section className="demo-leaderboard" aria-label="Leaderboard">
             <h2>Leaderboard</h2>
-            <SwarmLeaderboard relay={relay} you={null} limit={LEADERBOARD_ROWS} big />
+            <SwarmLeaderboard relay={relay} you={null} limit={LEADERBOARD_ROWS} compact />
           </section>
         </>
       }

@@ -32,7 +32,7 @@ export function RelayPanel() {
 export function activityText(item: ActivityItem): string {
   return item.kind === 'submission'
     ? `${shorten(item.address, 6, 4)} sent an update for round ${item.round} (${formatCount(item.tokens)} bytes of text trained)`
-    : `Round ${item.round} closed: ${item.accepted} ${item.accepted === 1 ? 'update' : 'updates'} merged into version ${item.version} of the shared model`;
+    : `Round ${item.round} closed: ${item.accepted === item.submitted ? item.accepted : `${item.accepted} of ${item.submitted}`} ${item.submitted === 1 ? 'update' : 'updates'} merged into version ${item.version} of the shared model`;
 }
 
 function SwarmPanel({ relay, address }: { relay: RelayView; address: string | null }) {
@@ -116,8 +116,8 @@ function Activity({ items }: { items: ActivityItem[] }) {
 }
 
 /** Gauntlet's scoreboard once a round has been scored; until then (or without Gauntlet) addresses by text trained. */
-export function SwarmLeaderboard({ relay, you, limit = 10, big = false }: { relay: RelayView; you: string | null; limit?: number; big?: boolean }) {
-  if (relay.scoreboard && relay.scoreboard.rows.length > 0) return <LeaderboardTable board={relay.scoreboard} limit={limit} big={big} highlight={you} />;
+export function SwarmLeaderboard({ relay, you, limit = 10, compact = false }: { relay: RelayView; you: string | null; limit?: number; compact?: boolean }) {
+  if (relay.scoreboard && relay.scoreboard.rows.length > 0) return <LeaderboardTable board={relay.scoreboard} limit={limit} compact={compact} highlight={you} />;
   return <Leaderboard rows={relay.leaderboard} you={you} limit={limit} />;
 }
 

@@ -23,7 +23,7 @@ import { RelayClient } from '../swarm/relay-client.ts';
 /** One line of the swarm's live activity, newest first in RelayView.activity. */
 export type ActivityItem =
   | { kind: 'submission'; key: string; at: number; address: string; round: number; tokens: number }
-  | { kind: 'round-closed'; key: string; at: number; round: number; accepted: number; version: number };
+  | { kind: 'round-closed'; key: string; at: number; round: number; submitted: number; accepted: number; version: number }; // accepted: aggregated
 
 /** Lines of live activity kept. */
 const ACTIVITY_LENGTH = 12;
@@ -211,7 +211,7 @@ export class RelayWatcher {
           version: event.version,
           modelHash: event.modelHash,
           activity: withActivity(this.view.activity, [
-            { kind: 'round-closed', key: `closed:${event.round}`, at: Date.now(), round: event.round, accepted: event.accepted, version: event.version },
+            { kind: 'round-closed', key: `closed:${event.round}`, at: Date.now(), round: event.round, submitted: event.submitted, accepted: event.accepted, version: event.version },
           ]),
         });
         this.refreshSoon();
@@ -325,7 +325,7 @@ function submissionItems(stats: Pick<StatsEvent, 'recent'>): ActivityItem[] {
 
 /** The latest closed rounds as activity lines (a page opened after them still shows what happened lately). */
 function closedRoundItems(rounds: readonly RoundSummary[]): ActivityItem[] {
-  return rounds.slice(-ACTIVITY_LENGTH).map((r) => ({ kind: 'round-closed', key: `closed:${r.round}`, at: r.closedAt, round: r.round, accepted: r.submissions, version: r.version }));
+  return rounds.slice(-ACTIVITY_LENGTH).map((r) => ({ kind: 'round-closed', key: `closed:${r.round}`, at: r.closedAt, round: r.round, submitted: r.submissions, accepted: r.aggregated, version: r.version }));
 }
 
 let shared: RelayWatcher | null = null;

@@ -25,18 +25,20 @@ export function shortAddress(address: string): string {
 
 const percent = (share: number, digits = 1) => `${(100 * share).toFixed(digits)} %`;
 
-export function LeaderboardTable({ board, limit = 10, big = false, highlight = null }: { board: Scoreboard | null; limit?: number; big?: boolean; highlight?: string | null }) {
+/** Gauntlet's scoreboard; `compact` (the demo screen's narrow column) leaves out the rounds and keeps every cell on one line. */
+export function LeaderboardTable({ board, limit = 10, compact = false, highlight = null }: { board: Scoreboard | null; limit?: number; compact?: boolean; highlight?: string | null }) {
   if (!board) return <p className="muted">No leaderboard: this relay does not score contributions.</p>;
   if (board.rows.length === 0) return <p className="muted" data-testid="leaderboard-empty">No contributions scored yet.</p>;
   return (
-    <table className={big ? 'checks leaderboard big' : 'checks leaderboard'} data-testid="leaderboard" data-round={board.round}>
+    <table className={compact ? 'checks leaderboard compact' : 'checks leaderboard'} data-testid="leaderboard" data-round={board.round}>
+      <caption className="visually-hidden">Addresses by payout share, then score (Gauntlet)</caption>
       <thead>
         <tr>
-          <th scope="col">rank</th>
+          <th scope="col">{compact ? '#' : 'rank'}</th>
           <th scope="col">address</th>
           <th scope="col">score</th>
           <th scope="col">payout</th>
-          <th scope="col">rounds</th>
+          {!compact && <th scope="col">rounds</th>}
         </tr>
       </thead>
       <tbody>
@@ -46,9 +48,11 @@ export function LeaderboardTable({ board, limit = 10, big = false, highlight = n
             <td title={row.address}>{shortAddress(row.address)}</td>
             <td>{row.score > 0 ? row.score.toFixed(2) : NONE}</td>
             <td>{percent(row.weight)}</td>
-            <td>
-              {row.rounds} / {row.submitted}
-            </td>
+            {!compact && (
+              <td>
+                {row.rounds} / {row.submitted}
+              </td>
+            )}
           </tr>
         ))}
       </tbody>
