@@ -48,6 +48,8 @@ export async function benchGauntlet(options: BenchOptions) {
           evaluationTimeoutMs: 3_600_000,
           ipRateLimit: { burst: 1e9, perSecond: 1e9 },
           addressRateLimit: { burst: 1e9, perSecond: 1e9 },
+          // All R uploads come from 127.0.0.1 at once: the per-address upload cap would refuse most.
+          limits: { uploadsPerIp: 1e9, maxUploads: 1e9 },
         },
         evaluate: false,
       });
