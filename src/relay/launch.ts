@@ -1,12 +1,15 @@
 // Puts a relay together from plain settings: data, run configuration (stored
-// one wins), the start-time check that tabs can run it, file store, evaluator,
-// Relay, HTTP server. Used by the CLI (main.ts), the tests and the bench, so
+// one wins), the start-time check that tabs can run it, file store, the
+// relay's key, evaluators (held-out loss; Gauntlet's worker thread), Relay,
+// HTTP server. Used by the CLI (main.ts), the tests and the bench, so
 // they all run the same relay.
 // Leaves out: argument parsing (main.ts).
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
+import { WorkerEvaluator } from '../gauntlet/evaluator.ts';
 import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, withRoundDefaults, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
+import { loadOrCreateRelayKey } from './relay-key.ts';
 import { FileRelayStore } from './file-store.ts';
 import { Relay } from './relay.ts';
 import { startRelayServer, type RelayServer } from './server.ts';
@@ -56,6 +59,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   checkRun(requested, relayOptionsFor(requested.model, options.relay));
   const store = await FileRelayStore.open(options.dataDir);
   const stored = await store.getRun();
+  // A run created before Gauntlet (or time-boxed rounds) keeps its rules: withRoundDefaults.
   const config: RunConfig = stored ? withRoundDefaults(stored.config) : requested;
   if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
     await store.close();
@@ -77,7 +81,12 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   }
   const evaluator =
     options.evaluate === false || config.evaluation.batches === 0 ? null : new OrtEvaluator(config.model, dataset.val, config.evaluation);
-  const relay = await Relay.open(store, config, relayOptions, { evaluator, now: options.now, log: options.log });
+  const signer = await loadOrCreateRelayKey(options.dataDir);
+  const scorer = config.gauntlet.enabled ? new WorkerEvaluator() : null;
+  const relay = await Relay.open(store, config, relayOptions, { evaluator, scorer, signer, trainData: dataset.train, now: options.now, log: options.log }).catch(async (error: unknown) => {
+    await scorer?.close();
+    throw error;
+  });
   try {
     return await startRelayServer(relay, {
       host: options.host ?? '127.0.0.1',
