@@ -1,15 +1,42 @@
 // Puts a relay together from plain settings: data, run configuration (stored
-// one wins), the start-time check that tabs can run it, file store, evaluator,
-// Relay, HTTP server. Used by the CLI (main.ts), the tests and the bench, so
-// they all run the same relay.
+// one wins), the start-time check that tabs can run it, store (the embedded
+// file store, or PostgreSQL with a blob store), submission checker (worker
+// threads), evaluator, Relay, HTTP server. Used by the CLI (main.ts), the
+// tests, the bench and `npm run cluster`, so they all run the same relay.
 // Leaves out: argument parsing (main.ts).
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
+import { protocolReady } from '../protocol/index.ts';
 import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
+import { DirectoryBlobStore, type BlobStore } from './blob-store.ts';
 import { FileRelayStore } from './file-store.ts';
+import { lineLogger, silentLogger, type Logger } from './log.ts';
+import { PostgresRelayStore } from './postgres-store.ts';
 import { Relay } from './relay.ts';
+import { S3BlobStore, type S3Settings } from './s3-blob-store.ts';
 import { startRelayServer, type RelayServer } from './server.ts';
+import type { RelayStore } from './store.ts';
+
+/** Where the relay keeps its state (docs/deploy.md). */
+export type StoreSettings =
+  /** The embedded default: plain files in the data directory, one relay process. */
+  | { kind: 'file' }
+  | {
+      kind: 'postgres';
+      /** libpq connection string; absent: the PG* environment variables. */
+      connectionString?: string;
+      blobs: BlobSettings;
+      /** Names this replica in the database (diagnostics); default host:pid. */
+      replica?: string;
+      /** Frames up to this size live in the database, larger ones in the blob store (postgres-store.ts). */
+      inlineFrameBytes?: number;
+    };
+
+/** Where a relay on PostgreSQL keeps blobs: a directory (default: <data-dir>/blobs) or an S3-compatible bucket. */
+export type BlobSettings = { kind: 'directory'; dir?: string } | ({ kind: 's3' } & S3Settings);
 
 /** The repository's vite build output. */
 export const DEFAULT_DIST_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
@@ -24,10 +51,17 @@ export interface LaunchOptions {
   run?: Omit<RunConfigInput, 'data'>;
   /** Anything not given keeps its default (limits field by field). */
   relay?: RelayOptionsInput;
+  /** Default: the embedded file store in dataDir. */
+  store?: StoreSettings;
+  /** Worker threads that verify signatures and decode payloads; 0 (the default here) runs them on the event loop. */
+  checkThreads?: number;
   /** Turn the held-out loss measurement off (faster start, e.g. for load tests). */
   evaluate?: boolean;
   now?: () => number;
-  log?: (message: string) => void;
+  /** Structured logs (log.ts). */
+  logger?: Logger;
+  /** Without a logger: the same events as plain lines, to this function (tests). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -48,7 +82,8 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   // The settings as given are checked first, so a bad one is refused even where a stored run would win.
   const requested = buildRunConfig({ ...options.run, data });
   checkRun(requested, relayOptionsFor(requested.model, options.relay));
-  const store = await FileRelayStore.open(options.dataDir);
+  const logger = options.logger ?? (options.log ? lineLogger(options.log, '') : silentLogger());
+  const store = await openStore(options, requested.runId, logger);
   const stored = await store.getRun();
   const config: RunConfig = stored?.config ?? requested;
   if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
@@ -71,16 +106,41 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   }
   const evaluator =
     options.evaluate === false || config.evaluation.batches === 0 ? null : new OrtEvaluator(config.model, dataset.val, config.evaluation);
-  const relay = await Relay.open(store, config, relayOptions, { evaluator, now: options.now, log: options.log });
+  await protocolReady(); // wasm BLAKE2b and sr25519 for what the event loop hashes and checks itself
+  let relay: Relay;
+  try {
+    relay = await Relay.open(store, config, relayOptions, { evaluator, now: options.now, logger, checkThreads: options.checkThreads });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   try {
     return await startRelayServer(relay, {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 8787,
       distDir: options.distDir === undefined ? DEFAULT_DIST_DIR : options.distDir,
-      log: options.log,
+      logger,
     });
   } catch (error) {
     await relay.stop();
     throw error;
   }
+}
+
+function openBlobs(settings: BlobSettings, dataDir: string, runId: string): BlobStore {
+  if (settings.kind === 's3') return new S3BlobStore({ ...settings, prefix: `${settings.prefix}${runId}/` });
+  return new DirectoryBlobStore(join(settings.dir ?? join(dataDir, 'blobs'), runId));
+}
+
+async function openStore(options: LaunchOptions, runId: string, logger: Logger): Promise<RelayStore> {
+  const settings = options.store ?? { kind: 'file' };
+  if (settings.kind === 'file') return FileRelayStore.open(options.dataDir);
+  return PostgresRelayStore.open({
+    connectionString: settings.connectionString,
+    runId,
+    blobs: openBlobs(settings.blobs, options.dataDir, runId),
+    replica: settings.replica ?? `${hostname()}:${process.pid}`,
+    inlineFrameBytes: settings.inlineFrameBytes,
+    logger,
+  });
 }

@@ -7,13 +7,20 @@
 // the model's context…) is refused at start, by the parser the tabs run on
 // GET /api/run, with a message naming the flag (RUN_FLAGS below). Every option
 // of docs/relay.md is a flag; values are checked here, with the flag's name.
+// Storage: the embedded file store in --data-dir by default; `--store
+// postgres` keeps records in PostgreSQL (--database, or the PG* environment
+// variables) and blobs in --blobs (a directory, or s3://bucket/prefix with
+// credentials from the AWS environment variables): docs/deploy.md.
 // Leaves out: the configuration's defaults and checks (config.ts), assembly (launch.ts).
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { GPT_PRESET_NAMES } from '../model/config.ts';
 import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
 import { isValidAddress, type HexHash } from '../protocol/index.ts';
 import { RunConfigError, type RateLimit, type RelayOptionsInput, type RunConfigInput, type ServerLimits } from './config.ts';
-import { launchRelay } from './launch.ts';
+import type { BlobRedirect } from './blob-store.ts';
+import { launchRelay, type BlobSettings, type StoreSettings } from './launch.ts';
+import { jsonLogger, lineLogger } from './log.ts';
 
 /** After the grace period, the relay's own stop (a round close, an evaluation) gets this long before the process exits anyway. */
 const SHUTDOWN_BOUND_MS = 10_000;
@@ -34,6 +41,12 @@ resource limits (docs/relay.md "Resource limits"; rates are BURST/PER_SECOND):
   --connections-per-ip 256  --max-connections 4096  --uploads-per-ip 8  --max-uploads N
   --api-read-rate 600/100  --bulk-read-rate 120/4  --websockets-per-ip 128  --max-websockets 4096
   --websocket-max-message-bytes 1024  --shutdown-grace-ms 5000
+  --check-threads N (signature checks and decoding in N worker threads; default: cores, at most 4; 0: on the event loop)
+storage (docs/deploy.md):
+  --store file|postgres  --database postgresql://…  --replica NAME  --inline-frame-bytes 262144
+  --blobs DIR|s3://BUCKET/PREFIX  --s3-endpoint URL  --s3-region us-east-1  --s3-path-style
+  --blob-redirect none|public:BASE-URL|presigned:SECONDS
+logs: --log-format text|json (text: lines for a terminal; json: one pino object per line)
   --help`;
 
 const FLAGS = {
@@ -86,6 +99,17 @@ const FLAGS = {
   'max-websockets': { type: 'string' },
   'websocket-max-message-bytes': { type: 'string' },
   'shutdown-grace-ms': { type: 'string' },
+  'check-threads': { type: 'string' },
+  store: { type: 'string', default: 'file' },
+  database: { type: 'string' },
+  replica: { type: 'string' },
+  blobs: { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  's3-region': { type: 'string', default: 'us-east-1' },
+  's3-path-style': { type: 'boolean', default: false },
+  'blob-redirect': { type: 'string', default: 'none' },
+  'inline-frame-bytes': { type: 'string' },
+  'log-format': { type: 'string', default: 'text' },
 } as const;
 
 /** The flag behind each field the start-time check can refuse (RunConfigError.field). */
@@ -128,6 +152,62 @@ function listFlag(value: string | undefined): string[] | undefined {
     ?.split(',')
     .map((item) => item.trim())
     .filter(Boolean);
+}
+
+/** --blob-redirect: none | public:<base URL> | presigned:<seconds>. */
+function blobRedirect(text: string): BlobRedirect {
+  if (text === 'none') return { kind: 'none' };
+  if (text.startsWith('public:')) {
+    const baseUrl = text.slice('public:'.length);
+    if (!/^https?:\/\/[^/]+\/(.*\/)?$/.test(baseUrl)) throw new UsageError(`--blob-redirect public:URL needs an http(s) URL ending in /, got ${JSON.stringify(baseUrl)}`);
+    return { kind: 'public', baseUrl };
+  }
+  if (text.startsWith('presigned:')) {
+    const seconds = integerFlag(text.slice('presigned:'.length), 'blob-redirect presigned:', 1)!;
+    if (seconds > 604_800) throw new UsageError('--blob-redirect presigned: S3 signs URLs for at most 604800 s (7 days)');
+    return { kind: 'presigned', expiresSeconds: seconds };
+  }
+  throw new UsageError(`--blob-redirect must be none, public:<base URL> or presigned:<seconds>, got ${JSON.stringify(text)}`);
+}
+
+/** --store and its companions, checked here so a typo never reaches a database. */
+function storeSettings(values: {
+  store: string;
+  database?: string;
+  replica?: string;
+  blobs?: string;
+  's3-endpoint'?: string;
+  's3-region': string;
+  's3-path-style': boolean;
+  'blob-redirect': string;
+  'inline-frame-bytes'?: string;
+}): StoreSettings {
+  const kind = choiceFlag(values.store, 'store', ['file', 'postgres'] as const)!;
+  const postgresOnly = (['database', 'replica', 'blobs', 's3-endpoint', 'inline-frame-bytes'] as const).filter((flag) => values[flag] !== undefined);
+  if (kind === 'file') {
+    if (postgresOnly.length || values['blob-redirect'] !== 'none') throw new UsageError(`--${postgresOnly[0] ?? 'blob-redirect'} needs --store postgres`);
+    return { kind };
+  }
+  const redirect = blobRedirect(values['blob-redirect']);
+  let blobs: BlobSettings;
+  const bucket = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(values.blobs ?? '');
+  if (bucket) {
+    const prefix = bucket[2] ?? '';
+    blobs = {
+      kind: 's3',
+      bucket: bucket[1],
+      prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
+      endpoint: values['s3-endpoint'] ?? null,
+      region: values['s3-region'],
+      forcePathStyle: values['s3-path-style'],
+      redirect,
+    };
+  } else {
+    if (values.blobs?.startsWith('s3:')) throw new UsageError(`--blobs: ${values.blobs} is not s3://<bucket>/<prefix> with a valid bucket name`);
+    if (values['s3-endpoint'] !== undefined || redirect.kind !== 'none') throw new UsageError('--s3-endpoint and --blob-redirect need --blobs s3://…');
+    blobs = { kind: 'directory', dir: values.blobs === undefined ? undefined : resolve(values.blobs) };
+  }
+  return { kind, connectionString: values.database, replica: values.replica, blobs, inlineFrameBytes: integerFlag(values['inline-frame-bytes'], 'inline-frame-bytes') };
 }
 
 async function main(): Promise<'keep-running' | void> {
@@ -197,6 +277,8 @@ async function main(): Promise<'keep-running' | void> {
     limits,
   };
 
+  const logFormat = choiceFlag(values['log-format'], 'log-format', ['text', 'json'] as const);
+  const logger = logFormat === 'json' ? jsonLogger(values.replica ? { replica: values.replica } : {}) : lineLogger((line) => console.log(line));
   let server;
   try {
     server = await launchRelay({
@@ -207,7 +289,9 @@ async function main(): Promise<'keep-running' | void> {
       run,
       relay,
       evaluate: !values['no-eval'],
-      log: (message) => console.log(`[relay] ${message}`),
+      store: storeSettings(values),
+      checkThreads: integerFlag(values['check-threads'], 'check-threads') ?? Math.min(4, availableParallelism()),
+      logger,
     });
   } catch (error) {
     if (!(error instanceof RunConfigError)) throw error;
@@ -219,24 +303,28 @@ async function main(): Promise<'keep-running' | void> {
   }
 
   const info = server.relay.runInfo();
-  console.log(`Tessera relay listening on ${server.url}`);
-  console.log(`  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`);
-  console.log(`  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`);
+  if (logFormat === 'json') {
+    logger.info({ url: server.url, runId: info.runId, model: info.model.name, parameters: info.model.parameterCount, innerSteps: info.innerSteps, quorum: info.swarm.quorum, roundMs: info.roundMs }, `Tessera relay listening on ${server.url}`);
+  } else {
+    console.log(`Tessera relay listening on ${server.url}`);
+    console.log(`  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`);
+    console.log(`  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1); // a second signal does not wait
     stopping = true;
     const grace = server.relay.options.limits.shutdownGraceMs;
-    console.log(`[relay] ${signal}: refusing new requests, ${grace} ms for those in flight…`);
+    logger.info({ signal, graceMs: grace }, 'refusing new requests; finishing those in flight');
     // Whatever happens below (a stuck disk under a round close), the process ends.
     setTimeout(() => {
-      console.error(`[relay] ${signal}: not stopped after ${grace + SHUTDOWN_BOUND_MS} ms; exiting`);
+      logger.error({ signal }, `not stopped after ${grace + SHUTDOWN_BOUND_MS} ms; exiting`);
       process.exit(1);
     }, grace + SHUTDOWN_BOUND_MS).unref();
     server.close().then(
       () => {
-        console.log('[relay] stopped');
+        logger.info('stopped');
         process.exit(0);
       },
       (error: Error) => {

@@ -14,6 +14,7 @@
 //   GET  /api/stats               StatsBody: swarm stats, loss history, recent rounds
 //   GET  /api/health              HealthBody {ok: true}
 //   WS   /api/events              PushEvent: round-opened, round-closed, stats
+//   GET  /metrics                 Prometheus text exposition (metrics.ts; docs/deploy.md)
 //   GET  /*                       the built app; unknown paths without an extension get index.html
 // Every JSON body is a type of src/protocol/api.ts, where the clients' parsers live.
 //
@@ -45,6 +46,8 @@ import { isValidAddress, maxSubmissionBytes, ProtocolError, type HealthBody, typ
 import { ConcurrencyLimit, type AdmissionRefusal } from './admission.ts';
 import { errorResponse, RelayError } from './errors.ts';
 import { APP_HEADERS, apiHeaders, PREFLIGHT_HEADERS } from './http-headers.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { routeLabel } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 import type { Relay } from './relay.ts';
 
@@ -54,7 +57,7 @@ export interface RelayServerOptions {
   port: number;
   /** The built app (vite build output); null serves the API only. */
   distDir: string | null;
-  log?: (message: string) => void;
+  logger?: Logger;
 }
 
 export interface RelayServer {
@@ -165,7 +168,12 @@ function clientErrorFor(error: NodeJS.ErrnoException): RelayError {
 }
 
 export async function startRelayServer(relay: Relay, options: RelayServerOptions): Promise<RelayServer> {
-  const log = options.log ?? (() => {});
+  const logger = options.logger ?? silentLogger();
+  const { metrics } = relay;
+  /** Counts a response body's bytes for /metrics, by route. */
+  const sent = (req: IncomingMessage, bytes: number) => {
+    if (req.method !== 'HEAD') metrics.bytesOut.inc({ route: routeLabel((req.url ?? '/').split('?')[0]) }, bytes);
+  };
   const distDir = options.distDir ? resolve(options.distDir) : null;
   const { limits, corsOrigins } = relay.options;
   const bodyLimit = maxSubmissionBytes(relay.options.maxPayloadBytes);
@@ -215,6 +223,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
 
   const sendJson = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
+    sent(req, Buffer.byteLength(text));
     res.writeHead(status, {
       ...apiHeaders(corsOrigins, req.headers.origin),
       'Content-Type': 'application/json; charset=utf-8',
@@ -233,7 +242,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       return;
     }
     const { status, body, retryAfter } = errorResponse(error);
-    if (status >= 500 && status !== 503) log(`${status} ${body.error.code}: ${(error as Error)?.stack ?? String(error)}`);
+    if (status >= 500 && status !== 503) logger.error({ err: error, status, code: body.error.code }, 'request failed');
     const headers: Record<string, string> = {};
     if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
     // A body we did not read to its end cannot be skipped on a kept-alive connection.
@@ -242,6 +251,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   };
 
   const sendBytes = (req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, headers: Record<string, string>) => {
+    sent(req, bytes.length);
     res.writeHead(200, { ...apiHeaders(corsOrigins, req.headers.origin), 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length, ...headers });
     res.end(req.method === 'HEAD' ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   };
@@ -253,6 +263,12 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       if (first) return first.slice(0, 64);
     }
     return req.socket.remoteAddress ?? 'unknown';
+  };
+
+  /** 302 to object storage: the same bytes (verified by their content-addressed key and the hash the tab checks). */
+  const redirect = (req: IncomingMessage, res: ServerResponse, location: string, headers: Record<string, string>) => {
+    res.writeHead(302, { ...apiHeaders(corsOrigins, req.headers.origin), ...headers, Location: location, 'Content-Length': 0 });
+    res.end();
   };
 
   const spend = (limiter: RateLimiter, ip: string, what: string) => {
@@ -296,11 +312,15 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
           res.end();
           return;
         }
+        const location = await relay.checkpointUrl();
+        if (location) return redirect(req, res, location, headers);
         return sendBytes(req, res, bytes, headers);
       }
       case '/api/updates': {
         const sinceText = url.searchParams.get('since');
         if (sinceText === null || !/^\d{1,10}$/.test(sinceText)) throw new RelayError('bad-request', 'give ?since=<model version>');
+        const location = await relay.updatesUrl(Number(sinceText));
+        if (location) return redirect(req, res, location, { 'Cache-Control': 'no-cache', 'X-Tessera-Latest-Version': String(Number(sinceText) + 1) });
         const { bundle, latest } = await relay.updatesSince(Number(sinceText));
         return sendBytes(req, res, bundle, { 'Cache-Control': 'no-cache', 'X-Tessera-Latest-Version': String(latest) });
       }
@@ -311,12 +331,19 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
         const release = uploads.acquire(ip);
         if (typeof release === 'string') throw admissionError(release, 'uploads');
         uploadSlots.set(res, release);
+        let ack;
         try {
           const frame = await readBody(req, bodyLimit);
-          return sendJson(req, res, 200, await relay.submit(frame));
+          metrics.bytesIn.inc({ route: 'submissions' }, frame.length);
+          ack = await relay.submit(frame);
+        } catch (error) {
+          metrics.refused.inc({ code: errorResponse(error).body.error.code });
+          throw error;
         } finally {
           release();
         }
+        metrics.accepted.inc();
+        return sendJson(req, res, 200, ack);
       }
       case '/api/ledger':
         return sendJson(req, res, 200, relay.leaderboard());
@@ -333,6 +360,16 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       default:
         throw new RelayError('not-found', `no API route ${path}`);
     }
+  };
+
+  /** GET /metrics: the Prometheus text exposition (metrics.ts), under the API's read rate. */
+  const serveMetrics = async (req: IncomingMessage, res: ServerResponse, ip: string): Promise<void> => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new RelayError('method-not-allowed', `${req.method} /metrics: use GET`);
+    spend(apiReadRate, ip, 'requests');
+    const { text, contentType } = await metrics.exposition();
+    sent(req, Buffer.byteLength(text));
+    res.writeHead(200, { ...apiHeaders(corsOrigins, req.headers.origin), 'Content-Type': contentType, 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) });
+    res.end(req.method === 'HEAD' ? undefined : text);
   };
 
   const serveStatic = async (req: IncomingMessage, res: ServerResponse, url: URL, ip: string): Promise<void> => {
@@ -377,6 +414,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       res.end();
       return;
     }
+    sent(req, info.size);
     createReadStream(file)
       .on('error', () => res.destroy())
       .pipe(res);
@@ -390,6 +428,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     const url = parseTarget(req.url);
     const ip = clientIp(req);
     if (url.pathname.startsWith('/api/')) await api(req, res, url, ip);
+    else if (url.pathname === '/metrics') await serveMetrics(req, res, ip);
     else await serveStatic(req, res, url, ip);
   };
 
@@ -493,7 +532,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   // ------------------------------------------------------------------- push
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: limits.webSocketMaxMessageBytes, perMessageDeflate: false });
-  sockets.on('error', (error) => log(`push channel: ${error.message}`));
+  sockets.on('error', (error) => logger.warn({ reason: error.message }, 'push channel error'));
   // ws's own handshake refusals (bad key, version, subprotocol) come here, to be answered as typed errors.
   sockets.on('wsClientError', (error: Error, socket: Duplex) => refuseSocket(socket, new RelayError('bad-request', `WebSocket handshake: ${error.message}`)));
   const alive = new WeakMap<WebSocket, boolean>();
@@ -534,10 +573,15 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   });
   const unsubscribe = relay.subscribe((event) => {
     const text = JSON.stringify(event);
+    let receivers = 0;
     for (const ws of sockets.clients) {
       // A client that cannot keep up misses stats rather than growing our memory; it polls /api/round anyway.
-      if (ws.readyState === ws.OPEN && ws.bufferedAmount < 1 << 20) ws.send(text);
+      if (ws.readyState === ws.OPEN && ws.bufferedAmount < 1 << 20) {
+        ws.send(text);
+        receivers += 1;
+      }
     }
+    metrics.bytesOut.inc({ route: 'events' }, receivers * Buffer.byteLength(text));
   });
   const heartbeat = setInterval(() => {
     for (const ws of sockets.clients) {
@@ -557,7 +601,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       resolvePromise();
     });
   });
-  server.on('error', (error) => log(`server: ${error.message}`));
+  server.on('error', (error) => logger.warn({ reason: error.message }, 'server error'));
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   let closed: Promise<void> | null = null;
