@@ -1,8 +1,8 @@
 // A whole deployment on one machine, for `npm run cluster`, the cluster tests
 // and the bench: PostgreSQL in a private directory (postgres-server.ts), the
 // S3 test server standing in for a bucket (s3-test-server.ts), N relay
-// replicas as child processes sharing both, and HAProxy in front of them —
-// everything on 127.0.0.1.
+// replicas as child processes sharing both, HAProxy in front of them, and
+// optionally scoring workers — everything on 127.0.0.1.
 //
 // HAProxy balances by source address (`balance source`, consistent hashing),
 // so one client always reaches the same replica: per-IP rate limits stay
@@ -33,8 +33,12 @@ export interface LocalClusterOptions {
   port?: number;
   /** Run and relay flags for every replica (src/relay/main.ts), e.g. ['--quorum', '3']. */
   relayArgs?: string[];
+  /** More flags for replica i only (replicaArgs[i]). */
+  replicaArgs?: string[][];
   /** Extra environment for the relays (e.g. a failpoint). */
   relayEnv?: Record<string, string>;
+  /** Scoring workers (npm run scorer) to start; the relays then evaluate through them (--scoring workers). */
+  scorers?: number;
   /** Every output line of every process, with its name. */
   onLine?: (source: string, line: string) => void;
 }
@@ -47,6 +51,7 @@ const TSX = ['--import', 'tsx'];
 
 export class LocalCluster {
   readonly relays: (Child | null)[];
+  readonly scorers: (Child | null)[];
   private s3: Child | null = null;
   private balancer: Child | null = null;
 
@@ -58,6 +63,7 @@ export class LocalCluster {
     readonly balancerPort: number,
   ) {
     this.relays = relayPorts.map(() => null);
+    this.scorers = Array.from({ length: options.scorers ?? 0 }, () => null);
   }
 
   /** Starts database, bucket, replicas and balancer; on any failure stops what started. */
@@ -74,6 +80,7 @@ export class LocalCluster {
       await cluster.startRelay(0);
       await Promise.all(ports.slice(1).map((_, i) => cluster.startRelay(i + 1)));
       if (options.balancer ?? true) await cluster.startBalancer();
+      await Promise.all(cluster.scorers.map((_, i) => cluster.startScorer(i)));
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -96,7 +103,7 @@ export class LocalCluster {
 
   /** Every process of the cluster that is running (the database's postmaster included). */
   pids(): number[] {
-    const children = [this.s3, this.balancer, ...this.relays].filter((c): c is Child => c !== null && c.process.exitCode === null && c.process.signalCode === null);
+    const children = [this.s3, this.balancer, ...this.relays, ...this.scorers].filter((c): c is Child => c !== null && c.process.exitCode === null && c.process.signalCode === null);
     return [...children.map((c) => c.pid), ...(this.postgres.pid ? [this.postgres.pid] : [])];
   }
 
@@ -140,7 +147,9 @@ export class LocalCluster {
       '--replica', `relay-${i}`,
       ...this.blobArgs(),
       ...(this.options.balancer ?? true ? ['--trust-proxy'] : []),
+      ...(this.scorers.length > 0 ? ['--scoring', 'workers'] : []),
       ...(this.options.relayArgs ?? []),
+      ...(this.options.replicaArgs?.[i] ?? []),
     ];
     const relay = await startChild(`relay-${i}`, process.execPath, args, {
       ready: /listening on (http:\/\/127\.0\.0\.1:\d+\/)/,
@@ -149,6 +158,19 @@ export class LocalCluster {
     });
     this.relays[i] = relay;
     return relay;
+  }
+
+  /** Starts scoring worker i (again, after stopScorer). */
+  async startScorer(i: number): Promise<Child> {
+    const args = [...TSX, '--import', './src/node/register-wgsl.mjs', 'src/relay/scorer-main.ts', '--database', this.postgres.connectionString, '--worker', `scorer-${i}`, ...this.blobArgs()];
+    const scorer = await startChild(`scorer-${i}`, process.execPath, args, { ready: /scoring worker \S+ taking jobs/, env: S3_TEST_CREDENTIALS, onLine: this.line(`scorer-${i}`) });
+    this.scorers[i] = scorer;
+    return scorer;
+  }
+
+  async stopScorer(i: number): Promise<void> {
+    await this.scorers[i]?.stop('SIGTERM');
+    this.scorers[i] = null;
   }
 
   /** kill -9 of replica i. */
@@ -178,6 +200,8 @@ export class LocalCluster {
     this.balancer = null;
     await Promise.all(this.relays.map((relay) => relay?.stop('SIGTERM')));
     this.relays.fill(null);
+    await Promise.all(this.scorers.map((scorer) => scorer?.stop('SIGTERM')));
+    this.scorers.fill(null);
     await this.stopS3();
     await this.postgres.stop();
   }

@@ -3,7 +3,8 @@
 // packages in a private directory (socket only, run as the postgres user when
 // we are root), the S3 test server standing in for a bucket, N relay replicas
 // and HAProxy in front, all on 127.0.0.1. Prints the balancer's URL (open it
-// in a WebGPU browser, or point volunteers at it) and each replica's.
+// in a WebGPU browser, or point volunteers at it) and each replica's. With
+// --scorers N, N scoring workers (npm run scorer) run the evaluations.
 // Ctrl-C (or SIGTERM) stops everything in order and exits; the directory
 // keeps the run, so the next start resumes it.
 // Leaves out: more than one machine (docs/deploy.md).
@@ -12,7 +13,7 @@ import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '.
 import { LocalCluster } from './local-cluster.ts';
 import { PostgresUnavailableError } from './postgres-server.ts';
 
-const USAGE = `usage: npm run cluster -- [--replicas 3] [--port 8787 (0: any free port)] [--dir .tessera/cluster] [--blobs s3|directory] [-- relay flags]
+const USAGE = `usage: npm run cluster -- [--replicas 3] [--scorers 0] [--port 8787 (0: any free port)] [--dir .tessera/cluster] [--blobs s3|directory] [-- relay flags]
   relay flags go to every replica (npm run relay -- --help lists them), e.g. -- --quorum 8 --round-ms 60000`;
 
 async function main(): Promise<'keep-running'> {
@@ -20,6 +21,7 @@ async function main(): Promise<'keep-running'> {
     process.argv.slice(2),
     {
       replicas: { type: 'string', default: '3' },
+      scorers: { type: 'string', default: '0' },
       port: { type: 'string', default: '8787' },
       dir: { type: 'string', default: '.tessera/cluster' },
       blobs: { type: 'string', default: 's3' },
@@ -53,6 +55,7 @@ async function main(): Promise<'keep-running'> {
       replicas,
       port: integerFlag(values.port, 'port', 0) || undefined, // 0: a free port
       blobs: choiceFlag(values.blobs, 'blobs', ['s3', 'directory'] as const),
+      scorers: integerFlag(values.scorers, 'scorers', 0),
       relayArgs: positionals,
       onLine: (source, line) => console.log(`[${source}] ${line}`),
     });

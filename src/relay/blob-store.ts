@@ -13,6 +13,7 @@
 //   <prefix>updates/v<version>-<hash>        the round update that made θ(version), as a
 //                                            one-entry catch-up bundle (protocol/bundle.ts):
 //                                            a tab one version behind can fetch it as it is
+//   <prefix>jobs/<hash>                      a scoring job's input (scoring-queue.ts)
 // get() re-hashes what it reads and refuses a mismatch (CorruptStoreError),
 // so a damaged or substituted object is never served. put() is idempotent
 // (same key, same bytes) and resolves only once the object is durable.
@@ -27,12 +28,12 @@ import { hashToHex, payloadHash, type HexHash } from '../protocol/index.ts';
 import { DurableDirectories, readIfExists } from './durable-file.ts';
 import { CorruptStoreError } from './store.ts';
 
-export type BlobKind = 'frames' | 'checkpoints' | 'updates';
+export type BlobKind = 'frames' | 'checkpoints' | 'updates' | 'jobs';
 
 /** The content-addressed key of `bytes` (see the file header). */
 export function blobKey(kind: BlobKind, bytes: Uint8Array, version?: number): string {
   const hash = hashToHex(payloadHash(bytes)).slice(2);
-  if (kind === 'frames') return `frames/${hash}`;
+  if (kind === 'frames' || kind === 'jobs') return `${kind}/${hash}`;
   if (version === undefined || !Number.isSafeInteger(version) || version < 0) throw new RangeError(`${kind} keys need a model version`);
   return `${kind}/v${version}-${hash}`;
 }
@@ -42,13 +43,13 @@ export function checkpointKey(version: number, modelHash: HexHash): string {
   return `checkpoints/v${version}-${modelHash.slice(2)}`;
 }
 
-const KEY_PATTERN = /^(frames\/|(checkpoints|updates)\/v\d{1,10}-)([0-9a-f]{64})$/;
+const KEY_PATTERN = /^((frames|jobs)\/|(checkpoints|updates)\/v\d{1,10}-)([0-9a-f]{64})$/;
 
 /** The hash a key promises, or a RangeError for a key this scheme never makes (e.g. a path trick). */
 export function hashInKey(key: string): string {
   const match = KEY_PATTERN.exec(key);
   if (!match) throw new RangeError(`not a blob key: ${JSON.stringify(key)}`);
-  return match[3];
+  return match[4];
 }
 
 /** Refuses bytes whose BLAKE2b-256 is not the key's. */

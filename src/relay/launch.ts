@@ -11,12 +11,12 @@ import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
 import { protocolReady } from '../protocol/index.ts';
 import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
-import { DirectoryBlobStore, type BlobStore } from './blob-store.ts';
+import { openBlobs, type BlobSettings } from './blob-settings.ts';
 import { FileRelayStore } from './file-store.ts';
 import { lineLogger, silentLogger, type Logger } from './log.ts';
 import { PostgresRelayStore } from './postgres-store.ts';
+import { QueuedEvaluator } from './queued-evaluator.ts';
 import { Relay } from './relay.ts';
-import { S3BlobStore, type S3Settings } from './s3-blob-store.ts';
 import { startRelayServer, type RelayServer } from './server.ts';
 import type { RelayStore } from './store.ts';
 
@@ -35,9 +35,6 @@ export type StoreSettings =
       inlineFrameBytes?: number;
     };
 
-/** Where a relay on PostgreSQL keeps blobs: a directory (default: <data-dir>/blobs) or an S3-compatible bucket. */
-export type BlobSettings = { kind: 'directory'; dir?: string } | ({ kind: 's3' } & S3Settings);
-
 /** The repository's vite build output. */
 export const DEFAULT_DIST_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
 
@@ -55,6 +52,12 @@ export interface LaunchOptions {
   store?: StoreSettings;
   /** Worker threads that verify signatures and decode payloads; 0 (the default here) runs them on the event loop. */
   checkThreads?: number;
+  /**
+   * Where evaluations run: in this process (default), or as jobs for scoring
+   * workers (`npm run scorer`; needs the PostgreSQL store), each given
+   * `timeoutMs` before it counts as the relay's failure.
+   */
+  scoring?: { kind: 'inline' } | { kind: 'workers'; timeoutMs: number };
   /** Turn the held-out loss measurement off (faster start, e.g. for load tests). */
   evaluate?: boolean;
   now?: () => number;
@@ -104,8 +107,17 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
       throw error;
     }
   }
+  const scoring = options.scoring ?? { kind: 'inline' };
+  if (scoring.kind === 'workers' && !(store instanceof PostgresRelayStore)) {
+    await store.close();
+    throw new Error('scoring workers take their jobs from PostgreSQL: use --store postgres');
+  }
   const evaluator =
-    options.evaluate === false || config.evaluation.batches === 0 ? null : new OrtEvaluator(config.model, dataset.val, config.evaluation);
+    options.evaluate === false || config.evaluation.batches === 0
+      ? null
+      : scoring.kind === 'workers' && store instanceof PostgresRelayStore
+        ? new QueuedEvaluator(store.jobs, config, scoring.timeoutMs)
+        : new OrtEvaluator(config.model, dataset.val, config.evaluation);
   await protocolReady(); // wasm BLAKE2b and sr25519 for what the event loop hashes and checks itself
   let relay: Relay;
   try {
@@ -125,11 +137,6 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
     await relay.stop();
     throw error;
   }
-}
-
-function openBlobs(settings: BlobSettings, dataDir: string, runId: string): BlobStore {
-  if (settings.kind === 's3') return new S3BlobStore({ ...settings, prefix: `${settings.prefix}${runId}/` });
-  return new DirectoryBlobStore(join(settings.dir ?? join(dataDir, 'blobs'), runId));
 }
 
 async function openStore(options: LaunchOptions, runId: string, logger: Logger): Promise<RelayStore> {

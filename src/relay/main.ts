@@ -18,9 +18,9 @@ import { GPT_PRESET_NAMES } from '../model/config.ts';
 import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
 import { isValidAddress, type HexHash } from '../protocol/index.ts';
 import { RunConfigError, type RateLimit, type RelayOptionsInput, type RunConfigInput, type ServerLimits } from './config.ts';
-import type { BlobRedirect } from './blob-store.ts';
-import { launchRelay, type BlobSettings, type StoreSettings } from './launch.ts';
+import { launchRelay } from './launch.ts';
 import { jsonLogger, lineLogger } from './log.ts';
+import { STORE_FLAGS, storeSettings } from './store-flags.ts';
 
 /** After the grace period, the relay's own stop (a round close, an evaluation) gets this long before the process exits anyway. */
 const SHUTDOWN_BOUND_MS = 10_000;
@@ -46,6 +46,7 @@ storage (docs/deploy.md):
   --store file|postgres  --database postgresql://…  --replica NAME  --inline-frame-bytes 262144
   --blobs DIR|s3://BUCKET/PREFIX  --s3-endpoint URL  --s3-region us-east-1  --s3-path-style
   --blob-redirect none|public:BASE-URL|presigned:SECONDS
+  --scoring inline|workers (workers: evaluations as jobs for npm run scorer)  --scoring-timeout-ms 60000
 logs: --log-format text|json (text: lines for a terminal; json: one pino object per line)
   --help`;
 
@@ -100,15 +101,9 @@ const FLAGS = {
   'websocket-max-message-bytes': { type: 'string' },
   'shutdown-grace-ms': { type: 'string' },
   'check-threads': { type: 'string' },
-  store: { type: 'string', default: 'file' },
-  database: { type: 'string' },
-  replica: { type: 'string' },
-  blobs: { type: 'string' },
-  's3-endpoint': { type: 'string' },
-  's3-region': { type: 'string', default: 'us-east-1' },
-  's3-path-style': { type: 'boolean', default: false },
-  'blob-redirect': { type: 'string', default: 'none' },
-  'inline-frame-bytes': { type: 'string' },
+  ...STORE_FLAGS,
+  scoring: { type: 'string', default: 'inline' },
+  'scoring-timeout-ms': { type: 'string' },
   'log-format': { type: 'string', default: 'text' },
 } as const;
 
@@ -152,62 +147,6 @@ function listFlag(value: string | undefined): string[] | undefined {
     ?.split(',')
     .map((item) => item.trim())
     .filter(Boolean);
-}
-
-/** --blob-redirect: none | public:<base URL> | presigned:<seconds>. */
-function blobRedirect(text: string): BlobRedirect {
-  if (text === 'none') return { kind: 'none' };
-  if (text.startsWith('public:')) {
-    const baseUrl = text.slice('public:'.length);
-    if (!/^https?:\/\/[^/]+\/(.*\/)?$/.test(baseUrl)) throw new UsageError(`--blob-redirect public:URL needs an http(s) URL ending in /, got ${JSON.stringify(baseUrl)}`);
-    return { kind: 'public', baseUrl };
-  }
-  if (text.startsWith('presigned:')) {
-    const seconds = integerFlag(text.slice('presigned:'.length), 'blob-redirect presigned:', 1)!;
-    if (seconds > 604_800) throw new UsageError('--blob-redirect presigned: S3 signs URLs for at most 604800 s (7 days)');
-    return { kind: 'presigned', expiresSeconds: seconds };
-  }
-  throw new UsageError(`--blob-redirect must be none, public:<base URL> or presigned:<seconds>, got ${JSON.stringify(text)}`);
-}
-
-/** --store and its companions, checked here so a typo never reaches a database. */
-function storeSettings(values: {
-  store: string;
-  database?: string;
-  replica?: string;
-  blobs?: string;
-  's3-endpoint'?: string;
-  's3-region': string;
-  's3-path-style': boolean;
-  'blob-redirect': string;
-  'inline-frame-bytes'?: string;
-}): StoreSettings {
-  const kind = choiceFlag(values.store, 'store', ['file', 'postgres'] as const)!;
-  const postgresOnly = (['database', 'replica', 'blobs', 's3-endpoint', 'inline-frame-bytes'] as const).filter((flag) => values[flag] !== undefined);
-  if (kind === 'file') {
-    if (postgresOnly.length || values['blob-redirect'] !== 'none') throw new UsageError(`--${postgresOnly[0] ?? 'blob-redirect'} needs --store postgres`);
-    return { kind };
-  }
-  const redirect = blobRedirect(values['blob-redirect']);
-  let blobs: BlobSettings;
-  const bucket = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(values.blobs ?? '');
-  if (bucket) {
-    const prefix = bucket[2] ?? '';
-    blobs = {
-      kind: 's3',
-      bucket: bucket[1],
-      prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
-      endpoint: values['s3-endpoint'] ?? null,
-      region: values['s3-region'],
-      forcePathStyle: values['s3-path-style'],
-      redirect,
-    };
-  } else {
-    if (values.blobs?.startsWith('s3:')) throw new UsageError(`--blobs: ${values.blobs} is not s3://<bucket>/<prefix> with a valid bucket name`);
-    if (values['s3-endpoint'] !== undefined || redirect.kind !== 'none') throw new UsageError('--s3-endpoint and --blob-redirect need --blobs s3://…');
-    blobs = { kind: 'directory', dir: values.blobs === undefined ? undefined : resolve(values.blobs) };
-  }
-  return { kind, connectionString: values.database, replica: values.replica, blobs, inlineFrameBytes: integerFlag(values['inline-frame-bytes'], 'inline-frame-bytes') };
 }
 
 async function main(): Promise<'keep-running' | void> {
@@ -290,6 +229,10 @@ async function main(): Promise<'keep-running' | void> {
       relay,
       evaluate: !values['no-eval'],
       store: storeSettings(values),
+      scoring:
+        choiceFlag(values.scoring, 'scoring', ['inline', 'workers'] as const) === 'workers'
+          ? { kind: 'workers', timeoutMs: integerFlag(values['scoring-timeout-ms'], 'scoring-timeout-ms', 1) ?? 60_000 }
+          : { kind: 'inline' },
       checkThreads: integerFlag(values['check-threads'], 'check-threads') ?? Math.min(4, availableParallelism()),
       logger,
     });

@@ -103,6 +103,28 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'evaluation jobs for scoring workers',
+    sql: `
+      CREATE TABLE evaluation_jobs (
+        id          bigserial PRIMARY KEY,
+        run_id      text NOT NULL REFERENCES runs,
+        round       integer NOT NULL,
+        kind        text NOT NULL,
+        input_key   text NOT NULL,
+        status      text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed', 'abandoned')),
+        worker      text,
+        attempts    integer NOT NULL DEFAULT 0,
+        lease_until bigint,
+        result      bytea,
+        error       text,
+        created_at  bigint NOT NULL,
+        finished_at bigint
+      );
+      CREATE INDEX evaluation_jobs_waiting ON evaluation_jobs (id) WHERE status IN ('queued', 'running');
+    `,
+  },
 ];
 
 /** Any lock key works as long as every replica uses the same one. */

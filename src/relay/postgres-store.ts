@@ -44,6 +44,7 @@ import { decodeBundle, encodeBundle, hexToHash, hashToHex, modelHash, type HexHa
 import { blobKey, checkpointKey, type BlobStore } from './blob-store.ts';
 import type { Logger } from './log.ts';
 import { migrate } from './postgres-schema.ts';
+import { ScoringQueue } from './scoring-queue.ts';
 import {
   CorruptStoreError,
   LostClaimError,
@@ -116,11 +117,15 @@ export class PostgresRelayStore implements RelayStore {
     private readonly options: PostgresStoreOptions,
   ) {
     this.lockClass = new DataView(blake2AsU8a(new TextEncoder().encode(options.runId), 64).buffer).getInt32(0, true);
+    this.jobs = new ScoringQueue(pool, options.blobs, options.runId);
   }
 
   get blobs(): BlobStore {
     return this.options.blobs;
   }
+
+  /** The run's queue of evaluation jobs for scoring workers (same database, same blobs). */
+  readonly jobs: ScoringQueue;
 
   /** Connects, runs the migrations the database lacks, and starts listening for other replicas' commits. */
   static async open(options: PostgresStoreOptions): Promise<PostgresRelayStore> {
@@ -418,7 +423,8 @@ export class PostgresRelayStore implements RelayStore {
     const reader = async () => {
       while (next < wanted.length) {
         const i = next++;
-        const frame: Uint8Array | null = wanted[i].frame ?? (await this.options.blobs.get(wanted[i].frame_key));
+        const inline: Buffer | null = wanted[i].frame;
+        const frame = inline ? new Uint8Array(inline.buffer, inline.byteOffset, inline.byteLength) : await this.options.blobs.get(wanted[i].frame_key);
         if (!frame) throw new CorruptStoreError(`round ${round} frame of ${wanted[i].address}`, `blob ${wanted[i].frame_key} is missing`);
         // The row is the database's (its integrity is PostgreSQL's), and a blob is checked against its key.
         out[i] = { address: wanted[i].address, frame, receivedAt: Number(wanted[i].received_at), verifiedBy: wanted[i].verified_by };

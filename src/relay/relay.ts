@@ -280,7 +280,7 @@ export class Relay {
       { round: this.round.round, version: this.round.version, submissions: this.round.submissions.size, ...counts },
       'resumed the open round (fromRecord: trusted by their verification record; checkedNow: checked in full; refused: failed their checks)',
     );
-    if (this.evaluator && !this.evaluations.some((e) => e.version === this.round.version)) this.queueEvaluation(this.round.version, this.params);
+    if (this.evaluator && !this.evaluations.some((e) => e.version === this.round.version)) this.queueEvaluation(this.round.version, this.round.modelHash, this.params);
     this.scheduleDeadline();
     if (this.round.submissions.size >= this.options.quorum) void this.closeRound('quorum');
   }
@@ -683,7 +683,7 @@ export class Relay {
       this.broadcast(this.statsEvent());
       this.scheduleDeadline();
       this.store.prune(state, this.options.keepCheckpoints).catch((error: Error) => this.logger.warn({ reason: error.message }, 'pruning failed'));
-      if (this.evaluator) this.queueEvaluation(version, next);
+      if (this.evaluator) this.queueEvaluation(version, nextHash, next);
     } catch (error) {
       if (error instanceof LostClaimError) {
         // Another relay took the close over (this one lost its database session meanwhile): follow it.
@@ -875,13 +875,13 @@ export class Relay {
     this.scheduleDeadline();
   }
 
-  private queueEvaluation(version: number, params: Float32Array): void {
+  private queueEvaluation(version: number, modelHash: HexHash, params: Float32Array): void {
     const evaluator = this.evaluator!;
     this.evaluation = this.evaluation.then(async () => {
       if (this.stopped) return;
       try {
         const timer = this.metrics.evaluationSeconds.startTimer({ job: 'validation-loss' });
-        const loss = await evaluator.evaluate(params);
+        const loss = await evaluator.evaluate(params, { version, modelHash });
         timer();
         const record = { version, loss, evaluatedAt: this.now() };
         await this.store.appendEvaluation(record);

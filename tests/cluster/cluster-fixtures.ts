@@ -12,8 +12,8 @@ import { LocalCluster, type LocalClusterOptions } from '../../src/cluster/local-
 import { hashToHex, modelHash, type HexHash } from '../../src/protocol/index.ts';
 import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, signedFrame, tempDir, updatePayload, walletFor } from '../unit/relay-fixtures.ts';
 
-/** The unit tier's run (relay-fixtures TEST_RUN) as relay flags. */
-export const TEST_RUN_ARGS = ['--run-id', 'relay-test', '--preset', 'nano', '--inner-steps', '2', '--batch-size', '2', '--seq-len', '32', '--no-eval', '--dist', 'none'];
+/** The unit tier's run (relay-fixtures TEST_RUN) as relay flags, without evaluation. */
+export const TEST_RUN_ARGS = ['--run-id', 'relay-test', '--preset', 'nano', '--inner-steps', '2', '--batch-size', '2', '--seq-len', '32', '--dist', 'none', '--no-eval'];
 
 export interface TestCluster {
   cluster: LocalCluster;
@@ -24,14 +24,17 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(label: string, options: Omit<LocalClusterOptions, 'dir'> & { relayArgs: string[] }): Promise<TestCluster> {
+export async function startTestCluster(
+  label: string,
+  options: Omit<LocalClusterOptions, 'dir'> & { relayArgs: string[]; evaluate?: boolean },
+): Promise<TestCluster> {
   const lines = new Map<string, string[]>();
   const root = tempDir(label);
   chmodSync(root, 0o711); // mkdtemp's 0700 would keep the database's user out of its directory below
   const cluster = await LocalCluster.start({
     ...options,
     dir: join(root, 'cluster'),
-    relayArgs: [...TEST_RUN_ARGS, ...options.relayArgs],
+    relayArgs: [...(options.evaluate ? TEST_RUN_ARGS.filter((a) => a !== '--no-eval') : TEST_RUN_ARGS), ...options.relayArgs],
     onLine: (source, line) => {
       if (!lines.has(source)) lines.set(source, []);
       lines.get(source)!.push(line);
