@@ -2,6 +2,7 @@
 // the model size, or a plain explanation of why WebGPU is not available — as
 // the training Worker, which holds the tab's device, reported them.
 import type { AdapterSummary } from '../worker/protocol.ts';
+import { formatBytes } from './format.ts';
 import type { DeviceView } from './use-device.ts';
 
 const LIMIT_LABELS: [keyof AdapterSummary['limits'], string, 'bytes' | 'count'][] = [
@@ -12,17 +13,10 @@ const LIMIT_LABELS: [keyof AdapterSummary['limits'], string, 'bytes' | 'count'][
   ['maxStorageBuffersPerShaderStage', 'Storage buffers per stage', 'count'],
 ];
 
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(bytes % (1 << 30) ? 1 : 0)} GiB`;
-  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(bytes % (1 << 20) ? 1 : 0)} MiB`;
-  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(bytes % (1 << 10) ? 1 : 0)} KiB`;
-  return `${bytes} B`;
-}
-
 export function DevicePanel({ state }: { state: DeviceView }) {
   return (
-    <section className="panel" aria-labelledby="device-heading" data-testid="device-panel" data-status={state.status}>
-      <h2 id="device-heading">Your GPU</h2>
+    <section className="subpanel" aria-labelledby="device-heading" data-testid="device-panel" data-status={state.status}>
+      <h3 id="device-heading">Your GPU</h3>
       {state.status === 'pending' && <p role="status">Looking for a WebGPU adapter…</p>}
       {state.status === 'failed' && <DeviceProblem problem={state.problem} />}
       {state.status === 'ready' && (

@@ -1,214 +1,141 @@
-// The swarm side of the dashboard. Connected to a relay it shows the open
-// round with its countdown and quorum, what this tab sent per round against
-// the dense float32 size (the compression ratio), swarm statistics (peers,
-// rounds, tokens, tokens/s, contributors), and "my submissions": the relay's
-// ledger for this tab's address joined with this browser's outbox (signed but
-// not yet acknowledged) and this session's refusals. Standalone (no relay
-// served the page) it says so instead of showing numbers.
-import { useEffect, useState } from 'react';
-import type { LedgerEntry } from '../protocol/index.ts';
-import { pendingSubmissions, type OutboxRecord } from '../storage/index.ts';
-import { useAccount } from './chosen-account.ts';
-import { formatBytes } from './device-panel.tsx';
-import { formatCount, formatRate, NONE } from './format.ts';
-import { pageDatabase } from './local-data.ts';
-import { relayWatcher, useRelay, type RelayView } from './relay-watcher.ts';
-import { useTraining, type RoundView, type TrainingView } from './training-feed.ts';
+// "The swarm": everyone's work, as the relay reports it. The open round with
+// its countdown and the quorum in words, tabs training now, rounds closed,
+// contributors, tokens and tokens/s, the shared model's held-out loss per
+// round, the live activity (updates received, rounds closed: push events), the
+// leaderboard (GET /api/ledger: addresses by tokens in the shared model), what
+// the shared model writes, and the model itself to download (safetensors,
+// ONNX and its card: docs/model-download.md). Standalone (no relay served the
+// page) it says so instead of showing numbers.
+// Leaves out: this tab's own work (contribution-panel.tsx).
+import type { LeaderboardRow } from '../protocol/index.ts';
+import { formatCount, formatCountdown, formatRate, NONE } from './format.ts';
+import { LineChart, VALIDATION_COLOR } from './line-chart.tsx';
+import { useRelay, type ActivityItem, type RelayView } from './relay-watcher.ts';
+import { SamplePanel } from './sample-panel.tsx';
+import { shorten, ShortHash } from './short-hash.tsx';
+import { useTraining } from './training-feed.ts';
+import { useNow } from './use-now.ts';
 
 const NOT_CONNECTED = 'not connected to a relay';
 
-function useOutbox(refreshKey: unknown): OutboxRecord[] | null {
-  const [records, setRecords] = useState<OutboxRecord[] | null>(null);
-  useEffect(() => {
-    let live = true;
-    pageDatabase()
-      .then(pendingSubmissions)
-      .then(
-        (list) => live && setRecords(list),
-        () => live && setRecords(null),
-      );
-    return () => {
-      live = false;
-    };
-  }, [refreshKey]);
-  return records;
-}
-
-/** Re-renders every `ms` (for countdowns). */
-export function useNow(ms = 1000): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), ms);
-    return () => clearInterval(timer);
-  }, [ms]);
-  return now;
-}
-
-export function formatCountdown(ms: number): string {
-  const seconds = Math.max(0, Math.ceil(ms / 1000));
-  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
-}
-
-export function RelayPanel({ refreshKey }: { refreshKey: unknown }) {
+export function RelayPanel() {
   const relay = useRelay();
   const view = useTraining();
-  const { account } = useAccount();
-  const address = view.swarmAddress ?? account?.address ?? null;
-  useEffect(() => {
-    if (relay.status === 'connected') relayWatcher().watchAddress(address);
-  }, [relay.status, address]);
-  // The outbox changes when a round's submission is sent, acknowledged or settled.
-  const newest = view.rounds[0];
-  const outbox = useOutbox(`${String(refreshKey)}:${newest?.round}:${newest?.phase}`);
-  if (relay.status !== 'connected') return <StandalonePanel relay={relay} view={view} outbox={outbox} />;
-  return <SwarmPanel relay={relay} view={view} outbox={outbox} address={address} />;
+  if (relay.status !== 'connected') return <StandalonePanel relay={relay} />;
+  return <SwarmPanel relay={relay} address={view.swarmAddress} />;
 }
 
-function SwarmPanel({ relay, view, outbox, address }: { relay: RelayView; view: TrainingView; outbox: OutboxRecord[] | null; address: string | null }) {
-  useNow(); // re-render every second; the countdown reads the clock at render time
-  const now = Date.now();
+/** One line of activity in words. */
+export function activityText(item: ActivityItem): string {
+  return item.kind === 'submission'
+    ? `${shorten(item.address, 6, 4)} sent an update for round ${item.round} (${formatCount(item.tokens)} bytes of text trained)`
+    : `Round ${item.round} closed: ${item.accepted} ${item.accepted === 1 ? 'update' : 'updates'} merged into version ${item.version} of the shared model`;
+}
+
+function SwarmPanel({ relay, address }: { relay: RelayView; address: string | null }) {
+  const now = useNow();
   const round = relay.round;
-  const dense = relay.run ? relay.run.model.parameterCount * 4 : null;
-  const sent = view.lastSent;
-  const sentBytes = sent?.frameBytes ?? null;
-  const ratio = dense !== null && sentBytes ? dense / sentBytes : null;
   return (
     <section className="panel" aria-labelledby="relay-heading" data-testid="relay-panel" data-connected="true">
-      <h2 id="relay-heading">Swarm</h2>
-      <p className="muted small">
-        Run <strong>{relay.run?.runId}</strong>: {relay.run?.model.name} ({formatCount(relay.run?.model.parameterCount ?? null)} parameters), H ={' '}
-        {relay.run?.innerSteps} inner steps per round, quorum {relay.run?.swarm.quorum}.
-      </p>
+      <h2 id="relay-heading">The swarm</h2>
       {relay.problem && <p className="note">{relay.problem}</p>}
-      <dl className="figures">
+      <dl className="figures explained">
         <div>
           <dt>Round {round?.round ?? ''} closes in</dt>
           <dd data-testid="round-countdown" data-round={round?.round ?? ''}>
             {round ? (round.closing ? 'closing…' : formatCountdown(round.deadline - now)) : NONE}
           </dd>
+          <dd className="why">…or sooner: a round closes as soon as {round ? formatCount(round.quorum) : 'enough'} updates are in.</dd>
         </div>
         <div>
-          <dt>Submissions this round</dt>
+          <dt>Updates this round</dt>
           <dd data-testid="round-submissions">{round ? `${round.submissions} of ${round.quorum}` : NONE}</dd>
+          <dd className="why">The round closes when {round ? formatCount(round.quorum) : 'enough'} updates are in or at the deadline, whichever comes first.</dd>
         </div>
         <div>
-          <dt>Sent per round (this tab)</dt>
-          <dd data-testid="bytes-per-round" data-bytes={sentBytes ?? ''} data-round={sent?.round ?? ''}>
-            {sentBytes === null ? NONE : formatBytes(sentBytes)}
+          <dt>Training now</dt>
+          <dd data-testid="swarm-trainers" data-count={relay.stats?.trainers ?? ''}>
+            {formatCount(relay.stats?.trainers ?? null)}
           </dd>
-        </div>
-        <div>
-          <dt>Dense float32 update</dt>
-          <dd data-testid="dense-bytes" data-bytes={dense ?? ''}>
-            {dense === null ? NONE : formatBytes(dense)}
-          </dd>
-        </div>
-        <div>
-          <dt>Compression ratio</dt>
-          <dd data-testid="compression-ratio" data-ratio={ratio ?? ''}>
-            {ratio === null ? NONE : `${ratio.toFixed(0)}×`}
-          </dd>
-        </div>
-        <div>
-          <dt>Peers connected</dt>
-          <dd data-testid="swarm-peers">{formatCount(relay.stats?.peers ?? null)}</dd>
+          <dd className="why">Tabs that sent an update in this round or the last one. Pages open: {formatCount(relay.stats?.peers ?? null)} (viewers too).</dd>
         </div>
         <div>
           <dt>Rounds closed</dt>
           <dd data-testid="swarm-rounds">{formatCount(relay.version)}</dd>
+          <dd className="why">Each closed round made a new version of the shared model.</dd>
         </div>
         <div>
           <dt>Contributors</dt>
           <dd data-testid="swarm-contributors">{formatCount(relay.contributors)}</dd>
+          <dd className="why">Addresses with at least one update in the shared model.</dd>
         </div>
         <div>
-          <dt>Swarm tokens</dt>
+          <dt>Text trained</dt>
           <dd data-testid="swarm-tokens">{formatCount(relay.stats?.tokens ?? null)}</dd>
-        </div>
-        <div>
-          <dt>Swarm tokens/s</dt>
-          <dd data-testid="swarm-tokens-per-second">{formatRate(relay.swarmTokensPerSecond, 'tok/s')}</dd>
+          <dd className="why">
+            Bytes of text the swarm has trained on{relay.swarmTokensPerSecond === null ? '' : `, ${formatRate(relay.swarmTokensPerSecond, 'B/s')} lately`}.
+          </dd>
         </div>
       </dl>
-      <h3>My submissions</h3>
-      {address === null ? (
-        <p className="muted" data-testid="no-submissions">
-          No account yet: join the swarm (or choose an account) to see your submissions.
-        </p>
-      ) : (
-        <Submissions address={address} ledger={relay.ledger} outbox={outbox} rounds={view.rounds} />
-      )}
+      <LineChart
+        title="The shared model's loss on held-out text, per round"
+        xLabel="version (rounds closed)"
+        yLabel="loss (nats/byte)"
+        series={[{ label: 'shared model', x: relay.losses.x, y: relay.losses.y, color: VALIDATION_COLOR, points: true }]}
+        revision={relay.revision}
+        integerX
+        testId="global-loss-chart"
+      />
+      <p className="muted small">
+        Measured by the relay after every round on text no tab trains on (nats per byte: lower is better). This is the swarm's progress.
+      </p>
+      <h3>Lately</h3>
+      <Activity items={relay.activity} />
+      <h3>Leaderboard</h3>
+      <Leaderboard rows={relay.leaderboard} you={address} />
+      <SamplePanel />
+      <ModelDownload relay={relay} />
     </section>
   );
 }
 
-interface SubmissionRow {
-  round: number;
-  bytes: number | null;
-  status: string;
-  state: 'accepted' | 'pending' | 'outbox' | 'refused' | 'working';
-}
-
-function statusOfRound(r: RoundView): SubmissionRow['state'] | null {
-  switch (r.phase) {
-    case 'refused':
-      return 'refused';
-    case 'trained':
-    case 'sending':
-    case 'retrying':
-      return 'working';
-    default:
-      return null; // acknowledged / closed: the ledger has it
-  }
-}
-
-function Submissions({ address, ledger, outbox, rounds }: { address: string; ledger: LedgerEntry[] | null; outbox: OutboxRecord[] | null; rounds: RoundView[] }) {
-  const rows = new Map<number, SubmissionRow>();
-  const framed = new Map(rounds.map((r) => [r.round, r.frameBytes]));
-  for (const line of ledger ?? []) {
-    rows.set(line.round, {
-      round: line.round,
-      bytes: framed.get(line.round) ?? line.payloadBytes, // the frame this session sent, else the relay's payload count
-      status: line.status === 'accepted' ? `accepted into model v${line.version}` : 'received; the round is open',
-      state: line.status,
-    });
-  }
-  for (const entry of outbox ?? []) {
-    if (entry.address !== address || rows.has(entry.round)) continue;
-    rows.set(entry.round, {
-      round: entry.round,
-      bytes: entry.frameBytes,
-      status: entry.attempts === 0 ? 'signed, in the outbox: sending' : `in the outbox: retrying (${entry.attempts} failed: ${entry.lastError ?? 'unknown'})`,
-      state: 'outbox',
-    });
-  }
-  for (const r of rounds) {
-    const state = statusOfRound(r);
-    if (!state || rows.has(r.round)) continue;
-    rows.set(r.round, {
-      round: r.round,
-      bytes: r.frameBytes,
-      status: state === 'refused' ? `not sent: ${r.code ?? 'refused'}` : r.phase === 'trained' ? 'trained; compressing and signing' : 'sending',
-      state,
-    });
-  }
-  const list = [...rows.values()].sort((a, b) => b.round - a.round).slice(0, 20);
-  if (list.length === 0) return <p className="muted" data-testid="no-submissions">None yet: the first one goes out after this tab's first round.</p>;
+function Activity({ items }: { items: ActivityItem[] }) {
+  if (items.length === 0) return <p className="muted" data-testid="swarm-activity">Nothing yet: updates appear here as tabs send them.</p>;
   return (
-    <table className="checks" data-testid="submissions">
+    <ul className="activity" data-testid="swarm-activity">
+      {items.map((item) => (
+        <li key={item.key} data-kind={item.kind}>
+          <time dateTime={new Date(item.at).toISOString()}>{new Date(item.at).toLocaleTimeString()}</time> {activityText(item)}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function Leaderboard({ rows, you, limit = 10 }: { rows: LeaderboardRow[] | null; you: string | null; limit?: number }) {
+  if (rows === null) return <p className="muted">Reading the leaderboard…</p>;
+  if (rows.length === 0) return <p className="muted" data-testid="leaderboard">No one yet: the first round's updates will lead it.</p>;
+  return (
+    <table className="checks leaderboard" data-testid="leaderboard">
+      <caption className="visually-hidden">Addresses by bytes of text trained in the shared model</caption>
       <thead>
         <tr>
-          <th scope="col">round</th>
-          <th scope="col">size</th>
-          <th scope="col">status</th>
+          <th scope="col">#</th>
+          <th scope="col">address</th>
+          <th scope="col">rounds</th>
+          <th scope="col">text trained</th>
         </tr>
       </thead>
       <tbody>
-        {list.map((row) => (
-          <tr key={row.round} data-round={row.round} data-state={row.state}>
-            <td>{row.round}</td>
-            <td>{row.bytes === null ? NONE : formatBytes(row.bytes)}</td>
-            <td>{row.status}</td>
+        {rows.slice(0, limit).map((row, i) => (
+          <tr key={row.address} data-you={row.address === you}>
+            <td>{i + 1}</td>
+            <td>
+              <ShortHash value={row.address} label="address" />
+              {row.address === you ? ' (you)' : ''}
+            </td>
+            <td>{formatCount(row.rounds)}</td>
+            <td>{formatCount(row.tokens)} bytes</td>
           </tr>
         ))}
       </tbody>
@@ -216,15 +143,37 @@ function Submissions({ address, ledger, outbox, rounds }: { address: string; led
   );
 }
 
-function StandalonePanel({ relay, view, outbox }: { relay: RelayView; view: TrainingView; outbox: OutboxRecord[] | null }) {
-  const dense = view.ready ? view.ready.parameterCount * 4 : null;
+function ModelDownload({ relay }: { relay: RelayView }) {
+  return (
+    <div data-testid="model-download">
+      <h3>Take the model home</h3>
+      <p className="muted small">
+        Version {relay.version ?? NONE} of the shared model{relay.modelHash ? <>, fingerprint <ShortHash value={relay.modelHash} label="model hash" /></> : null}. It loads in
+        PyTorch or onnxruntime (see docs/model-download.md in the Tessera repository).
+      </p>
+      <p className="controls">
+        <a className="button-link" href="/api/model.safetensors" download data-testid="download-safetensors">
+          Download (safetensors)
+        </a>
+        <a className="button-link" href="/api/model.onnx" download data-testid="download-onnx">
+          Download (ONNX)
+        </a>
+        <a href="/api/model.json" data-testid="download-card">
+          model card (JSON)
+        </a>
+      </p>
+    </div>
+  );
+}
+
+function StandalonePanel({ relay }: { relay: RelayView }) {
   return (
     <section className="panel" aria-labelledby="relay-heading" data-testid="relay-panel" data-connected="false">
-      <h2 id="relay-heading">Swarm</h2>
+      <h2 id="relay-heading">The swarm</h2>
       <p className="note" role="status">
         {relay.status === 'probing'
           ? 'Looking for a relay at this address…'
-          : 'Not connected to a relay: this tab trains on its own. Round, upload and swarm figures appear when a relay serves this page (npm start).'}
+          : 'Not connected to a relay: this tab trains on its own. Rounds, other tabs and the shared model appear when a relay serves this page (npm start).'}
       </p>
       <dl className="figures">
         <div>
@@ -232,53 +181,15 @@ function StandalonePanel({ relay, view, outbox }: { relay: RelayView; view: Trai
           <dd className="placeholder">{NOT_CONNECTED}</dd>
         </div>
         <div>
-          <dt>Sent per round</dt>
+          <dt>Training now</dt>
           <dd className="placeholder">{NOT_CONNECTED}</dd>
         </div>
         <div>
-          <dt>Dense update size</dt>
-          <dd data-testid="dense-bytes">{dense === null ? NONE : formatBytes(dense)}</dd>
-        </div>
-        <div>
-          <dt>Compression ratio</dt>
-          <dd className="placeholder">{NOT_CONNECTED}</dd>
-        </div>
-        <div>
-          <dt>Peers</dt>
-          <dd className="placeholder">{NOT_CONNECTED}</dd>
-        </div>
-        <div>
-          <dt>Rounds</dt>
-          <dd className="placeholder">{NOT_CONNECTED}</dd>
-        </div>
-        <div>
-          <dt>Swarm tokens</dt>
+          <dt>Rounds closed</dt>
           <dd className="placeholder">{NOT_CONNECTED}</dd>
         </div>
       </dl>
-      <h3>My submissions</h3>
-      {outbox === null && <p className="muted">Reading the outbox…</p>}
-      {outbox?.length === 0 && <p className="muted" data-testid="no-submissions">None: submissions start when a relay runs rounds.</p>}
-      {outbox && outbox.length > 0 && (
-        <table className="checks" data-testid="submissions">
-          <thead>
-            <tr>
-              <th scope="col">round</th>
-              <th scope="col">size</th>
-              <th scope="col">status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {outbox.map((r) => (
-              <tr key={r.id}>
-                <td>{r.round}</td>
-                <td>{formatBytes(r.frameBytes)}</td>
-                <td>{r.attempts === 0 ? 'waiting to send' : `retrying (${r.attempts} failed: ${r.lastError ?? 'unknown'})`}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <SamplePanel />
     </section>
   );
 }

@@ -1,18 +1,30 @@
 // Watches the relay that served the page (same origin) and keeps the page's
-// view of it, a snapshot React reads (useRelay): the run, the open round with its deadline, swarm statistics, the global validation loss
-// per model version, closed rounds, contributors, and one address's ledger.
+// view of it, a snapshot React reads (useRelay): the run, the open round with
+// its deadline, swarm statistics (tabs training now among them), the global
+// validation loss per model version, closed rounds, contributors, the
+// leaderboard, the live activity (submissions and closes as their push events
+// arrive), the global model's latest text sample, and one address's ledger.
 // It needs no training: the demo screen on a machine that only displays uses
 // it alone. Push events (WebSocket /api/events) say when something changed;
 // the history behind them comes from GET /api/stats, /api/round and
-// /api/ledger/:address (read through the protocol's parsers, via RelayClient),
+// /api/ledger, /api/ledger/:address and /api/sample (read through the
+// protocol's parsers, via RelayClient),
 // refreshed at most once at a time (a burst of events costs one
 // refresh, plus one more if events arrived during it).
 // A page served without a relay (vite preview, a static host) finds no
 // /api/run and stays 'absent': the app then trains standalone.
 // Leaves out: training and signing (training-feed.ts), the tab's own bytes.
 import { useSyncExternalStore } from 'react';
-import type { LedgerEntry, PushEvent, RoundStatus, RoundSummary, StatsEvent, SwarmRunInfo } from '../protocol/index.ts';
+import type { LeaderboardRow, LedgerEntry, PushEvent, RoundStatus, RoundSummary, SampleBody, StatsEvent, SwarmRunInfo } from '../protocol/index.ts';
 import { RelayClient } from '../swarm/relay-client.ts';
+
+/** One line of the swarm's live activity, newest first in RelayView.activity. */
+export type ActivityItem =
+  | { kind: 'submission'; key: string; at: number; address: string; round: number; tokens: number }
+  | { kind: 'round-closed'; key: string; at: number; round: number; accepted: number; version: number };
+
+/** Lines of live activity kept. */
+const ACTIVITY_LENGTH = 12;
 
 export interface RelayView {
   status: 'probing' | 'connected' | 'absent';
@@ -20,7 +32,7 @@ export interface RelayView {
   problem: string | null;
   run: SwarmRunInfo | null;
   /** The open round (a round-opened event does not say when it opened, so neither does this). */
-  round: Omit<RoundStatus, 'openedAt'> | null;
+  round: Omit<RoundStatus, 'openedAt' | 'now'> | null;
   /** Latest push stats: connected tabs, submissions this round, tokens across the run, latest loss. */
   stats: Omit<StatsEvent, 'type'> | null;
   /** The relay's model version and hash. */
@@ -36,6 +48,12 @@ export interface RelayView {
   swarmTokensPerSecond: number | null;
   /** The watched address's submissions as the relay recorded them, newest first. */
   ledger: LedgerEntry[] | null;
+  /** Addresses by tokens contributed, as GET /api/ledger ranks them. */
+  leaderboard: LeaderboardRow[] | null;
+  /** What happened lately, newest first: submissions received and rounds closed. */
+  activity: ActivityItem[];
+  /** The global model's latest text sample (one per model version). */
+  sample: SampleBody | null;
   revision: number;
 }
 
@@ -56,8 +74,19 @@ function initial(): RelayView {
     contributors: null,
     swarmTokensPerSecond: null,
     ledger: null,
+    leaderboard: null,
+    activity: [],
+    sample: null,
     revision: 0,
   };
+}
+
+/** The activity with new items added (newest first, one line per key). */
+export function withActivity(activity: readonly ActivityItem[], items: readonly ActivityItem[]): ActivityItem[] {
+  const seen = new Set(activity.map((item) => item.key));
+  const fresh = items.filter((item) => !seen.has(item.key));
+  if (fresh.length === 0) return activity as ActivityItem[];
+  return [...fresh, ...activity].sort((a, b) => b.at - a.at).slice(0, ACTIVITY_LENGTH);
 }
 
 /** Tokens trained per wall-clock second between the first and the last of the recent closes. */
@@ -143,13 +172,20 @@ export class RelayWatcher {
         this.refreshSoon();
         break;
       case 'round-closed':
-        this.update({ version: event.version, modelHash: event.modelHash });
+        this.update({
+          version: event.version,
+          modelHash: event.modelHash,
+          activity: withActivity(this.view.activity, [
+            { kind: 'round-closed', key: `closed:${event.round}`, at: Date.now(), round: event.round, accepted: event.accepted, version: event.version },
+          ]),
+        });
         this.refreshSoon();
         break;
       case 'stats': {
         const lossChanged = event.loss !== (this.view.stats?.loss ?? null);
         const round = this.view.round && this.view.round.round === event.round ? { ...this.view.round, submissions: event.submissions } : this.view.round;
-        this.update({ stats: { round: event.round, peers: event.peers, submissions: event.submissions, tokens: event.tokens, loss: event.loss }, round });
+        const { type: _type, ...stats } = event;
+        this.update({ stats, round, activity: withActivity(this.view.activity, submissionItems(event)) });
         if (lossChanged) this.refreshSoon();
         break;
       }
@@ -179,16 +215,19 @@ export class RelayWatcher {
   private async refresh(): Promise<void> {
     const address = this.address;
     try {
-      const [stats, round, ledger] = await Promise.all([
+      const [stats, round, ledger, leaderboard] = await Promise.all([
         this.client.stats(),
         this.client.round(),
         address ? this.client.ledger(address) : Promise.resolve(null),
+        this.client.leaderboard(),
       ]);
       const rounds = [...stats.rounds].sort((a, b) => a.round - b.round);
       const losses = [...stats.losses].sort((a, b) => a.version - b.version);
       this.update({
         problem: null,
-        stats: { round: stats.round, peers: stats.peers, submissions: stats.submissions, tokens: stats.tokens, loss: stats.loss },
+        stats: { round: stats.round, peers: stats.peers, trainers: stats.trainers, recent: stats.recent, submissions: stats.submissions, tokens: stats.tokens, loss: stats.loss },
+        activity: withActivity(this.view.activity, [...submissionItems(stats), ...closedRoundItems(rounds)]),
+        leaderboard,
         round,
         version: round.version,
         modelHash: round.modelHash,
@@ -201,12 +240,33 @@ export class RelayWatcher {
     } catch (error) {
       this.update({ problem: `could not read the relay's figures: ${(error as Error).message}` });
     }
+    if (this.view.version !== null && this.view.sample?.version !== this.view.version) await this.fetchSample();
+  }
+
+  /** The global model's sample for the current version (the relay writes it on the first request). */
+  private async fetchSample(): Promise<void> {
+    try {
+      const sample = await this.client.sample();
+      if (sample.version >= (this.view.sample?.version ?? -1)) this.update({ sample });
+    } catch {
+      // No sample this time (the relay may be busy closing a round); the next refresh asks again.
+    }
   }
 
   close(): void {
     this.events?.close();
     this.events = null;
   }
+}
+
+/** The stats event's newest submissions as activity lines. */
+function submissionItems(stats: Pick<StatsEvent, 'recent'>): ActivityItem[] {
+  return stats.recent.map((s) => ({ kind: 'submission', key: `submission:${s.round}:${s.address}`, at: s.receivedAt, address: s.address, round: s.round, tokens: s.tokens }));
+}
+
+/** The latest closed rounds as activity lines (a page opened after them still shows what happened lately). */
+function closedRoundItems(rounds: readonly RoundSummary[]): ActivityItem[] {
+  return rounds.slice(-ACTIVITY_LENGTH).map((r) => ({ kind: 'round-closed', key: `closed:${r.round}`, at: r.closedAt, round: r.round, accepted: r.submissions, version: r.version }));
 }
 
 let shared: RelayWatcher | null = null;

@@ -1,21 +1,53 @@
-// A text sample on request: readable evidence that training works (gibberish
-// at first, then word shapes, then words). With a relay it comes from the
-// swarm's current global model; standalone, from this tab's own model.
+// "What the model writes": readable evidence that training works (gibberish
+// at first, then word shapes, then words). With a relay it is the shared
+// model's own sample, written by the relay once per model version (GET
+// /api/sample), so this page downloads no inference engine for it; standalone
+// the page writes one on request from this tab's model with onnxruntime-web
+// (loaded only then). Bytes that do not form printable characters show as
+// "·" (readable-text.ts), never as replacement characters.
+// Leaves out: sampling itself (the relay's sample-writer.ts, use-sample.ts).
 import { useState } from 'react';
+import { continuationBytes } from '../protocol/index.ts';
+import { readableText } from './readable-text.ts';
 import { useRelay } from './relay-watcher.ts';
 import { useTraining } from './training-feed.ts';
 import { useSample } from './use-sample.ts';
 
 export function SamplePanel() {
-  const view = useTraining();
   const relay = useRelay();
-  const fromRelay = relay.status === 'connected';
-  const [sample, generate] = useSample(fromRelay ? 'relay' : 'worker');
-  const [temperature, setTemperature] = useState(0.8);
-  const hasModel = fromRelay ? relay.run !== null : view.ready !== null && (view.state === 'training' || view.state === 'paused');
   return (
-    <section className="panel" aria-labelledby="sample-heading" data-testid="sample-panel" data-status={sample.status}>
-      <h2 id="sample-heading">What the model writes</h2>
+    <div className="sample-panel" data-testid="sample-panel">
+      <h3>What the model writes</h3>
+      {relay.status === 'connected' ? <SharedModelSample /> : <TabModelSample />}
+    </div>
+  );
+}
+
+function SharedModelSample() {
+  const { sample } = useRelay();
+  if (!sample) return <p className="muted">The relay writes a sample with every new version of the shared model; waiting for one…</p>;
+  const written = readableText(continuationBytes(sample.continuation));
+  return (
+    <>
+      <blockquote className="sample" data-testid="sample-text" data-origin={`shared model v${sample.version}`} data-readable={written.readableShare}>
+        {sample.prompt}
+        {written.text}
+      </blockquote>
+      <p className="muted small">
+        Version {sample.version} of the shared model, continuing "{sample.prompt.trim()}" at temperature {sample.temperature}; {Math.round(written.readableShare * 100)} % of
+        its bytes form readable characters ("·" marks the others).
+      </p>
+    </>
+  );
+}
+
+function TabModelSample() {
+  const view = useTraining();
+  const [sample, generate] = useSample();
+  const [temperature, setTemperature] = useState(0.8);
+  const hasModel = view.ready !== null && (view.state === 'training' || view.state === 'paused');
+  return (
+    <>
       <div className="controls">
         <button type="button" onClick={() => void generate({ temperature })} disabled={!hasModel || sample.status === 'working'} data-testid="generate-sample">
           Generate a sample
@@ -23,14 +55,13 @@ export function SamplePanel() {
         <label>
           Temperature{' '}
           <select value={temperature} onChange={(e) => setTemperature(Number(e.target.value))}>
-            <option value={0}>0 (greedy)</option>
+            <option value={0}>0 (always the likeliest byte)</option>
             <option value={0.5}>0.5</option>
             <option value={0.8}>0.8</option>
             <option value={1}>1.0</option>
           </select>
         </label>
       </div>
-      {fromRelay && <p className="muted small">Written by the swarm's current global model, downloaded from the relay.</p>}
       {!hasModel && <p className="muted">Start training to see what the model writes.</p>}
       {sample.status === 'working' && <p role="status">Writing with onnxruntime-web…</p>}
       {sample.text !== null && (
@@ -44,6 +75,6 @@ export function SamplePanel() {
           Could not write a sample: {sample.error}
         </p>
       )}
-    </section>
+    </>
   );
 }

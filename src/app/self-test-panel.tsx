@@ -6,8 +6,8 @@ export function SelfTestPanel({ device, state }: { device: DeviceView; state: Se
   if (device.status !== 'ready') return null;
   const verdict = state.status === 'done' ? (state.result.ok ? 'pass' : 'fail') : state.status;
   return (
-    <section className="panel" aria-labelledby="selftest-heading" data-testid="self-test" data-verdict={verdict}>
-      <h2 id="selftest-heading">GPU self-test</h2>
+    <section className="subpanel" aria-labelledby="selftest-heading" data-testid="self-test" data-verdict={verdict}>
+      <h3 id="selftest-heading">GPU self-test</h3>
       {state.status === 'running' && <p role="status">Checking the GPU's arithmetic against the reference…</p>}
       {state.status === 'error' && <p role="alert">The self-test could not run: {state.message}</p>}
       {state.status === 'done' && (

@@ -3,7 +3,7 @@
 // the outbox, settings and the guest key.
 import { useState } from 'react';
 import { clearAll, StorageError } from '../storage/index.ts';
-import { formatBytes } from './device-panel.tsx';
+import { formatBytes } from './format.ts';
 import { pageDatabase, useStorageUsage } from './local-data.ts';
 import { useTraining } from './training-feed.ts';
 
@@ -28,8 +28,8 @@ export function StoragePanel({ refreshKey, onCleared }: { refreshKey: unknown; o
   };
 
   return (
-    <section className="panel" aria-labelledby="storage-heading" data-testid="storage-panel">
-      <h2 id="storage-heading">Local data</h2>
+    <section className="subpanel" aria-labelledby="storage-heading" data-testid="storage-panel">
+      <h3 id="storage-heading">Data this browser keeps</h3>
       <p data-testid="storage-usage">
         {usage === 'pending' && 'Measuring…'}
         {usage === null && 'This browser does not report storage use.'}

@@ -13,11 +13,17 @@
 // Timing: the first inner step after the page opened is marked
 // (performance.mark 'tessera:first-inner-step', measured from navigation
 // start, with a mark per preparation phase) and logged once.
+// History: the loss series of a run are saved now and then (src/storage/
+// chart-history.ts) and read back when the same run starts again, so a reload
+// continues the curve. Activity: the steps of the last minute give the GPU's
+// busy share and wall-clock tokens/s (gpu-activity.ts).
 // Leaves out: the relay's own figures (relay-watcher.ts).
 import { useSyncExternalStore } from 'react';
+import { loadChartHistory, saveChartHistory } from '../storage/index.ts';
 import { explainWalletError, signerFor, WalletError, type WalletAccount } from '../wallet/index.ts';
 import { TrainingClient } from '../worker/client.ts';
 import type { AdapterSummary, PauseReason, ProgressPhase, RoundPhase, SelfTestResult, SwarmSetup, TrainingSetup, TrainingState, WorkerEvent } from '../worker/protocol.ts';
+import { activityOver, trimIntervals, type Activity, type WorkInterval } from './gpu-activity.ts';
 import { pageDatabase } from './local-data.ts';
 import { relayWatcher } from './relay-watcher.ts';
 
@@ -27,6 +33,8 @@ type EventOf<K extends WorkerEvent['kind']> = Extract<WorkerEvent, { kind: K }>;
 const MAX_POINTS = 20_000;
 /** Steps averaged for tokens/s and GFLOP/s: smooths SwiftShader's and the browser's jitter. */
 const RATE_WINDOW = 8;
+/** How often new chart points are saved (and when the page is hidden): a reload loses at most this much of the curve. */
+const HISTORY_SAVE_MS = 15_000;
 
 export interface Series {
   x: number[];
@@ -82,7 +90,12 @@ export interface TrainingView {
   stepsThisSession: number;
   innerLoss: Series; // per step
   validationLoss: Series; // local evaluations, by step
+  /** Tokens per second of the last steps while training (the GPU's rate, pauses and waits excluded). */
   tokensPerSecond: number | null;
+  /** Swarm: the last round's work — the GPU's share of the round's time and its tokens over the round's wall time. */
+  roundWork: EventOf<'round-work'> | null;
+  /** Swarm: the GPU's busy share per round (x = round). */
+  busyShare: Series;
   gflops: number | null;
   tokensThisSession: number;
   lastCheckpoint: EventOf<'checkpoint'> | null;
@@ -113,6 +126,8 @@ const initial = (): TrainingView => ({
   innerLoss: { x: [], y: [] },
   validationLoss: { x: [], y: [] },
   tokensPerSecond: null,
+  roundWork: null,
+  busyShare: { x: [], y: [] },
   gflops: null,
   tokensThisSession: 0,
   lastCheckpoint: null,
@@ -122,6 +137,13 @@ const initial = (): TrainingView => ({
 });
 
 function push(series: Series, x: number, y: number): void {
+  // A resumed run repeats steps past its checkpoint: the newer points replace the saved ones from there on.
+  if (series.x.length && series.x[series.x.length - 1] >= x) {
+    let keep = series.x.length;
+    while (keep > 0 && series.x[keep - 1] >= x) keep--;
+    series.x.length = keep;
+    series.y.length = keep;
+  }
   series.x.push(x);
   series.y.push(y);
   if (series.x.length > MAX_POINTS) {
@@ -136,9 +158,73 @@ export class TrainingFeed {
   private readonly recent: EventOf<'step'>[] = [];
   private readonly snapshotWaiters: ((event: EventOf<'snapshot'>) => void)[] = [];
   private swarmAccount: WalletAccount | null = null;
+  /** Steps of the last minute, oldest first (gpu-activity.ts). */
+  private readonly work: WorkInterval[] = [];
+  /** When this session's first step started (ms since the epoch). */
+  private workSince: number | null = null;
+  /** The run whose chart history this page keeps, once its session is ready. */
+  private historyRunId: string | null = null;
+  private historyTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(readonly client: TrainingClient = new TrainingClient()) {
     client.subscribe((event) => this.apply(event));
+    if (typeof document !== 'undefined') {
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'hidden') void this.saveHistory();
+      });
+    }
+  }
+
+  /** The GPU's busy share and wall-clock tokens/s over the last minute (null before the first step). */
+  activity(now = Date.now()): Activity | null {
+    trimIntervals(this.work, now);
+    return activityOver(this.work, now, this.workSince);
+  }
+
+  /**
+   * Shows the run's saved chart points before the ones this session drew
+   * (once per run): the page calls it as soon as it knows the relay's run, so
+   * a reload shows the curve before training resumes; a session's 'ready'
+   * calls it too. Points at or past `until` (beyond the checkpoint the run
+   * resumes from: they will be trained again) are left out.
+   */
+  async showHistory(runId: string, until = Infinity): Promise<void> {
+    if (this.historyRunId === runId) return;
+    this.historyRunId = runId;
+    try {
+      const saved = await loadChartHistory(await pageDatabase(), runId);
+      if (!saved || this.historyRunId !== runId) return;
+      for (const [series, old] of [
+        [this.view.innerLoss, saved.innerLoss],
+        [this.view.validationLoss, saved.validationLoss],
+      ] as const) {
+        const first = series.x[0] ?? Infinity;
+        const keep = old.x.findIndex((x) => x >= Math.min(until, first));
+        const n = keep === -1 ? old.x.length : keep;
+        series.x.unshift(...old.x.slice(0, n));
+        series.y.unshift(...old.y.slice(0, n));
+      }
+      this.update({});
+    } catch {
+      // A missing history only costs the old part of the curve.
+    }
+  }
+
+  private scheduleHistorySave(): void {
+    if (this.historyTimer !== null || this.historyRunId === null) return;
+    this.historyTimer = setTimeout(() => void this.saveHistory(), HISTORY_SAVE_MS);
+  }
+
+  private async saveHistory(): Promise<void> {
+    if (this.historyTimer !== null) clearTimeout(this.historyTimer);
+    this.historyTimer = null;
+    const runId = this.historyRunId;
+    if (runId === null || this.view.innerLoss.x.length === 0) return;
+    try {
+      await saveChartHistory(await pageDatabase(), runId, this.view.innerLoss, this.view.validationLoss);
+    } catch {
+      // Losing the curve's history is not worth interrupting training for.
+    }
   }
 
   /** Forwards the page's relay push events to the Worker while it runs the swarm's rounds. */
@@ -195,9 +281,12 @@ export class TrainingFeed {
           }
           this.update({ ready: event, mode: event.mode, error: null, lastStep: null });
         } else this.update({ ready: event, mode: event.mode, error: null });
+        // Swarm steps are global: a repeated step replaces its saved point as it arrives (push).
+        void this.showHistory(event.runId, event.mode === 'standalone' ? (event.resumedFromStep ?? 0) : Infinity);
         break;
       }
       case 'status':
+        if (event.state === 'stopped' || event.state === 'paused') void this.saveHistory();
         this.update({
           // The Worker runs from page open (it holds the GPU) and answers pause/resume with its status:
           // until this page starts or joins, its 'stopped' means nothing ran yet.
@@ -210,6 +299,10 @@ export class TrainingFeed {
       case 'step': {
         if (this.view.firstStepMs === null) this.markFirstStep(event.at);
         push(this.view.innerLoss, event.step, event.loss);
+        this.workSince ??= event.at - event.ms;
+        this.work.push({ end: event.at, ms: event.ms, tokens: event.tokens });
+        trimIntervals(this.work, event.at);
+        this.scheduleHistorySave();
         this.recent.push(event);
         if (this.recent.length > RATE_WINDOW) this.recent.shift();
         const ms = this.recent.reduce((sum, s) => sum + s.ms, 0);
@@ -227,6 +320,7 @@ export class TrainingFeed {
       }
       case 'evaluation':
         push(this.view.validationLoss, event.step, event.loss);
+        this.scheduleHistorySave();
         this.update({});
         break;
       case 'checkpoint':
@@ -259,6 +353,10 @@ export class TrainingFeed {
         });
         break;
       }
+      case 'round-work':
+        push(this.view.busyShare, event.round, event.busyShare);
+        this.update({ roundWork: event });
+        break;
       case 'model':
         this.update({ model: event });
         break;
@@ -279,8 +377,15 @@ export class TrainingFeed {
     }
   }
 
-  start(setup: TrainingSetup): void {
+  /** A new session: its activity starts from nothing (the charts keep their points). */
+  private resetActivity(): void {
     this.recent.length = 0;
+    this.work.length = 0;
+    this.workSince = null;
+  }
+
+  start(setup: TrainingSetup): void {
+    this.resetActivity();
     this.swarmAccount = null;
     this.update({ error: null, warning: null, progress: null, state: 'preparing', mode: 'standalone', swarmAddress: null });
     this.client.start(setup);
@@ -289,7 +394,7 @@ export class TrainingFeed {
   /** Swarm mode: the Worker runs the relay's rounds; `account` signs them (it must be setup.address). */
   join(setup: SwarmSetup, account: WalletAccount): void {
     if (account.address !== setup.address) throw new Error('the joining account must be the one that signs');
-    this.recent.length = 0;
+    this.resetActivity();
     this.swarmAccount = account;
     this.listenToRelay();
     this.update({ error: null, warning: null, walletProblem: null, progress: null, state: 'preparing', mode: 'swarm', swarmAddress: account.address });

@@ -1,26 +1,35 @@
-// Training controls: start (standalone) or join (swarm) / pause / resume /
-// stop, the throttle, the pause options (hidden tab, battery), progress for
-// every preparation phase and wait, live figures (step, loss, tokens/s,
-// GFLOP/s, time to the first step, this tab's model version and hash) and the
-// Worker's errors with their advice and a restart button when restarting can
-// help.
+// "What is happening" — the top of the dashboard: one plain paragraph on what
+// the swarm and this tab are doing right now, and the controls: join (swarm)
+// or start (standalone), pause / resume / stop, the GPU share, the pause
+// options, with the download a join costs said before the button is pressed.
+// Progress for every preparation phase and wait, the Worker's errors with
+// their advice (and a restart button when restarting can help), and, where
+// this browser cannot train, what to use instead (browser-advice.ts).
+// "Pause on battery" holds from the moment the page knows it runs on battery,
+// joined or not (the client keeps the reason for the Worker: worker/client.ts);
+// "Train anyway" lifts it for this visit.
 // When a relay served this page the tab trains for the swarm: "Join the swarm"
-// signs with the account chosen in the wallet panel (or makes a guest key),
-// and a reload rejoins by itself until the user presses Stop (autoJoin).
+// signs with the account chosen under "Who gets the credit" (or makes a guest
+// key), and a reload rejoins by itself until the user presses Stop (autoJoin).
+// Leaves out: the figures of this tab's work (contribution-panel.tsx) and of
+// the swarm (relay-panel.tsx).
 import { useEffect, useId, useState } from 'react';
 import type { DeviceView } from './use-device.ts';
 import { pageDatabase, type SettingsState } from './local-data.ts';
-import { trainingFeed, useTraining } from './training-feed.ts';
+import { trainingFeed, useTraining, type TrainingView } from './training-feed.ts';
 import { standaloneSetup, swarmSetup } from './training-setup.ts';
 import { ProgressBar } from './progress-bar.tsx';
-import { formatCount, formatLoss, formatRate } from './format.ts';
-import { useRelay } from './relay-watcher.ts';
+import { formatBytes, formatCount, formatCountdown } from './format.ts';
+import { useRelay, type RelayView } from './relay-watcher.ts';
 import { chosenAccount, useAccount } from './chosen-account.ts';
+import { browserAdvice } from './browser-advice.ts';
+import { joinDownload, pageEncoding, useDownloadSizes } from './join-download.ts';
+import { useNow } from './use-now.ts';
 import { watchPauseConditions } from '../worker/pause-conditions.ts';
 import { MIN_THROTTLE } from '../storage/index.ts';
 import { chooseAccount, explainWalletError, guestAccount, type WalletAccount } from '../wallet/index.ts';
 
-const PAUSE_TEXT = { user: 'you paused it', hidden: 'the tab is hidden', battery: 'the computer runs on battery' } as const;
+const PAUSE_TEXT = { user: 'you paused it', hidden: 'the tab is hidden', battery: 'this computer runs on battery' } as const;
 
 /**
  * One automatic rejoin per page load, and none after a join by hand: join()
@@ -29,20 +38,54 @@ const PAUSE_TEXT = { user: 'you paused it', hidden: 'the tab is hidden', battery
  */
 let autoJoinTried = false;
 
+/** The open round in words: what closes it and when. */
+export function roundSentence(relay: RelayView, now: number): string {
+  const round = relay.round;
+  if (!round) return 'Waiting for the relay to open a round.';
+  if (round.closing) return `Round ${round.round} is closing: the relay is merging its updates into the shared model.`;
+  return `Round ${round.round} is open: it closes when ${formatCount(round.quorum)} updates are in or in ${formatCountdown(round.deadline - now)}, whichever comes first (${formatCount(round.submissions)} in so far).`;
+}
+
+function pausedBecause(view: TrainingView): string {
+  return `Paused because ${view.pausedFor.map((reason) => PAUSE_TEXT[reason]).join(' and ')}.`;
+}
+
+function tabSentence(view: TrainingView, swarm: boolean): string {
+  switch (view.state) {
+    case 'idle':
+      return swarm ? 'Your tab is not training yet.' : 'Your tab is not training yet. Start it below.';
+    case 'preparing':
+      return 'Your tab is getting ready to train.';
+    case 'training':
+      // No step count here: this sentence is a live region, and a screen reader should hear changes of state, not every step.
+      return 'Your tab is training: its figures are under "Your contribution".';
+    case 'paused':
+      return pausedBecause(view);
+    case 'stopped':
+      return 'Your tab stopped training.';
+    case 'failed':
+      return 'Your tab stopped because of a problem (below).';
+  }
+}
+
 export function TrainingPanel({ device, settings }: { device: DeviceView; settings: SettingsState }) {
   const feed = trainingFeed();
   const view = useTraining(feed);
   const relay = useRelay();
+  const now = useNow();
   const { account, loaded: accountLoaded } = useAccount();
   const throttleId = useId();
   const [setupError, setSetupError] = useState<string | null>(null);
+  /** "Train anyway": this visit ignores the battery. */
+  const [batteryOverride, setBatteryOverride] = useState(false);
   const { pauseWhenHidden, pauseOnBattery, throttle, autoJoin } = settings.settings;
   const swarm = relay.status === 'connected';
+  const sizes = useDownloadSizes();
 
   useEffect(() => {
     if (!settings.loaded) return;
-    return watchPauseConditions(feed.client, { pauseWhenHidden, pauseOnBattery });
-  }, [feed, settings.loaded, pauseWhenHidden, pauseOnBattery]);
+    return watchPauseConditions(feed.client, { pauseWhenHidden, pauseOnBattery: pauseOnBattery && !batteryOverride });
+  }, [feed, settings.loaded, pauseWhenHidden, pauseOnBattery, batteryOverride]);
 
   const start = () => {
     const adapter = device.status === 'ready' ? device.adapter : null;
@@ -86,32 +129,42 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
 
   const running = view.state === 'training' || view.state === 'paused' || view.state === 'preparing';
   const userPaused = view.pausedFor.includes('user');
+  const onBattery = view.pausedFor.includes('battery');
   const canStart = device.status === 'ready' && settings.loaded && !running && relay.status !== 'probing';
   const restart = swarm ? () => void join(account) : start;
+  const run = relay.run;
+  const download = swarm && run && sizes ? joinDownload(sizes, run.swarm.data.trainUrl, 4 * run.model.parameterCount, pageEncoding()) : null;
+  const share = Math.round(throttle * 100);
 
   return (
     <section className="panel" aria-labelledby="training-heading" data-testid="training-panel" data-state={view.state} data-mode={swarm ? 'swarm' : 'standalone'}>
-      <h2 id="training-heading">Training</h2>
+      <h2 id="training-heading">What is happening</h2>
       {swarm ? (
-        <p className="muted" data-testid="swarm-summary">
-          Connected to the relay at <strong>{location.host}</strong>: this tab trains run <strong>{relay.run?.runId}</strong> with the swarm and sends signed, compressed
-          updates.{' '}
-          {view.mode === 'swarm' && view.swarmAddress ? (
-            <>
-              Signing as <span className="address">{view.swarmAddress}</span>.
-            </>
-          )
-          : account ? (
-            `Joining signs with ${account.kind === 'guest' ? 'your guest key' : `${account.name ?? 'your account'} (${account.source})`}.`
-          ) : (
-            'Joining creates a guest key unless you choose an account in the Wallet panel.'
-          )}
+        <p className="lead" data-testid="swarm-summary">
+          Everyone here trains one shared model, run <strong>{run?.runId}</strong>: a language model of {formatCount(run?.model.parameterCount ?? null)} numbers learning to
+          write English, one byte at a time, from the Brown corpus. Each tab trains its own copy for a few steps, sends what it learned (a few kilobytes), and the relay
+          merges everyone's updates into the next shared model. <span data-testid="round-sentence">{roundSentence(relay, now)}</span>{' '}
+          <span data-testid="trainers-sentence">
+            {relay.stats ? `${formatCount(relay.stats.trainers)} ${relay.stats.trainers === 1 ? 'tab is' : 'tabs are'} training now.` : ''}
+          </span>
         </p>
       ) : (
-        <p className="muted">
-          Standalone: this tab trains its own copy of the model on the Brown corpus. Not connected to a relay, so nothing is sent anywhere.
+        <p className="lead">
+          {relay.status === 'probing'
+            ? 'Looking for a relay at this address…'
+            : 'No relay served this page, so this tab trains its own copy of the model on the Brown corpus and nothing leaves this browser.'}
         </p>
       )}
+      <p className="lead" role="status" data-testid="tab-sentence">
+        {view.state === 'paused' ? (
+          <span data-testid="paused-because">{pausedBecause(view)}</span>
+        ) : (
+          tabSentence(view, swarm)
+        )}
+      </p>
+
+      {device.status === 'failed' && <NoWebGpu problem={device.problem} swarm={swarm} />}
+
       <div className="controls">
         {!running && swarm && (
           <button type="button" onClick={() => void join(account)} disabled={!canStart || !accountLoaded} data-testid="join-swarm">
@@ -138,8 +191,27 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
             Stop
           </button>
         )}
+      </div>
+      {!running && swarm && download && (
+        <p className="muted small" data-testid="join-download" data-bytes={download.total}>
+          Joining downloads about <strong>{formatBytes(download.total)}</strong> ({download.parts.map((p) => `${p.what} ${formatBytes(p.bytes)}`).join(', ')}), then a few
+          kilobytes per round. Joining signs with{' '}
+          {account ? (account.kind === 'guest' ? 'your guest key' : `${account.name ?? 'your account'} (${account.source})`) : 'a guest key made in this browser, unless you choose an account under "Who gets the credit"'}.
+        </p>
+      )}
+      {onBattery && (
+        <div className="note-box" role="status" data-testid="battery-pause">
+          <p>
+            Paused: this computer runs on battery, and "Pause on battery power" is on. Training drains a battery fast.
+          </p>
+          <button type="button" className="secondary" onClick={() => setBatteryOverride(true)} data-testid="train-anyway">
+            Train anyway
+          </button>
+        </div>
+      )}
+      <div className="throttle-row">
         <label htmlFor={throttleId} className="throttle">
-          GPU share: <strong>{Math.round(throttle * 100)}%</strong>
+          GPU share: <strong>{share} %</strong>
         </label>
         <input
           id={throttleId}
@@ -149,20 +221,32 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
           step={0.05}
           value={throttle}
           data-testid="throttle"
-          aria-valuetext={`${Math.round(throttle * 100)} percent of the time`}
+          aria-describedby={`${throttleId}-help`}
+          aria-valuetext={`${share} percent of the time`}
           onChange={(e) => {
             const value = Number(e.target.value);
             void settings.set('throttle', value);
             feed.client.setThrottle(value);
           }}
         />
+        <span id={`${throttleId}-help`} className="muted small">
+          {share === 100 ? 'The GPU trains whenever there is work.' : `After every step the GPU rests, so it trains ${share} % of the time.`}
+        </span>
       </div>
       <div className="options">
         <label>
           <input type="checkbox" checked={pauseWhenHidden} onChange={(e) => void settings.set('pauseWhenHidden', e.target.checked)} /> Pause when this tab is hidden
         </label>
         <label>
-          <input type="checkbox" checked={pauseOnBattery} onChange={(e) => void settings.set('pauseOnBattery', e.target.checked)} /> Pause on battery power
+          <input
+            type="checkbox"
+            checked={pauseOnBattery}
+            onChange={(e) => {
+              setBatteryOverride(false);
+              void settings.set('pauseOnBattery', e.target.checked);
+            }}
+          />{' '}
+          Pause on battery power
         </label>
       </div>
 
@@ -171,7 +255,7 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
           The training settings in this page's address are not valid: {setupError}
         </p>
       )}
-      {view.progress && <ProgressBar {...view.progress} />}
+      {view.progress && <ProgressBar {...view.progress} quorum={relay.round?.quorum ?? null} />}
       {view.walletProblem && (
         <div role="alert" className="problem" data-testid="wallet-problem" data-code={view.walletProblem.code} data-round={view.walletProblem.round}>
           <p>
@@ -179,11 +263,6 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
           </p>
           <p>{view.walletProblem.advice}</p>
         </div>
-      )}
-      {view.state === 'paused' && (
-        <p role="status" data-testid="paused-because">
-          Paused because {view.pausedFor.map((reason) => PAUSE_TEXT[reason]).join(' and ')}.
-        </p>
       )}
       {view.error && (
         <div role="alert" className="problem" data-testid="training-error" data-code={view.error.code}>
@@ -203,9 +282,8 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
           {view.warning.message} {view.warning.advice}
         </p>
       )}
-
       {view.ready && (
-        <p className="muted" data-testid="model-summary">
+        <p className="muted small" data-testid="model-summary">
           Model <strong>{view.ready.preset}</strong>: {formatCount(view.ready.parameterCount)} parameters, batch {view.ready.batchSize} × {view.ready.seqLen} bytes
           {view.ready.mode === 'swarm'
             ? view.ready.resumedFromVersion !== null
@@ -217,54 +295,24 @@ export function TrainingPanel({ device, settings }: { device: DeviceView; settin
           .
         </p>
       )}
-      {view.ready?.compression && (
-        <p className="muted small" data-testid="compression-path" data-path={view.ready.compression.path}>
-          Compresses its updates on the <strong>{view.ready.compression.path === 'gpu' ? 'GPU' : 'CPU'}</strong>: {view.ready.compression.reason}.
-        </p>
-      )}
-      {view.model && (
-        <p className="muted small" data-testid="model-hash" data-version={view.model.version} data-hash={view.model.modelHash}>
-          This tab holds model <strong>v{view.model.version}</strong> <span className="address">{view.model.modelHash}</span>
-          {relay.version !== null &&
-            (relay.version === view.model.version && relay.modelHash === view.model.modelHash
-              ? ' — the same bits as the relay\'s.'
-              : ` — the relay is at v${relay.version}.`)}
-        </p>
-      )}
-      <dl className="figures">
-        <div>
-          <dt>Step</dt>
-          <dd data-testid="step-count" data-steps={view.stepsThisSession}>
-            {view.lastStep ? formatCount(view.lastStep.step + 1) : '—'}
-          </dd>
-        </div>
-        <div>
-          <dt>Inner loss</dt>
-          <dd data-testid="last-loss">{formatLoss(view.lastStep?.loss)}</dd>
-        </div>
-        <div>
-          <dt>Tokens/s</dt>
-          <dd data-testid="tokens-per-second">{formatRate(view.tokensPerSecond, 'tok/s')}</dd>
-        </div>
-        <div>
-          <dt>Compute</dt>
-          <dd data-testid="gflops">{view.gflops === null ? '—' : `${view.gflops.toFixed(2)} GFLOP/s`}</dd>
-        </div>
-        <div>
-          <dt>Tokens this session</dt>
-          <dd>{formatCount(view.tokensThisSession)}</dd>
-        </div>
-        <div>
-          <dt>Last checkpoint</dt>
-          <dd data-testid="last-checkpoint">{view.lastCheckpoint ? `step ${view.lastCheckpoint.step}` : 'none yet'}</dd>
-        </div>
-        <div>
-          <dt>Page open → first step</dt>
-          <dd data-testid="time-to-first-step" data-ms={view.firstStepMs ?? ''}>
-            {view.firstStepMs === null ? '—' : `${(view.firstStepMs / 1000).toFixed(1)} s`}
-          </dd>
-        </div>
-      </dl>
     </section>
+  );
+}
+
+/** This browser cannot train: what to use instead, in plain words; the technical reason stays in the device details. */
+function NoWebGpu({ problem, swarm }: { problem: { code: string; message: string; advice: string }; swarm: boolean }) {
+  const advice = browserAdvice(problem.code, navigator.userAgent, window.isSecureContext);
+  return (
+    <div className="problem" role="alert" data-testid="no-webgpu" data-code={problem.code}>
+      <p>
+        <strong>This browser cannot train the model.</strong> {advice.headline}
+      </p>
+      <ul>
+        {advice.steps.map((step) => (
+          <li key={step}>{step}</li>
+        ))}
+      </ul>
+      {swarm && <p>You can still watch the swarm below.</p>}
+    </div>
   );
 }

@@ -1,43 +1,30 @@
-// Text samples, written by onnxruntime-web (wasm) from one of two models:
-//   relay   the swarm's current global model θ(v), downloaded from the relay
-//           (GET /api/checkpoint, hash-checked) — what the dashboard and the
-//           demo screen show when a relay served the page, training or not;
-//   worker  the model this tab's Worker trains standalone (a snapshot).
-// onnxruntime-web is imported lazily, so the dashboard loads without it.
+// Text samples from the model this tab's Worker trains standalone (a
+// snapshot of its parameters), written by onnxruntime-web's wasm build,
+// imported only when a sample is asked for — the dashboard and the demo
+// screen load without it. (With a relay the relay writes the shared model's
+// samples: relay-watcher.ts reads them.)
+// Bytes that do not form printable characters show as "·" (readable-text.ts).
+// Leaves out: the relay's samples of the shared model (relay-watcher.ts reads them).
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { GptConfig } from '../model/config.ts';
-import { gptConfigOf } from '../protocol/run-spec.ts';
-import { relayWatcher } from './relay-watcher.ts';
+import { readableText } from './readable-text.ts';
 import { trainingFeed } from './training-feed.ts';
 
 export interface SampleState {
   status: 'idle' | 'working' | 'done' | 'error';
   text: string | null;
-  /** Which model wrote it: "step 12" (standalone) or "global model v3" (relay). */
+  /** Which model wrote it: "step 12". */
   origin: string | null;
-  /** The model version (relay) or training step (standalone) it came from. */
+  /** The training step it came from. */
   step: number | null;
+  /** Share of its bytes that form printable characters. */
+  readableShare: number | null;
   error: string | null;
 }
 
 export const DEFAULT_PROMPT = 'The ';
 
-export type SampleSource = 'relay' | 'worker';
-
-async function modelFor(source: SampleSource): Promise<{ config: GptConfig; params: Float32Array; step: number; origin: string }> {
-  if (source === 'relay') {
-    const relay = relayWatcher();
-    const run = relay.getSnapshot().run;
-    if (!run) throw new Error('the relay has not described its run yet');
-    const checkpoint = await relay.client.checkpoint();
-    return { config: gptConfigOf(run.swarm), params: checkpoint.params, step: checkpoint.version, origin: `global model v${checkpoint.version}` };
-  }
-  const snapshot = await trainingFeed().snapshot();
-  return { config: snapshot.config, params: snapshot.params, step: snapshot.step, origin: `step ${snapshot.step}` };
-}
-
-export function useSample(source: SampleSource): [SampleState, (options?: { temperature?: number; maxNewBytes?: number }) => Promise<void>] {
-  const [state, setState] = useState<SampleState>({ status: 'idle', text: null, origin: null, step: null, error: null });
+export function useSample(): [SampleState, (options?: { temperature?: number; maxNewBytes?: number }) => Promise<void>] {
+  const [state, setState] = useState<SampleState>({ status: 'idle', text: null, origin: null, step: null, readableShare: null, error: null });
   const busy = useRef(false);
   const live = useRef(true);
   useEffect(() => {
@@ -46,28 +33,26 @@ export function useSample(source: SampleSource): [SampleState, (options?: { temp
       live.current = false;
     };
   }, []);
-  const generate = useCallback(
-    async (options: { temperature?: number; maxNewBytes?: number } = {}) => {
-      if (busy.current) return;
-      busy.current = true;
-      setState((s) => ({ ...s, status: 'working', error: null }));
+  const generate = useCallback(async (options: { temperature?: number; maxNewBytes?: number } = {}) => {
+    if (busy.current) return;
+    busy.current = true;
+    setState((s) => ({ ...s, status: 'working', error: null }));
+    try {
+      const snapshot = await trainingFeed().snapshot();
+      const [ort, { TextSampler }] = await Promise.all([import('onnxruntime-web/wasm'), import('../sample/text-sampler.ts')]);
+      const sampler = await TextSampler.create(ort, snapshot.config, snapshot.params);
       try {
-        const model = await modelFor(source);
-        const { TextSampler } = await import('../sample/text-sampler.ts');
-        const sampler = await TextSampler.create(model.config, model.params);
-        try {
-          const text = await sampler.generate(DEFAULT_PROMPT, { maxNewBytes: options.maxNewBytes ?? 120, temperature: options.temperature ?? 0.8, seed: model.step });
-          if (live.current) setState({ status: 'done', text: DEFAULT_PROMPT + text, origin: model.origin, step: model.step, error: null });
-        } finally {
-          await sampler.release();
-        }
-      } catch (error) {
-        if (live.current) setState((s) => ({ ...s, status: 'error', error: (error as Error).message }));
+        const bytes = await sampler.generate(DEFAULT_PROMPT, { maxNewBytes: options.maxNewBytes ?? 120, temperature: options.temperature ?? 0.8, seed: snapshot.step });
+        const written = readableText(bytes);
+        if (live.current) setState({ status: 'done', text: DEFAULT_PROMPT + written.text, origin: `step ${snapshot.step}`, step: snapshot.step, readableShare: written.readableShare, error: null });
       } finally {
-        busy.current = false;
+        await sampler.release();
       }
-    },
-    [source],
-  );
+    } catch (error) {
+      if (live.current) setState((s) => ({ ...s, status: 'error', error: (error as Error).message }));
+    } finally {
+      busy.current = false;
+    }
+  }, []);
   return [state, generate];
 }

@@ -62,8 +62,8 @@ export function WalletPanel({ refreshKey }: { refreshKey: unknown }) {
     });
 
   return (
-    <section className="panel" aria-labelledby="wallet-heading" data-testid="wallet-panel">
-      <h2 id="wallet-heading">Wallet</h2>
+    <section className="subpanel" aria-labelledby="wallet-heading" data-testid="wallet-panel">
+      <h3 id="wallet-heading">Who gets the credit</h3>
       {account ? (
         <div data-testid="wallet-account" data-kind={account.kind}>
           <p>

@@ -53,7 +53,7 @@ function localAfterRound(global: Float32Array, seed: number): Float32Array {
 }
 
 /** A valid update with random positions and values, as replica `seed` might send. */
-function syntheticUpdate(manifest: TensorManifest, config: CompressConfig, seed: number): CompressedUpdate {
+export function syntheticUpdate(manifest: TensorManifest, config: CompressConfig, seed: number): CompressedUpdate {
   const random = mulberry32(seed);
   const tensors = manifest.map((entry): CompressedTensor => {
     const mode = tensorMode(entry, config);

@@ -1,25 +1,32 @@
-// `npm run bench -- [matmul|step|compress|relay|restart …] [--json] [--budget-ms N] [filters]`
-// Benches: matmul, step, compress, relay, restart (all when none is named). With
-// --json the last line of stdout is one JSON object. Filters (each bench
-// reads those it knows): --models nano,tiny  --shapes 512x512x512,…
-// --submissions 10,100  --stores file,postgres  --replicas 1,3  --in-flight 64
-// --check-threads N  --B 4  --T 64  --stored 2400  --repeat 5.
+// `npm run bench -- [matmul|step|compress|download|relay|restart|throttle|shards …] [--json] [--budget-ms N] [filters]`
+// Benches: matmul, step, compress, download, relay, restart, throttle, shards
+// (all when none is named). With --json the last line of stdout is one JSON
+// object. Filters (each bench reads those it knows): --models nano,tiny
+// --shapes 512x512x512,…  --submissions 10,100 (download: 4,16,100)
+// --stores file,postgres  --replicas 1,3  --in-flight 64  --check-threads N
+// --B 4  --T 64  --stored 2400  --repeat 5.
 // Leaves out: the measurements themselves (one file per bench).
 import { GPT_PRESET_NAMES } from '../model/config.ts';
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
 import { benchCompress } from './compress.ts';
+import { benchDownload } from './download.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchRelay } from './relay.ts';
 import { benchRestart } from './restart.ts';
 import type { BenchOptions } from './report.ts';
+import { benchShards } from './shards.ts';
 import { benchStep } from './step.ts';
+import { benchThrottle } from './throttle.ts';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   matmul: benchMatmul,
   step: benchStep,
   compress: benchCompress,
+  download: benchDownload,
   relay: benchRelay,
   restart: benchRestart,
+  throttle: benchThrottle,
+  shards: benchShards,
 };
 
 const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--json] [--budget-ms 1500]

@@ -11,7 +11,7 @@ export interface BenchOptions {
   /** Filters from the command line (main.ts); each bench reads those it knows, undefined: its defaults. */
   models?: GptPresetName[]; // --models nano,tiny
   shapes?: [number, number, number][]; // --shapes MxKxN,… (matmul)
-  submissions?: number[]; // --submissions 10,100 (relay)
+  submissions?: number[]; // --submissions 10,100 (relay; download: R)
   stores?: ('file' | 'postgres')[]; // --stores file,postgres (relay)
   replicas?: number[]; // --replicas 1,3 (relay, postgres rows)
   inFlight?: number; // --in-flight 64 (relay)

@@ -3,6 +3,9 @@
 // step, and the matmul kernel's GFLOP/s at the preset's MLP shape on the same
 // adapter in the same run. step_gflops / matmul_gflops shows how much the
 // non-matmul kernels and dispatch overhead cost around the matmuls.
+// reference_ms is the same step on the plain-TypeScript reference GPT (the
+// simulator's CPU engine, src/sim/engine.ts) on one CPU thread: on a software
+// adapter it decides which engine the simulator's long runs use.
 import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
 import { GptGpu } from '../model/gpt-gpu.ts';
@@ -13,6 +16,7 @@ import { prepareMatmulForward } from '../kernels/matmul.ts';
 import { printTable, round, timeIt, type BenchOptions } from './report.ts';
 import { timeDispatches } from './kernels.ts';
 import type { GptConfig } from '../model/config.ts';
+import { CpuReplicaEngine } from '../sim/engine.ts';
 
 /** FLOPs of one training step (forward + backward ≈ 3× forward), nanoGPT/PaLM estimate. */
 export function stepFlops(config: GptConfig, B: number, T: number, paramCount: number): number {
@@ -63,6 +67,12 @@ export async function benchStep(options: BenchOptions) {
     if (!rows.length) kernels = await kernelBreakdown(ctx, model);
     model.destroy();
 
+    // The same step on the CPU reference engine: one call = one inner step from θ.
+    const reference = new CpuReplicaEngine({ model: config, train: { ...train, batchSize: B, seqLen: T }, totalSteps: 1 << 20, data: { train: data, val: data } });
+    let referenceStep = 0;
+    const referenceMs = await timeIt(() => reference.innerLoop(0, params, 1, referenceStep++, 1).then(() => undefined), options.budgetMs, 5);
+    reference.destroy();
+
     // The matmul kernel alone at this preset's MLP up-projection: (B·T, C) · (4C, C)ᵀ.
     const [m, k, n] = [B * T, config.nEmbd, 4 * config.nEmbd];
     const mm = {
@@ -86,9 +96,10 @@ export async function benchStep(options: BenchOptions) {
       step_ms: round(stepMs, 1),
       step_gflops: round(flops / stepMs / 1e6),
       matmul_gflops: round((2 * m * n * k) / matmulMs / 1e6),
+      reference_ms: round(referenceMs, 1),
     });
   }
-  printTable(`training step on ${adapter}`, rows.map((r) => ({ ...r, 'step/matmul': round(r.step_gflops / r.matmul_gflops, 3) })));
+  printTable(`training step on ${adapter}`, rows.map((r) => ({ ...r, 'step/matmul': round(r.step_gflops / r.matmul_gflops, 3), 'reference/step': round(r.reference_ms / r.step_ms, 2) })));
   printTable(`per-kernel time of one ${runs[0].model} step (each dispatch timed alone, summed by kernel)`, kernels);
   gpu.device.destroy();
   return { bench: 'step', adapter, rows, kernels };

@@ -1,6 +1,6 @@
-// The wire codec for SparseLoCo updates (tab → relay) and aggregates
-// (relay → tabs), format version 1. The byte layout is specified in
-// docs/wire-format.md; this file is its only implementation.
+// The wire codec for SparseLoCo updates (tab → relay) and aggregates (relay →
+// tabs: float, or 2-bit like the uploads), format version 1. The byte layout
+// is specified in docs/wire-format.md; this file is its only implementation.
 //
 // The decoder is a network boundary: bytes come from anyone. It checks every
 // field against the manifest and the caller's config (never against the bytes
@@ -24,12 +24,15 @@ import {
   type CompressedTensor,
   type CompressedUpdate,
   type OneDimPolicy,
+  quantize2bit,
+  dequantize2bit,
 } from './sparseloco.ts';
 
 export const WIRE_MAGIC = [0x54, 0x53, 0x4c, 0x43] as const; // "TSLC"
 export const WIRE_VERSION = 1;
 export const KIND_UPDATE = 1;
 export const KIND_AGGREGATE = 2;
+export const KIND_QUANTIZED_AGGREGATE = 3;
 export const UPDATE_HEADER_BYTES = 32;
 export const AGGREGATE_HEADER_BYTES = 36;
 
@@ -211,14 +214,15 @@ function writeQuantization(w: Writer, mean: number, lut: Float32Array): void {
   for (let b = 0; b < 4; b++) w.f32(lut[b]);
 }
 
-function readQuantization(r: Reader, name: string, config: CompressConfig): { mean: number; lut: Float32Array; at: number } {
+/** μ and L[0..3] (float32); maxAbs bounds |μ| (and 2·maxAbs bounds |L|). */
+function readQuantization(r: Reader, name: string, maxAbs: number): { mean: number; lut: Float32Array; at: number } {
   const at = r.position;
   const mean = r.f32(`${name} mean`);
   const lut = new Float32Array(4);
   for (let b = 0; b < 4; b++) lut[b] = r.f32(`${name} lookup table`);
   refuseNegativeZero(name, 'mean', [mean], at);
   refuseNegativeZero(name, 'L', lut, at + 4);
-  checkQuantizationValues(name, mean, lut, config, at);
+  checkQuantizationValues(name, mean, lut, maxAbs, at);
   return { mean, lut, at };
 }
 
@@ -236,10 +240,10 @@ function refuseNegativeZero(name: string, what: string, values: ArrayLike<number
 }
 
 /** μ and L are finite and bounded; at = byte offset of μ. */
-function checkQuantizationValues(name: string, mean: number, lut: Float32Array, config: CompressConfig, at: number): void {
+function checkQuantizationValues(name: string, mean: number, lut: Float32Array, maxAbs: number, at: number): void {
   if (!Number.isFinite(mean)) throw new CodecError('non-finite', `${name}: mean is not finite`, at);
-  if (Math.abs(mean) > config.maxAbsValue) throw new CodecError('value-out-of-range', `${name}: mean is ${mean}, must be within ±${config.maxAbsValue}`, at);
-  const lutLimit = LUT_LIMIT_FACTOR * config.maxAbsValue;
+  if (Math.abs(mean) > maxAbs) throw new CodecError('value-out-of-range', `${name}: mean is ${mean}, must be within ±${maxAbs}`, at);
+  const lutLimit = LUT_LIMIT_FACTOR * maxAbs;
   for (let b = 0; b < 4; b++) {
     const v = lut[b];
     if (!Number.isFinite(v)) throw new CodecError('non-finite', `${name}: L[${b}] is not finite`, at + 4 + 4 * b);
@@ -420,7 +424,7 @@ function checkUpdateValues(update: CompressedUpdate, manifest: TensorManifest, c
       if (tensor.mode === 'dense-float32') {
         checkDenseValues(entry.name, tensor.values, config.maxAbsValue, 0);
       } else {
-        checkQuantizationValues(entry.name, tensor.mean, tensor.lut, config, 0);
+        checkQuantizationValues(entry.name, tensor.mean, tensor.lut, config.maxAbsValue, 0);
         checkLutAgainstCodes(entry.name, tensor.lut, tensor.codes, 0);
       }
     });
@@ -505,7 +509,7 @@ export function decodeUpdate(bytes: Uint8Array, manifest: TensorManifest, config
       );
       indices = found;
     }
-    const { mean, lut, at } = readQuantization(r, entry.name, config);
+    const { mean, lut, at } = readQuantization(r, entry.name, config.maxAbsValue);
     const codes = new Uint8Array(n);
     unpackCodes(r, codes, entry.name);
     checkLutAgainstCodes(entry.name, lut, codes, at);
@@ -576,33 +580,95 @@ export function encodeAggregate(aggregate: AggregateUpdate, manifest: TensorMani
   checkCompressConfig(config);
   checkManifest(manifest);
   checkAggregate(aggregate, manifest, config);
+  return writeAggregate(KIND_AGGREGATE, aggregate.contributorCount, aggregate.tensors, manifest, config, {
+    bytes: (tensor) => 4 * tensor.values.length,
+    write: (w, tensor) => {
+      for (let i = 0; i < tensor.values.length; i++) w.f32(tensor.values[i]);
+    },
+  });
+}
+
+/** An aggregate tensor of either kind: what writeAggregate needs of it. */
+type AggregateRecord = { mode: 'skipped' } | { mode: 'dense' } | { mode: 'sparse'; indices: Uint32Array };
+
+/**
+ * Both aggregate kinds' layout: header, contributor count, then per tensor
+ * its size, mode and (sparse) the count and index stream; `values` sizes and
+ * writes what follows (float32 values, or μ, L and the 2-bit codes).
+ */
+function writeAggregate<T extends AggregateRecord>(
+  kind: number,
+  contributorCount: number,
+  tensors: readonly T[],
+  manifest: TensorManifest,
+  config: CompressConfig,
+  values: { bytes(tensor: Exclude<T, { mode: 'skipped' }>): number; write(w: Writer, tensor: Exclude<T, { mode: 'skipped' }>): void },
+): Uint8Array {
   let length = AGGREGATE_HEADER_BYTES;
   const plans = manifest.map((entry, t) => {
-    const tensor = aggregate.tensors[t];
+    const tensor = tensors[t];
     length += 5;
     if (tensor.mode === 'skipped') return null;
-    length += 4 * tensor.values.length;
+    length += values.bytes(tensor as Exclude<T, { mode: 'skipped' }>);
     if (tensor.mode === 'dense') return null;
-    const plan = planIndexStream(flatGaps(tensor.indices), bitWidth(entry.size));
+    const plan = planIndexStream(flatGaps((tensor as { indices: Uint32Array }).indices), bitWidth(entry.size));
     length += 4 + 5 + plan.byteLength;
     return plan;
   });
   const w = new Writer(length);
-  writeHeader(w, KIND_AGGREGATE, manifest, config);
-  w.u32(aggregate.contributorCount);
+  writeHeader(w, kind, manifest, config);
+  w.u32(contributorCount);
   manifest.forEach((entry, t) => {
-    const tensor = aggregate.tensors[t];
+    const tensor = tensors[t];
     w.u32(entry.size);
     w.u8(AGGREGATE_MODE_CODES[tensor.mode]);
     if (tensor.mode === 'skipped') return;
     if (tensor.mode === 'sparse') {
-      w.u32(tensor.indices.length);
-      writeIndexStream(w, flatGaps(tensor.indices), plans[t]!);
+      const { indices } = tensor as { indices: Uint32Array };
+      w.u32(indices.length);
+      writeIndexStream(w, flatGaps(indices), plans[t]!);
     }
-    for (let i = 0; i < tensor.values.length; i++) w.f32(tensor.values[i]);
+    values.write(w, tensor as Exclude<T, { mode: 'skipped' }>);
   });
-  if (w.position !== length) throw new Error(`encodeAggregate: wrote ${w.position} of ${length} bytes`);
+  if (w.position !== length) throw new Error(`aggregate kind ${kind}: wrote ${w.position} of ${length} bytes`);
   return w.bytes;
+}
+
+/** The aggregate kinds' header: the common header, then a non-zero u32 contributor count. */
+function readAggregateHeader(r: Reader, kind: number, manifest: TensorManifest, config: CompressConfig): number {
+  readHeader(r, kind, manifest, config);
+  const contributorCount = r.u32('contributor count');
+  if (contributorCount === 0) throw new CodecError('bad-count', 'aggregate of zero contributions', 32);
+  return contributorCount;
+}
+
+/**
+ * One aggregate tensor up to its values: size, mode and, for a sparse tensor,
+ * the count and the index stream. valueBytes(count) is the least the values
+ * take, so a count the bytes cannot hold is refused before allocating.
+ */
+function readAggregateTensorHead(
+  r: Reader,
+  entry: TensorManifestEntry,
+  config: CompressConfig,
+  valueBytes: (count: number) => number,
+): { mode: 'skipped' } | { mode: 'sparse' | 'dense'; indices: Uint32Array | null; count: number } {
+  readTensorSize(r, entry);
+  const modeAt = r.position;
+  const modeCode = r.u8(`${entry.name} mode`);
+  if (modeCode === AGGREGATE_MODE_CODES.skipped) return { mode: 'skipped' };
+  const mode = aggregateMode(entry, config);
+  if (modeCode !== AGGREGATE_MODE_CODES[mode]) {
+    throw new CodecError('bad-mode', `${entry.name}: mode ${modeCode}, expected ${AGGREGATE_MODE_CODES[mode]} (${mode}) or 2 (skipped)`, modeAt);
+  }
+  if (mode === 'dense') return { mode, indices: null, count: entry.size };
+  const countAt = r.position;
+  const count = r.u32(`${entry.name} count`);
+  if (count > entry.size) throw new CodecError('bad-count', `${entry.name}: ${count} values in a tensor of ${entry.size}`, countAt);
+  r.need(5 + valueBytes(count), `${entry.name} indices and values`);
+  const indices = new Uint32Array(count);
+  readIndexStream(r, entry.name, indices, (visit) => visit(0, entry.size, count), bitWidth(entry.size), () => flatGaps(indices));
+  return { mode, indices, count };
 }
 
 /** Decodes and validates one aggregate; the same guarantees as decodeUpdate. */
@@ -610,38 +676,13 @@ export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, con
   checkCompressConfig(config);
   checkManifest(manifest);
   const r = new Reader(bytes);
-  readHeader(r, KIND_AGGREGATE, manifest, config);
-  const contributorCount = r.u32('contributor count');
-  if (contributorCount === 0) throw new CodecError('bad-count', 'aggregate of zero contributions', 32);
+  const contributorCount = readAggregateHeader(r, KIND_AGGREGATE, manifest, config);
   const limit = aggregateValueLimit(config);
   const tensors = manifest.map((entry): AggregateTensor => {
-    readTensorSize(r, entry);
-    const modeAt = r.position;
-    const modeCode = r.u8(`${entry.name} mode`);
-    if (modeCode === AGGREGATE_MODE_CODES.skipped) return { mode: 'skipped' };
-    const mode = aggregateMode(entry, config);
-    if (modeCode !== AGGREGATE_MODE_CODES[mode]) {
-      throw new CodecError('bad-mode', `${entry.name}: mode ${modeCode}, expected ${AGGREGATE_MODE_CODES[mode]} (${mode}) or 2 (skipped)`, modeAt);
-    }
-    let indices: Uint32Array | null = null;
-    let count = entry.size;
-    if (mode === 'sparse') {
-      const countAt = r.position;
-      count = r.u32(`${entry.name} count`);
-      if (count > entry.size) throw new CodecError('bad-count', `${entry.name}: ${count} values in a tensor of ${entry.size}`, countAt);
-      // Refuse before allocating when the values could not fit in what is left (each ≥ 4 bytes).
-      r.need(5 + 4 * count, `${entry.name} indices and values`);
-      const found = new Uint32Array(count);
-      readIndexStream(
-        r,
-        entry.name,
-        found,
-        (visit) => visit(0, entry.size, count),
-        bitWidth(entry.size),
-        () => flatGaps(found),
-      );
-      indices = found;
-    }
+    // Each value takes 4 bytes.
+    const head = readAggregateTensorHead(r, entry, config, (count) => 4 * count);
+    if (head.mode === 'skipped') return head;
+    const { indices, count } = head;
     r.need(4 * count, `${entry.name} values`);
     const values = new Float32Array(count);
     for (let i = 0; i < count; i++) values[i] = r.view.getFloat32(r.position + 4 * i, true);
@@ -652,4 +693,129 @@ export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, con
   });
   checkEnd(r);
   return { contributorCount, tensors };
+}
+
+// ---------------------------------------------------------------------------
+// Quantized aggregates (kind 3): G with the uploads' 2-bit scheme over the
+// union of positions. The relay applies exactly what decodeQuantizedAggregate
+// gives for these bytes, so relay and tabs stay bit-identical.
+
+/** One tensor of a quantized aggregate: the union of positions with 2-bit codes, every value coded, or nothing. */
+export type QuantizedAggregateTensor =
+  | { mode: 'sparse'; indices: Uint32Array /* (n) ascending */; codes: Uint8Array /* (n) */; mean: number; lut: Float32Array /* (4) */ }
+  | { mode: 'dense'; codes: Uint8Array /* (size) */; mean: number; lut: Float32Array /* (4) */ }
+  | { mode: 'skipped' };
+
+export interface QuantizedAggregate {
+  readonly contributorCount: number;
+  readonly tensors: QuantizedAggregateTensor[];
+}
+
+/** quantize2bit over each tensor's aggregate values (SPEC §1.3, per tensor), positions unchanged. */
+export function quantizeAggregate(aggregate: AggregateUpdate, manifest: TensorManifest, config: CompressConfig): QuantizedAggregate {
+  checkAggregate(aggregate, manifest, config);
+  const tensors = aggregate.tensors.map((tensor): QuantizedAggregateTensor => {
+    if (tensor.mode === 'skipped') return tensor;
+    const codes = new Uint8Array(tensor.values.length);
+    const quantization = quantize2bit(codes, tensor.values);
+    // Zero has one spelling on the wire (+0); a sum that rounds to −0 is written and applied as +0.
+    const mean = quantization.mean === 0 ? 0 : quantization.mean;
+    const lut = quantization.lut.map((v) => (v === 0 ? 0 : v));
+    return tensor.mode === 'sparse' ? { mode: 'sparse', indices: tensor.indices, codes, mean, lut } : { mode: 'dense', codes, mean, lut };
+  });
+  return { contributorCount: aggregate.contributorCount, tensors };
+}
+
+/** The values a quantized aggregate stands for: fround(L[q] + μ), as for an upload. */
+export function dequantizeAggregate(quantized: QuantizedAggregate): AggregateUpdate {
+  const tensors = quantized.tensors.map((tensor): AggregateTensor => {
+    if (tensor.mode === 'skipped') return tensor;
+    const values = new Float32Array(tensor.codes.length);
+    dequantize2bit(values, tensor.codes, tensor.mean, tensor.lut);
+    return tensor.mode === 'sparse' ? { mode: 'sparse', indices: tensor.indices, values } : { mode: 'dense', values };
+  });
+  return { contributorCount: quantized.contributorCount, tensors };
+}
+
+/** Bytes of one quantized aggregate (wire format v1, kind 3). */
+export function encodeQuantizedAggregate(quantized: QuantizedAggregate, manifest: TensorManifest, config: CompressConfig): Uint8Array {
+  checkCompressConfig(config);
+  checkManifest(manifest);
+  // The dequantized form must pass the float aggregate's checks (modes, order, bounds) and decode.
+  checkAggregate(dequantizeAggregate(quantized), manifest, config);
+  const limit = aggregateValueLimit(config);
+  manifest.forEach((entry, t) => {
+    const tensor = quantized.tensors[t];
+    if (tensor.mode === 'skipped') return;
+    try {
+      checkQuantizationValues(entry.name, tensor.mean, tensor.lut, limit, 0);
+      checkLutAgainstCodes(entry.name, tensor.lut, tensor.codes, 0);
+    } catch (error) {
+      if (error instanceof CodecError) throw new InvalidUpdateError(`quantized aggregate would not decode: ${error.message}`);
+      throw error;
+    }
+  });
+  return writeAggregate(KIND_QUANTIZED_AGGREGATE, quantized.contributorCount, quantized.tensors, manifest, config, {
+    bytes: (tensor) => 20 + Math.ceil(tensor.codes.length / 4),
+    write: (w, tensor) => {
+      writeQuantization(w, tensor.mean, tensor.lut);
+      packCodes(w, tensor.codes);
+    },
+  });
+}
+
+/**
+ * Decodes and validates one quantized aggregate, with the same guarantees as
+ * decodeUpdate. dequantizeAggregate of the result is what the relay and every
+ * tab apply.
+ */
+export function decodeQuantizedAggregate(bytes: Uint8Array, manifest: TensorManifest, config: CompressConfig): QuantizedAggregate {
+  checkCompressConfig(config);
+  checkManifest(manifest);
+  const r = new Reader(bytes);
+  const contributorCount = readAggregateHeader(r, KIND_QUANTIZED_AGGREGATE, manifest, config);
+  const limit = aggregateValueLimit(config);
+  const tensors = manifest.map((entry): QuantizedAggregateTensor => {
+    // μ and L (20 bytes), then 4 codes per byte.
+    const head = readAggregateTensorHead(r, entry, config, (count) => 20 + Math.ceil(count / 4));
+    if (head.mode === 'skipped') return head;
+    const { indices, count } = head;
+    const { mean, lut, at } = readQuantization(r, entry.name, limit);
+    const codes = new Uint8Array(count);
+    unpackCodes(r, codes, entry.name);
+    checkLutAgainstCodes(entry.name, lut, codes, at);
+    return indices ? { mode: 'sparse', indices, codes, mean, lut } : { mode: 'dense', codes, mean, lut };
+  });
+  checkEnd(r);
+  const quantized = { contributorCount, tensors };
+  const applied = dequantizeAggregate(quantized);
+  manifest.forEach((entry, t) => {
+    const tensor = applied.tensors[t];
+    // |L[q] + μ| ≤ 3·limit by the checks above; a value of the float aggregate is bounded by limit, and so must this be.
+    if (tensor.mode !== 'skipped') checkDenseValues(entry.name, tensor.values, limit, 0);
+  });
+  return quantized;
+}
+
+// ---------------------------------------------------------------------------
+// The published update: what the relay stores and serves for a round (float
+// or 2-bit aggregate) and what everyone applies. The relay applies exactly
+// what decodePublishedAggregate gives for the bytes it publishes, as every tab
+// does, so the two forms keep relay and tabs bit-identical alike.
+
+export const PUBLISHED_UPDATE_FORMS = ['float', 'quantized'] as const;
+export type PublishedUpdateForm = (typeof PUBLISHED_UPDATE_FORMS)[number];
+
+/** The bytes the relay publishes for aggregate G: kind 2 (float) or kind 3 (2-bit). */
+export function encodePublishedAggregate(aggregate: AggregateUpdate, form: PublishedUpdateForm, manifest: TensorManifest, config: CompressConfig): Uint8Array {
+  if (form === 'float') return encodeAggregate(aggregate, manifest, config);
+  if (form === 'quantized') return encodeQuantizedAggregate(quantizeAggregate(aggregate, manifest, config), manifest, config);
+  throw new InvalidUpdateError(`unknown published update form ${String(form)}`);
+}
+
+/** The aggregate a published update stands for, from either kind (the kind byte decides). */
+export function decodePublishedAggregate(bytes: Uint8Array, manifest: TensorManifest, config: CompressConfig): AggregateUpdate {
+  // A payload too short to have a kind byte is refused by decodeAggregate's own header checks.
+  if (bytes.length > 6 && bytes[6] === KIND_QUANTIZED_AGGREGATE) return dequantizeAggregate(decodeQuantizedAggregate(bytes, manifest, config));
+  return decodeAggregate(bytes, manifest, config);
 }

@@ -56,9 +56,21 @@ export function choiceFlag<const T extends string>(value: string | undefined, fl
 }
 
 /**
+ * A failure at start the user fixes outside the command line's syntax (a port
+ * in use, a file that cannot be read): runCli prints its message alone, one
+ * line, no usage and no stack, and exits 1.
+ */
+export class StartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartError';
+  }
+}
+
+/**
  * Runs a CLI's main: a UsageError prints its message and the usage and exits
- * 2; any other failure prints the error and exits 1; success exits 0 unless
- * main asks to keep running (a server).
+ * 2; a StartError prints its message and exits 1; any other failure prints the
+ * error and exits 1; success exits 0 unless main asks to keep running (a server).
  */
 export function runCli(usage: string, main: () => Promise<'keep-running' | void>): void {
   main().then(
@@ -73,6 +85,10 @@ export function runCli(usage: string, main: () => Promise<'keep-running' | void>
       if (error instanceof UsageError) {
         console.error(`${error.message}\n\n${usage}`);
         process.exit(2);
+      }
+      if (error instanceof StartError) {
+        console.error(error.message);
+        process.exit(1);
       }
       console.error(error);
       process.exit(1);

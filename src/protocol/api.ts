@@ -10,6 +10,8 @@
 //   GET  /api/ledger           LeaderboardRow[] parseLeaderboard
 //   GET  /api/ledger/:address  AddressLedger    parseAddressLedger
 //   GET  /api/health           HealthBody       parseHealthBody
+//   GET  /api/sample           SampleBody       parseSampleBody
+//   GET  /api/model.json       ModelCard        parseModelCard
 //   any refusal                ErrorBody        parseErrorBody (codes: error-codes.ts)
 //   WS   /api/events           PushEvent        parsePushEvent
 //
@@ -22,7 +24,7 @@
 // catch-up bundle: bundle.ts; the checkpoint: raw float32), HTTP plumbing.
 import { isValidRunId, type HexHash } from './header.ts';
 import { address, array, bad, boolean, count, finite, finiteOrNull, hexHash, object, oneOf, text, u32 } from './json.ts';
-import { parseSwarmSpec, type SwarmSpec } from './run-spec.ts';
+import { checkStepRange, parseSwarmSpec, type SwarmSpec } from './run-spec.ts';
 
 export { parseJson } from './json.ts';
 
@@ -37,13 +39,46 @@ export interface RunInfo {
   ss58Prefix: number;
   /** Model preset name and its parameter count P, so a tab can check its own layout. */
   model: { name: string; parameterCount: number };
-  /** Inner steps H per round. */
+  /** Inner steps H per round: the nominal count (a submission may report any count in swarm.stepRange). */
   innerSteps: number;
   /** Nominal round length in milliseconds. */
   roundMs: number;
   /** Largest payload the relay accepts, in bytes. */
   maxPayloadBytes: number;
   relayVersion: string;
+  /**
+   * The address people open to join (the operator's --public-url: https on a
+   * name or address phones can reach), or null when the operator gave none —
+   * the page then offers its own address. The demo screen's QR code encodes it.
+   */
+  joinUrl: string | null;
+}
+
+/**
+ * A join URL as a relay may publish it: an absolute http(s) URL without
+ * credentials, query or fragment; its path ends with "/". Throws
+ * ProtocolError('bad-message') naming `path`. The relay checks --public-url
+ * with this at start; tabs check what the relay publishes.
+ */
+export function parseJoinUrl(value: unknown, path = 'joinUrl'): string {
+  if (typeof value !== 'string' || value.length > 512) return bad(path, 'a URL of at most 512 characters');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return bad(path, `an absolute URL such as https://tessera.example.org/ (got ${JSON.stringify(value)})`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') bad(path, `an http or https URL (got ${url.protocol})`);
+  if (url.username || url.password) bad(path, 'a URL without a user name or password');
+  if (url.search || url.hash) bad(path, 'a URL without a query or fragment');
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}
+
+/** True for an address only this machine reaches (127.0.0.0/8, ::1, localhost): a phone that opens it reaches itself. */
+export function isLoopbackUrl(href: string): boolean {
+  const host = new URL(href).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** GET /api/run: the RunInfo and everything a volunteer trains by (run-spec.ts). */
@@ -111,6 +146,7 @@ export function parseRunInfo(json: unknown, path = 'runInfo'): RunInfo {
     roundMs: count(o, 'roundMs', path, 1),
     maxPayloadBytes: u32(o, 'maxPayloadBytes', path, 1),
     relayVersion: text(o, 'relayVersion', path, 64),
+    joinUrl: o.joinUrl === null ? null : parseJoinUrl(o.joinUrl, `${path}.joinUrl`),
   };
 }
 
@@ -121,7 +157,9 @@ export function parseRunInfo(json: unknown, path = 'runInfo'): RunInfo {
  */
 export function parseSwarmRunInfo(json: unknown, path = 'run'): SwarmRunInfo {
   const info = parseRunInfo(json, path);
-  return { ...info, swarm: parseSwarmSpec(object(json, path).swarm, `${path}.swarm`) };
+  const swarm = parseSwarmSpec(object(json, path).swarm, `${path}.swarm`);
+  checkStepRange(info.innerSteps, swarm.stepRange, `${path}.swarm.stepRange`);
+  return { ...info, swarm };
 }
 
 // ----------------------------------------------------------------- /api/round
@@ -149,6 +187,8 @@ export interface RoundStatus extends RoundState {
   quorum: number;
   /** The round is closing: new submissions are 'late'. */
   closing: boolean;
+  /** The relay's clock when it answered (ms since the epoch): deadline − now is the time left, whatever the tab's clock says. */
+  now: number;
 }
 
 export function parseRoundState(json: unknown, path = 'roundState'): RoundState {
@@ -170,6 +210,7 @@ export function parseRoundStatus(json: unknown, path = 'round'): RoundStatus {
     submissions: count(o, 'submissions', path),
     quorum: count(o, 'quorum', path, 1),
     closing: boolean(o, 'closing', path),
+    now: count(o, 'now', path),
   };
 }
 
@@ -196,12 +237,32 @@ export function parseSubmissionAck(json: unknown, path = 'ack'): SubmissionAck {
 
 // --------------------------------------------------------------- push events
 
+/** One acknowledged submission, as the swarm's live activity shows it. */
+export interface SubmissionNotice {
+  address: string;
+  round: number;
+  tokens: number;
+  /** Milliseconds since the Unix epoch, relay clock. */
+  receivedAt: number;
+}
+
+/** Most submissions a stats event lists (the newest of the open round). */
+export const MAX_RECENT_SUBMISSIONS = 8;
+
 /** Swarm figures: pushed as a `stats` event, and the head of GET /api/stats. */
 export interface StatsEvent {
   type: 'stats';
   round: number;
-  /** Connected tabs. */
+  /** Open push channels: pages watching the relay (training or only displaying). */
   peers: number;
+  /**
+   * Tabs training now: addresses with an acknowledged submission in the open
+   * round or in the last closed one. A viewer is not counted; a tab still in
+   * its first round is counted once it submits.
+   */
+  trainers: number;
+  /** The newest acknowledged submissions of the open round, newest first (at most MAX_RECENT_SUBMISSIONS). */
+  recent: SubmissionNotice[];
   /** Submissions received this round. */
   submissions: number;
   /** Tokens trained on across the run. */
@@ -229,11 +290,20 @@ export type PushEventType = PushEvent['type'];
 
 const PUSH_EVENT_TYPES: readonly PushEventType[] = ['round-opened', 'round-closed', 'stats'];
 
+function parseSubmissionNotice(json: unknown, path: string): SubmissionNotice {
+  const o = object(json, path);
+  return { address: address(o, 'address', path), round: u32(o, 'round', path), tokens: count(o, 'tokens', path), receivedAt: count(o, 'receivedAt', path) };
+}
+
 function parseStatsFields(o: Record<string, unknown>, path: string): StatsEvent {
+  const recent = array(o.recent, `${path}.recent`, parseSubmissionNotice);
+  if (recent.length > MAX_RECENT_SUBMISSIONS) bad(`${path}.recent`, `at most ${MAX_RECENT_SUBMISSIONS} entries`);
   return {
     type: 'stats',
     round: u32(o, 'round', path),
     peers: count(o, 'peers', path),
+    trainers: count(o, 'trainers', path),
+    recent,
     submissions: count(o, 'submissions', path),
     tokens: count(o, 'tokens', path),
     loss: finiteOrNull(o, 'loss', path),
@@ -404,6 +474,106 @@ export function parseAddressLedger(json: unknown, path = 'ledger'): AddressLedge
       tokens: count(totals, 'tokens', `${path}.totals`),
     },
     entries: array(o.entries, `${path}.entries`, parseLedgerEntry),
+  };
+}
+
+// ---------------------------------------------------------------- /api/sample
+
+/** Bytes a sample continues its prompt by (the demo screen shows a few lines). */
+export const SAMPLE_BYTES = 120;
+
+/**
+ * GET /api/sample: text the current global model wrote, continuing `prompt`
+ * (written by the relay with onnxruntime, once per model version, at a fixed
+ * temperature and a seed derived from the version). The continuation is raw
+ * bytes, hex-encoded: a byte model writes any byte, and the page decides what
+ * is printable (the JSON never carries a half-formed character).
+ */
+export interface SampleBody {
+  version: number;
+  modelHash: HexHash;
+  prompt: string;
+  temperature: number;
+  /** "0x" + 2 hex digits per generated byte. */
+  continuation: string;
+}
+
+export function parseSampleBody(json: unknown, path = 'sample'): SampleBody {
+  const o = object(json, path);
+  return {
+    version: u32(o, 'version', path),
+    modelHash: hexHash(o, 'modelHash', path),
+    prompt: text(o, 'prompt', path, 256),
+    temperature: finite(o, 'temperature', path, 0, 10),
+    continuation: text(o, 'continuation', path, 2 + 2 * 4096, /^0x(?:[0-9a-f]{2})*$/),
+  };
+}
+
+/** The bytes of a hex continuation ("0x…"). */
+export function continuationBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array((hex.length - 2) / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(2 + 2 * i, 4 + 2 * i), 16);
+  return bytes;
+}
+
+// ------------------------------------------------------------ /api/model.json
+
+/**
+ * GET /api/model.json: what the downloadable model is — the architecture in
+ * words and numbers, the version and its hash, and where the files are
+ * (docs/model-download.md loads them in PyTorch and onnxruntime).
+ */
+export interface ModelCard {
+  architecture: 'tessera-gpt';
+  runId: string;
+  preset: string;
+  version: number;
+  /** modelHash(θ(version)): BLAKE2b-256 of the flat float32 buffer, as in every signed header. */
+  modelHash: HexHash;
+  parameterCount: number;
+  config: {
+    vocabSize: number;
+    blockSize: number;
+    nLayer: number;
+    nHead: number;
+    nEmbd: number;
+    layerNormEpsilon: number;
+    activation: 'gelu-tanh';
+    tiedEmbeddings: true;
+    /** Weights are stored (out, in): y = x · Wᵀ + b. */
+    weightLayout: 'out-in';
+    tokenizer: 'bytes';
+  };
+  files: { safetensors: string; onnx: string };
+}
+
+export function parseModelCard(json: unknown, path = 'model'): ModelCard {
+  const o = object(json, path);
+  if (o.architecture !== 'tessera-gpt') bad(`${path}.architecture`, '"tessera-gpt"');
+  const c = object(o.config, `${path}.config`);
+  const at = `${path}.config`;
+  if (c.activation !== 'gelu-tanh' || c.tiedEmbeddings !== true || c.weightLayout !== 'out-in' || c.tokenizer !== 'bytes') bad(at, 'gelu-tanh, tied embeddings, out-in weights, a byte tokenizer');
+  const files = object(o.files, `${path}.files`);
+  return {
+    architecture: 'tessera-gpt',
+    runId: text(o, 'runId', path, 64),
+    preset: text(o, 'preset', path, 64),
+    version: u32(o, 'version', path),
+    modelHash: hexHash(o, 'modelHash', path),
+    parameterCount: count(o, 'parameterCount', path, 1),
+    config: {
+      vocabSize: u32(c, 'vocabSize', at, 1),
+      blockSize: u32(c, 'blockSize', at, 1),
+      nLayer: u32(c, 'nLayer', at, 1),
+      nHead: u32(c, 'nHead', at, 1),
+      nEmbd: u32(c, 'nEmbd', at, 1),
+      layerNormEpsilon: finite(c, 'layerNormEpsilon', at, 0, 1),
+      activation: 'gelu-tanh',
+      tiedEmbeddings: true,
+      weightLayout: 'out-in',
+      tokenizer: 'bytes',
+    },
+    files: { safetensors: text(files, 'safetensors', `${path}.files`, 256), onnx: text(files, 'onnx', `${path}.files`, 256) },
   };
 }
 

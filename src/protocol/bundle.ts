@@ -1,37 +1,54 @@
-// The catch-up bundle (GET /api/updates?since=v): the aggregates that take a
-// tab's θ(v) forward to the relay's current version, so a tab that missed
-// rounds applies them instead of downloading the whole model.
+// The catch-up bundle (GET /api/updates?since=v&format=2): the published
+// updates that take a tab's θ(v) forward to the relay's current version, so a
+// tab that missed rounds — or just waited for the round to close — applies
+// them instead of downloading the whole model.
 //
-// Little-endian, entries in ascending version order, nothing before the first
-// or after the last:
+// Format 2, little-endian:
 //
-//   u32 version        the model version this aggregate produces (v+1, v+2, …)
+//   4   magic          "TSUB"
+//   u16 format         2
+//   u16 reserved       0
+//   then entries in ascending version order, nothing before the first or after the last:
+//   u32 version        the model version this update produces (v+1, v+2, …)
 //   32  modelHash      modelHash(θ(version)) after applying it
-//   u32 length         aggregate bytes that follow
-//   ..  aggregate      wire format v1, kind 2 (src/compress/codec.ts)
+//   u32 length         update bytes that follow
+//   ..  update         wire format v1: kind 2 (float aggregate) or kind 3
+//                      (2-bit aggregate), src/compress/codec.ts
 //
-// Leaves out: decoding the aggregates (codec.ts) and checking the hashes (the
-// tab applies each aggregate and compares).
+// Format 1 (before 2-bit aggregates) had no preamble and kind 2 only. A tab
+// names the format it reads in the request; the relay answers any other with
+// 'unsupported-format' (docs/protocol.md), so an old tab is told to update
+// rather than handed bytes it would misread, and a new tab refuses a bundle
+// without this preamble.
+// Leaves out: decoding the updates (codec.ts decodePublishedAggregate) and
+// checking the hashes (the tab applies each update and compares).
 import { ProtocolError } from './errors.ts';
 import { HASH_BYTES } from './header.ts';
 
+/** The catch-up format this build serves and reads. */
+export const BUNDLE_FORMAT = 2;
+const BUNDLE_MAGIC = [0x54, 0x53, 0x55, 0x42]; // "TSUB"
+const PREAMBLE_BYTES = 8;
+
 export interface BundleEntry {
-  /** Model version after applying this aggregate. */
+  /** Model version after applying this update. */
   version: number;
   /** modelHash of that version, 32 bytes. */
   modelHash: Uint8Array;
-  /** The aggregate, wire format v1 kind 2. */
+  /** The published update, wire format v1 kind 2 or 3. */
   aggregate: Uint8Array;
 }
 
 const ENTRY_OVERHEAD = 4 + HASH_BYTES + 4;
 
 export function encodeBundle(entries: readonly BundleEntry[]): Uint8Array {
-  let length = 0;
+  let length = PREAMBLE_BYTES;
   for (const e of entries) length += ENTRY_OVERHEAD + e.aggregate.length;
   const out = new Uint8Array(length);
   const view = new DataView(out.buffer);
-  let at = 0;
+  out.set(BUNDLE_MAGIC, 0);
+  view.setUint16(4, BUNDLE_FORMAT, true);
+  let at = PREAMBLE_BYTES;
   entries.forEach((e, i) => {
     if (i > 0 && e.version !== entries[i - 1].version + 1) throw new RangeError(`bundle versions must be consecutive (${entries[i - 1].version} then ${e.version})`);
     if (e.modelHash.length !== HASH_BYTES) throw new RangeError('modelHash must be 32 bytes');
@@ -45,14 +62,22 @@ export function encodeBundle(entries: readonly BundleEntry[]): Uint8Array {
 }
 
 /**
- * Parses a bundle strictly: whole entries only, consecutive versions starting
- * at `since + 1`. The aggregates themselves are checked by decodeAggregate and
- * the hashes by applying them. Throws ProtocolError('bad-message').
+ * Parses a bundle strictly: the format-2 preamble, whole entries only,
+ * consecutive versions starting at `since + 1`. The updates themselves are
+ * checked by the codec and the hashes by applying them. Throws
+ * ProtocolError('bad-message').
  */
 export function decodeBundle(bytes: Uint8Array, since: number): BundleEntry[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < PREAMBLE_BYTES || BUNDLE_MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw new ProtocolError('bad-message', `not a catch-up bundle of format ${BUNDLE_FORMAT} (no "TSUB" preamble): the relay is older than this tab`);
+  }
+  const format = view.getUint16(4, true);
+  if (format !== BUNDLE_FORMAT || view.getUint16(6, true) !== 0) {
+    throw new ProtocolError('bad-message', `catch-up bundle format ${format}; this tab reads ${BUNDLE_FORMAT}`);
+  }
   const entries: BundleEntry[] = [];
-  let at = 0;
+  let at = PREAMBLE_BYTES;
   while (at < bytes.length) {
     if (bytes.length - at < ENTRY_OVERHEAD) throw new ProtocolError('bad-message', `update bundle truncated at byte ${at}`);
     const version = view.getUint32(at, true);

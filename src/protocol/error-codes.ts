@@ -44,6 +44,9 @@ export const PROTOCOL_ERROR_CODES = {
   'wrong-round': definitive(409),
   'stale-model': definitive(409), // trained from another model version than the round's
   'model-hash-mismatch': definitive(409), // same version number, different parameters
+  // header against the run's rules (run-spec.ts checkSubmissionCounts)
+  'steps-out-of-range': definitive(400), // inner steps outside the run's stepRange [min, max]
+  'tokens-mismatch': definitive(400), // tokens ≠ innerSteps·B·T of the run
   // JSON from the network (api.ts), run specs (run-spec.ts) and seeds (data-seed.ts)
   'bad-message': definitive(400),
   'bad-seed': definitive(400),
@@ -59,11 +62,11 @@ export const RELAY_ERROR_CODES = {
   'not-allowed': definitive(403), // the run has an allowlist and this address is not on it
   'not-found': definitive(404), // no such route or resource
   gone: definitive(410), // catch-up asked for updates the relay no longer keeps: download the checkpoint
+  'unsupported-format': definitive(400), // catch-up asked for a bundle format the relay does not serve (an older or newer tab)
   'bad-request': definitive(400), // malformed HTTP (request line, target, headers, chunked framing) or a bad query/path parameter
   'method-not-allowed': definitive(405),
   timeout: transient(408), // the request line, headers or body did not arrive in time (docs/relay.md "Resource limits")
   'headers-too-large': definitive(431), // request line and headers over the relay's limit
-  'bad-update': definitive(400), // a payload that decodes but whose header counts are not what the run asks for
   unavailable: transient(503), // storage failed, a total limit is reached or the relay is stopping: nothing was recorded, retry later
   internal: transient(500), // a bug or an I/O failure on the relay; no details are sent
 } as const satisfies Record<string, ErrorCodeInfo>;

@@ -54,7 +54,7 @@ const MAX_ADDRESS_FIELD_BYTES = 128;
  * Largest `tokens` a header may carry: 2^32−1, although the field is a u64.
  * Every total the relay keeps (per address, per run) is a sum of these; at
  * this bound a sum of up to 2^21 submissions stays below 2^53 and is exact in
- * a JavaScript number (and a run's own bound, H·B·T, is far lower).
+ * a JavaScript number (and a run's own bound, max·B·T, is far lower).
  */
 export const MAX_SUBMISSION_TOKENS = 0xffff_ffff;
 // Room for a longer future tag, so a newer client gets 'wrong-domain' rather than 'bad-header'.

@@ -9,7 +9,15 @@
 // GET /api/run answers a RunInfo (api.ts) with one more member, `swarm`
 // (RunInfo's parser ignores unknown members, so older tabs still parse it):
 // the model shape, the inner-loop settings, the compression config, β (error
-// feedback), α (outer step), the run seed and the training data.
+// feedback), α (outer step), the run seed, the training data, the range of
+// inner steps a submission may report, and how the relay aggregates.
+//
+// Time-boxed rounds: a tab trains until the round's training deadline, so it
+// reports any count of inner steps in stepRange [min, max] (RunInfo.innerSteps,
+// H, is the nominal count, min ≤ H ≤ max), and exactly steps·B·T tokens
+// (tokensForSteps). Step i of a round from model version v runs at the
+// learning rate of schedule step v·H + min(i, H − 1) (train/schedule.ts
+// roundScheduleStep): every tab's rate is defined whatever it manages.
 //
 // The rules themselves live with what they protect — validateGptConfig and
 // validateTrainConfig (model/config.ts), checkCompressConfig
@@ -18,6 +26,8 @@
 //
 // Leaves out: how the relay picks these values (src/relay/config.ts) and HTTP.
 import { checkCompressConfig, CompressConfigError, ONE_DIM_POLICIES, type CompressConfig } from '../compress/sparseloco.ts';
+import { AGGREGATION_RULES, type AggregationOptions } from '../compress/aggregate.ts';
+import { PUBLISHED_UPDATE_FORMS, type PublishedUpdateForm } from '../compress/codec.ts';
 import { TRAINING_LIMIT_FLOORS } from '../gpu/device.ts';
 import { ConfigError, GPT_PRESET_NAMES, validateGptConfig, validateTrainConfig, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { ProtocolError } from './errors.ts';
@@ -55,6 +65,48 @@ export interface SwarmSpec {
   data: { name: string; trainUrl: string; trainBytes: number; trainSha256: string };
   /** Submissions that close a round before its deadline. */
   quorum: number;
+  /** Inner steps a submission may report: min ≤ H ≤ max (time-boxed rounds; see the file header). */
+  stepRange: StepRange;
+  /** The rule and token weighting the relay aggregates with (compress/aggregate.ts). */
+  aggregation: AggregationOptions;
+  /**
+   * How the relay publishes each round's aggregate: 'quantized' (2-bit, wire
+   * kind 3) or 'float' (kind 2). Both relay and tabs apply what the published
+   * bytes decode to; a tab reads either kind.
+   */
+  update: PublishedUpdateForm;
+}
+
+export interface StepRange {
+  min: number;
+  max: number;
+}
+
+/** Largest max/H a run may set: a fast tab's round stays within 64 nominal rounds of work. */
+export const MAX_STEPS_PER_NOMINAL = 64;
+
+/** Tokens a submission of `steps` inner steps reports: one batch of B sequences of T bytes per step. */
+export function tokensForSteps(spec: Pick<SwarmSpec, 'train'>, steps: number): number {
+  return steps * spec.train.batchSize * spec.train.seqLen;
+}
+
+/**
+ * A header's counts against the run: innerSteps within stepRange
+ * ('steps-out-of-range') and tokens exactly innerSteps·B·T ('tokens-mismatch').
+ * The relay refuses a submission that breaks either; a tab checks its own.
+ */
+export function checkSubmissionCounts(header: { innerSteps: number; tokens: number }, spec: Pick<SwarmSpec, 'train' | 'stepRange'>): void {
+  const { min, max } = spec.stepRange;
+  if (!(header.innerSteps >= min && header.innerSteps <= max)) {
+    throw new ProtocolError('steps-out-of-range', `the header reports ${header.innerSteps} inner steps; this run accepts ${min === max ? min : `${min}..${max}`}`);
+  }
+  const tokens = tokensForSteps(spec, header.innerSteps);
+  if (header.tokens !== tokens) {
+    throw new ProtocolError(
+      'tokens-mismatch',
+      `the header reports ${header.tokens} tokens; ${header.innerSteps} steps of B·T = ${spec.train.batchSize}·${spec.train.seqLen} are ${tokens}`,
+    );
+  }
 }
 
 const PRINTABLE = /^[\x20-\x7e]+$/;
@@ -145,7 +197,35 @@ export function parseSwarmSpec(json: unknown, path = 'run.swarm'): SwarmSpec {
       trainSha256: text(data, 'trainSha256', `${path}.data`, 64, SHA256_HEX),
     },
     quorum: count(s, 'quorum', path, 1),
+    stepRange: parseStepRange(object(s.stepRange, `${path}.stepRange`), `${path}.stepRange`),
+    aggregation: parseAggregation(object(s.aggregation, `${path}.aggregation`), `${path}.aggregation`),
+    update: oneOf(s, 'update', path, PUBLISHED_UPDATE_FORMS),
   };
+}
+
+function parseStepRange(o: JsonObject, path: string): StepRange {
+  const min = count(o, 'min', path, 1);
+  const max = count(o, 'max', path, 1);
+  if (max < min) throw new ProtocolError('bad-message', `${path}.max: ${max} is below min ${min}`, { field: `${path}.max` });
+  return { min, max };
+}
+
+function parseAggregation(o: JsonObject, path: string): AggregationOptions {
+  return { rule: oneOf(o, 'rule', path, AGGREGATION_RULES), tokenCap: finite(o, 'tokenCap', path, 1, 1e6) };
+}
+
+/**
+ * H against the step range: min ≤ H ≤ max ≤ 64·H, so the nominal round is a
+ * round a tab may submit and the schedule's hold (roundScheduleStep) covers a
+ * bounded stretch. Throws ProtocolError('bad-message') naming the field.
+ */
+export function checkStepRange(innerSteps: number, range: StepRange, path = 'run.swarm.stepRange'): void {
+  const refuse = (field: string, why: string): never => {
+    throw new ProtocolError('bad-message', `${path}.${field}: ${why}`, { field: `${path}.${field}` });
+  };
+  if (range.min > innerSteps) refuse('min', `${range.min} exceeds the nominal inner steps H = ${innerSteps}`);
+  if (range.max < innerSteps) refuse('max', `${range.max} is below the nominal inner steps H = ${innerSteps}`);
+  if (range.max > MAX_STEPS_PER_NOMINAL * innerSteps) refuse('max', `${range.max} exceeds ${MAX_STEPS_PER_NOMINAL}·H = ${MAX_STEPS_PER_NOMINAL * innerSteps}`);
 }
 
 /** The model shape alone (validateGptConfig refuses extra members such as `preset`). */

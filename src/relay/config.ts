@@ -14,6 +14,8 @@
 //
 // Leaves out: command-line parsing (main.ts) and the HTTP port.
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
+import { defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
+import type { PublishedUpdateForm } from '../compress/codec.ts';
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { buildLayout, TENSOR_ALIGN_FLOATS } from '../model/layout.ts';
 import { manifestDigest } from '../compress/manifest.ts';
@@ -29,8 +31,10 @@ import {
   SUBMISSION_DOMAIN,
   type HexHash,
   type RelayRunInfo,
+  type StepRange,
   type SwarmRunInfo,
   type SwarmTrainSpec,
+  tokensForSteps,
 } from '../protocol/index.ts';
 
 export interface RunConfig {
@@ -42,8 +46,14 @@ export interface RunConfig {
   initSeed: number;
   /** Every round's dataSeed; a peer's batches follow deriveDataSeed(runSeed, address, round) (SPEC §2.1). */
   runSeed: HexHash;
-  /** H: inner AdamW steps per round. */
+  /** H: the nominal inner AdamW steps per round (the LR schedule advances H steps per model version). */
   innerSteps: number;
+  /** Inner steps a submission may report: a tab trains until the round's training deadline (min ≤ H ≤ max). */
+  stepRange: StepRange;
+  /** How a round's submissions become G: the rule and the token weighting (compress/aggregate.ts). */
+  aggregation: AggregationOptions;
+  /** What the relay publishes (and itself applies) for a round: the 2-bit or the float aggregate. */
+  update: PublishedUpdateForm;
   /** Inner-loop settings for every volunteer, incl. the LR schedule's length. */
   train: SwarmTrainSpec;
   compression: CompressConfig;
@@ -101,6 +111,12 @@ export interface RelayOptions {
   corsOrigins: '*' | readonly string[];
   /** What one client address, and everyone together, may hold of this process (server.ts). */
   limits: ServerLimits;
+  /**
+   * The address people open to join (--public-url), published in GET /api/run
+   * as joinUrl for the demo screen's QR code; null: none given (the page shows
+   * its own address). Checked at start by the tabs' parser (parseJoinUrl).
+   */
+  publicUrl: string | null;
 }
 
 /**
@@ -143,20 +159,6 @@ export interface ServerLimits {
 }
 
 export const RELAY_VERSION = 'tessera-relay/0.1.0';
-
-/**
- * The inner steps a submission of this run may report, [min, max]. The one
- * place the submission check reads H from: today H is exact (min = max =
- * innerSteps); a run with a range of H changes only this function.
- */
-export function innerStepsRange(config: RunConfig): { min: number; max: number } {
-  return { min: config.innerSteps, max: config.innerSteps };
-}
-
-/** Tokens a volunteer trains on in `innerSteps` steps: one batch of B sequences of T bytes per step. */
-export function tokensForSteps(config: RunConfig, innerSteps: number): number {
-  return innerSteps * config.train.batchSize * config.train.seqLen;
-}
 
 /** Largest update the codec can produce for this model: dense float32 everywhere plus record overheads. */
 export function payloadLimitFor(model: GptConfig): number {
@@ -207,6 +209,7 @@ export function defaultRelayOptions(model: GptConfig): RelayOptions {
     trustProxy: false,
     corsOrigins: '*',
     limits: defaultServerLimits(maxPayloadBytes),
+    publicUrl: null,
   };
 }
 
@@ -226,6 +229,10 @@ export interface RunConfigInput {
   initSeed?: number;
   runSeed?: HexHash;
   innerSteps?: number;
+  /** The accepted inner steps per submission; default 1 … 8·H. */
+  stepRange?: Partial<StepRange>;
+  aggregation?: Partial<AggregationOptions>;
+  update?: PublishedUpdateForm;
   /** Rounds the LR schedule is planned for: totalSteps = plannedRounds × H. */
   plannedRounds?: number;
   train?: Partial<SwarmTrainSpec>;
@@ -267,6 +274,15 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
     // A fixed default keeps a demo reproducible; an operator who wants fresh data assignments passes one.
     runSeed: input.runSeed ?? `0x${'00'.repeat(31)}01`,
     innerSteps,
+    stepRange: {
+      // One step is still a contribution (a phone, a throttled or paused tab); token weighting keeps it small.
+      min: input.stepRange?.min ?? 1,
+      // A default round (120 s) fits about eight nominal rounds of nano on a laptop GPU; the token cap bounds its weight.
+      max: input.stepRange?.max ?? DEFAULT_MAX_STEPS_PER_NOMINAL * innerSteps,
+    },
+    aggregation: { ...defaultAggregationOptions, ...input.aggregation },
+    // 2-bit aggregates: a few uploads' worth per round instead of ~10–150 (docs/results.md, "Small downloads").
+    update: input.update ?? 'quantized',
     train,
     compression: { ...defaultCompressConfig, ...input.compression },
     errorFeedbackBeta: input.errorFeedbackBeta ?? DEFAULT_EF_BETA,
@@ -293,6 +309,7 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunIn
     roundMs: options.roundMs,
     maxPayloadBytes: options.maxPayloadBytes,
     relayVersion: RELAY_VERSION,
+    joinUrl: options.publicUrl,
     swarm: {
       model: { preset: config.preset, ...config.model },
       train: config.train,
@@ -302,6 +319,9 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunIn
       runSeed: config.runSeed,
       data: { name: config.data.name, trainUrl: config.data.trainUrl, trainBytes: config.data.trainBytes, trainSha256: config.data.trainSha256 },
       quorum: options.quorum,
+      stepRange: config.stepRange,
+      aggregation: config.aggregation,
+      update: config.update,
     },
     manifest: {
       floats: layout.size,
@@ -309,6 +329,24 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunIn
       digest: Array.from(manifestDigest(layout.tensors), (b) => b.toString(16).padStart(2, '0')).join(''),
       tensors: layout.tensors.map(({ name, shape, offset, size }) => ({ name, shape: [...shape], offset, size })),
     },
+  };
+}
+
+/** Default stepRange.max as a multiple of H. */
+export const DEFAULT_MAX_STEPS_PER_NOMINAL = 8;
+
+/**
+ * A run stored before time-boxed rounds, aggregation options and 2-bit
+ * updates existed: it keeps the rules it was created with (exactly H steps,
+ * the plain mean, float aggregates), so its checkpoints and updates stay
+ * reproducible.
+ */
+export function withRoundDefaults(stored: Omit<RunConfig, 'stepRange' | 'aggregation' | 'update'> & Partial<RunConfig>): RunConfig {
+  return {
+    ...stored,
+    stepRange: stored.stepRange ?? { min: stored.innerSteps, max: stored.innerSteps },
+    aggregation: stored.aggregation ?? { rule: 'mean', tokenCap: defaultAggregationOptions.tokenCap },
+    update: stored.update ?? 'float',
   };
 }
 
@@ -347,9 +385,10 @@ export function checkRun(config: RunConfig, options: RelayOptions): SwarmRunInfo
   };
   integerAtLeast('minSubmissions', options.minSubmissions, 1);
   // Every total the relay keeps is a sum of these; the protocol's bound keeps such sums exact (docs/protocol.md "Counters").
-  const mostTokens = tokensForSteps(config, innerStepsRange(config).max);
+  const mostTokens = tokensForSteps(config, config.stepRange.max);
   if (mostTokens > MAX_SUBMISSION_TOKENS) {
-    throw new RunConfigError('run.innerSteps', `H·B·T = ${mostTokens} tokens per submission exceeds the protocol's ${MAX_SUBMISSION_TOKENS}`);
+    const field = 'run.swarm.stepRange.max';
+    throw new RunConfigError(field, `${field}: max·B·T = ${mostTokens} tokens per submission exceeds the protocol's ${MAX_SUBMISSION_TOKENS}`);
   }
   integerAtLeast('initSeed', config.initSeed, 0);
   integerAtLeast('evaluation.batches', config.evaluation.batches, 0);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
 import { protocolReady } from '../protocol/index.ts';
-import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
+import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, withRoundDefaults, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
 import { openBlobs, type BlobSettings } from './blob-settings.ts';
 import { FileRelayStore } from './file-store.ts';
@@ -19,6 +19,7 @@ import { QueuedEvaluator } from './queued-evaluator.ts';
 import { Relay } from './relay.ts';
 import { startRelayServer, type RelayServer } from './server.ts';
 import type { RelayStore } from './store.ts';
+import { loadTls, type TlsFiles } from './tls.ts';
 
 /** Where the relay keeps its state (docs/deploy.md). */
 export type StoreSettings =
@@ -58,6 +59,8 @@ export interface LaunchOptions {
    * `timeoutMs` before it counts as the relay's failure.
    */
   scoring?: { kind: 'inline' } | { kind: 'workers'; timeoutMs: number };
+  /** Serve https and wss with this certificate and key (PEM files, checked before anything starts). */
+  tls?: TlsFiles;
   /** Turn the held-out loss measurement off (faster start, e.g. for load tests). */
   evaluate?: boolean;
   now?: () => number;
@@ -70,9 +73,12 @@ export interface LaunchOptions {
 /**
  * Starts a relay. Throws RunConfigError (before anything is written) when the
  * run or the relay options would make every round fail; for a run given in
- * `options.run` its `field` names the setting as the tabs see it.
+ * `options.run` its `field` names the setting as the tabs see it. Throws
+ * TlsConfigError for unusable TLS files, and the listen error (EADDRINUSE for
+ * a port in use) when the server cannot listen.
  */
 export async function launchRelay(options: LaunchOptions): Promise<RelayServer> {
+  const tls = options.tls ? loadTls(options.tls) : null;
   const dataset = ensureDataset();
   const data: RunConfig['data'] = {
     name: 'brown',
@@ -88,7 +94,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   const logger = options.logger ?? (options.log ? lineLogger(options.log, '') : silentLogger());
   const store = await openStore(options, requested.runId, logger);
   const stored = await store.getRun();
-  const config: RunConfig = stored?.config ?? requested;
+  const config: RunConfig = stored ? withRoundDefaults(stored.config) : requested;
   if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
     await store.close();
     throw new Error(`${options.dataDir} holds run "${stored.config.runId}", not "${options.run.runId}"`);
@@ -132,6 +138,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
       port: options.port ?? 8787,
       distDir: options.distDir === undefined ? DEFAULT_DIST_DIR : options.distDir,
       logger,
+      tls,
     });
   } catch (error) {
     await relay.stop();

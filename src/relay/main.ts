@@ -11,26 +11,34 @@
 // postgres` keeps records in PostgreSQL (--database, or the PG* environment
 // variables) and blobs in --blobs (a directory, or s3://bucket/prefix with
 // credentials from the AWS environment variables): docs/deploy.md.
+// The join URL (--public-url) is checked by the parser tabs read it with; TLS
+// files (--tls-cert, --tls-key) are read and matched before anything starts
+// (docs/demo.md). A port in use ends the start with one line naming --port.
 // Leaves out: the configuration's defaults and checks (config.ts), assembly (launch.ts).
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { GPT_PRESET_NAMES } from '../model/config.ts';
-import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
-import { isValidAddress, type HexHash } from '../protocol/index.ts';
+import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, StartError, UsageError } from '../node/cli.ts';
+import { isLoopbackUrl, isProtocolError, isValidAddress, parseJoinUrl, type HexHash } from '../protocol/index.ts';
 import { RunConfigError, type RateLimit, type RelayOptionsInput, type RunConfigInput, type ServerLimits } from './config.ts';
+import { AGGREGATION_RULES } from '../compress/aggregate.ts';
+import { PUBLISHED_UPDATE_FORMS } from '../compress/codec.ts';
 import { launchRelay } from './launch.ts';
 import { jsonLogger, lineLogger } from './log.ts';
 import { STORE_FLAGS, storeSettings } from './store-flags.ts';
+import { TlsConfigError } from './tls.ts';
 
 /** After the grace period, the relay's own stop (a round close, an evaluation) gets this long before the process exits anyway. */
 const SHUTDOWN_BOUND_MS = 10_000;
 
 const USAGE = `usage: npm run relay -- [options]
   --port 8787  --host 127.0.0.1  --data-dir .tessera/relay  --dist dist|none  --no-eval
+  --public-url https://NAME/  --tls-cert cert.pem  --tls-key key.pem   (a demo for phones: docs/demo.md)
 run (only when the data directory is new; afterwards the stored run wins):
   --preset ${GPT_PRESET_NAMES.join('|')}  --run-id ID  --run-seed 0x…(64 hex)  --init-seed N
-  --inner-steps H  --batch-size B  --seq-len T  --lr 1e-3  --warmup-steps N  --planned-rounds N
-  --chunk-size 4096  --top-k 64  --ef-beta 0.95  --outer-lr 1  --eval-batches N
+  --inner-steps H  --min-steps 1  --max-steps 8·H  --batch-size B  --seq-len T  --lr 1e-3  --warmup-steps N
+  --planned-rounds N  --chunk-size 4096  --top-k 64  --ef-beta 0.95  --outer-lr 1  --rule ${AGGREGATION_RULES.join('|')}
+  --token-cap 2  --update ${PUBLISHED_UPDATE_FORMS.join('|')}  --eval-batches N
 relay (any time):
   --round-ms 120000  --quorum 16  --min-submissions 1  --max-payload-bytes N  --allow ADDR,ADDR
   --ip-rate 120/10  --address-rate 20/1  --keep-checkpoints 2  --max-catch-up 64
@@ -56,11 +64,19 @@ const FLAGS = {
   'data-dir': { type: 'string', default: '.tessera/relay' },
   dist: { type: 'string' },
   'no-eval': { type: 'boolean', default: false },
+  'public-url': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   preset: { type: 'string', default: 'nano' },
   'run-id': { type: 'string' },
   'run-seed': { type: 'string' },
   'init-seed': { type: 'string' },
   'inner-steps': { type: 'string' },
+  'min-steps': { type: 'string' },
+  'max-steps': { type: 'string' },
+  rule: { type: 'string' },
+  'token-cap': { type: 'string' },
+  update: { type: 'string' },
   'batch-size': { type: 'string' },
   'seq-len': { type: 'string' },
   lr: { type: 'string' },
@@ -111,6 +127,9 @@ const FLAGS = {
 const RUN_FLAGS: Record<string, keyof typeof FLAGS> = {
   'run.runId': 'run-id',
   'run.innerSteps': 'inner-steps',
+  'run.swarm.stepRange.min': 'min-steps',
+  'run.swarm.stepRange.max': 'max-steps',
+  'run.swarm.aggregation.tokenCap': 'token-cap',
   'run.roundMs': 'round-ms',
   'run.swarm.train.batchSize': 'batch-size',
   'run.swarm.train.seqLen': 'seq-len',
@@ -123,6 +142,7 @@ const RUN_FLAGS: Record<string, keyof typeof FLAGS> = {
   'run.swarm.outerLearningRate': 'outer-lr',
   'run.swarm.runSeed': 'run-seed',
   'run.swarm.quorum': 'quorum',
+  'run.joinUrl': 'public-url',
   minSubmissions: 'min-submissions',
   initSeed: 'init-seed',
   'evaluation.batches': 'eval-batches',
@@ -159,6 +179,9 @@ async function main(): Promise<'keep-running' | void> {
     runId: values['run-id'],
     runSeed: runSeed as HexHash | undefined,
     innerSteps: numberFlag(values['inner-steps'], 'inner-steps'),
+    stepRange: given({ min: numberFlag(values['min-steps'], 'min-steps'), max: numberFlag(values['max-steps'], 'max-steps') }),
+    aggregation: given({ rule: choiceFlag(values.rule, 'rule', AGGREGATION_RULES), tokenCap: numberFlag(values['token-cap'], 'token-cap') }),
+    update: choiceFlag(values.update, 'update', PUBLISHED_UPDATE_FORMS),
     plannedRounds: numberFlag(values['planned-rounds'], 'planned-rounds'),
     initSeed: numberFlag(values['init-seed'], 'init-seed'),
     errorFeedbackBeta: numberFlag(values['ef-beta'], 'ef-beta'),
@@ -174,6 +197,17 @@ async function main(): Promise<'keep-running' | void> {
   };
   const allow = listFlag(values.allow);
   for (const address of allow ?? []) if (!isValidAddress(address)) throw new UsageError(`--allow: ${address} is not an SS58 prefix-42 address`);
+  let publicUrl: string | undefined;
+  if (values['public-url'] !== undefined) {
+    try {
+      publicUrl = parseJoinUrl(values['public-url'], 'public-url');
+    } catch (error) {
+      if (!isProtocolError(error, 'bad-message')) throw error;
+      throw new UsageError(`--${error.message}`);
+    }
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) throw new UsageError('--tls-cert and --tls-key go together: give both, or neither');
+  const tls = values['tls-cert'] && values['tls-key'] ? { certFile: resolve(values['tls-cert']), keyFile: resolve(values['tls-key']) } : undefined;
   const cors = listFlag(values['cors-origins']);
   for (const origin of cors ?? []) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) throw new UsageError(`--cors-origins: ${JSON.stringify(origin)} is not an origin (scheme://host[:port]) or *`);
@@ -212,18 +246,21 @@ async function main(): Promise<'keep-running' | void> {
       heartbeatMs: limit('heartbeat-ms', 1),
       trustProxy: values['trust-proxy'] || undefined,
       corsOrigins: cors === undefined ? undefined : cors.includes('*') ? ('*' as const) : cors,
+      publicUrl,
     }),
     limits,
   };
 
   const logFormat = choiceFlag(values['log-format'], 'log-format', ['text', 'json'] as const);
   const logger = logFormat === 'json' ? jsonLogger(values.replica ? { replica: values.replica } : {}) : lineLogger((line) => console.log(line));
+  const port = integerFlag(values.port, 'port') ?? 8787;
   let server;
   try {
     server = await launchRelay({
       dataDir: resolve(values['data-dir']),
       host: values.host,
-      port: integerFlag(values.port, 'port') ?? 8787,
+      port,
+      tls,
       distDir: values.dist === 'none' ? null : values.dist ? resolve(values.dist) : undefined,
       run,
       relay,
@@ -237,6 +274,11 @@ async function main(): Promise<'keep-running' | void> {
       logger,
     });
   } catch (error) {
+    if (error instanceof TlsConfigError) throw new UsageError(error.message);
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (code === 'EADDRINUSE') throw new StartError(`Port ${port} on ${values.host} is already in use (another relay?): stop that one, or start this one with --port and a free port, e.g. --port ${port + 1}.`);
+    if (code === 'EACCES') throw new StartError(`Port ${port} on ${values.host} needs more rights than this user has: choose --port 1024 or above.`);
+    if (code === 'EADDRNOTAVAIL') throw new StartError(`--host ${values.host} is not an address of this machine: use 127.0.0.1, 0.0.0.0 (every interface) or one of its own addresses.`);
     if (!(error instanceof RunConfigError)) throw error;
     const flag = RUN_FLAGS[error.field];
     const typed = flag === undefined ? undefined : values[flag];
@@ -246,12 +288,21 @@ async function main(): Promise<'keep-running' | void> {
   }
 
   const info = server.relay.runInfo();
+  const joinUrl = info.joinUrl ?? server.url;
   if (logFormat === 'json') {
-    logger.info({ url: server.url, runId: info.runId, model: info.model.name, parameters: info.model.parameterCount, innerSteps: info.innerSteps, quorum: info.swarm.quorum, roundMs: info.roundMs }, `Tessera relay listening on ${server.url}`);
+    logger.info({ url: server.url, joinUrl, runId: info.runId, model: info.model.name, parameters: info.model.parameterCount, innerSteps: info.innerSteps, quorum: info.swarm.quorum, roundMs: info.roundMs }, `Tessera relay listening on ${server.url}`);
   } else {
-    console.log(`Tessera relay listening on ${server.url}`);
-    console.log(`  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`);
-    console.log(`  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`);
+    // One write, so whoever waits for the "listening" line also has the rest of the banner.
+    const banner = [
+      `Tessera relay listening on ${server.url}`,
+      `  join URL (the demo screen's QR code): ${joinUrl}`,
+      ...(isLoopbackUrl(joinUrl)
+        ? ['  phones cannot open a loopback address: for a room, pass --public-url with an https address they reach (docs/demo.md)']
+        : joinUrl.startsWith('https:') ? [] : ['  phones get no WebGPU over plain http: serve https (--tls-cert/--tls-key or a proxy, docs/demo.md)']),
+      `  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`,
+      `  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`,
+    ];
+    console.log(banner.join('\n'));
   }
 
   let stopping = false;

@@ -9,9 +9,13 @@
 //   close    on `quorum` acknowledged submissions, or at the deadline with at
 //            least `minSubmissions` (fewer: the deadline moves by roundMs)
 //   aggregate  aggregateUpdates over every acknowledged submission (ids =
-//            addresses, so the result does not depend on arrival order)
-//   outer step θ(v+1) = θ(v) − α·G (applyAggregate, on a copy: θ(v) may still
-//            be streaming to a client)
+//            addresses, so the result does not depend on arrival order),
+//            with the run's rule and token weights (each header's tokens)
+//   publish  G in the run's update form (2-bit by default: codec.ts
+//            encodePublishedAggregate); the bytes are what tabs download
+//   outer step θ(v+1) = θ(v) − α·Ĝ, Ĝ = what those bytes decode to, exactly
+//            what every tab applies (applyAggregate, on a copy: θ(v) may
+//            still be streaming to a client)
 //   persist  aggregate, checkpoint, round record, then state.json {r+1, v+1}:
 //            the commit point (store.ts)
 //   publish  round-closed, round-opened, stats to every listener; then the
@@ -27,9 +31,9 @@
 // round*; then per-address rate limit* (refused at once if the address has no
 // token left). In the checker's worker threads (submission-check-worker.ts):
 // sr25519 signature over <Bytes>header</Bytes> and payload hash
-// (verifySignedSubmission) → inner steps and tokens against the run
-// (checkSubmissionCounts) → codec decode (every tensor, indices, finiteness,
-// bounds); a frame whose signature verified spends one token of its address.
+// (verifySignedSubmission) → inner steps within the run's stepRange and
+// tokens = steps·B·T (checkSubmissionCounts, in the protocol) → codec decode
+// (every tensor, indices, finiteness, bounds); a frame whose signature verified spends one token of its address.
 // (* a new POST only: these judge the request, not the bytes.) Then the
 // durable write (the store answers 'duplicate' or 'closed' for another relay's
 // copy or a round another relay is closing) and the acknowledgement. Nothing
@@ -43,12 +47,13 @@
 // Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
 // aggregated), copy detection.
 import { aggregateUpdates, applyAggregate } from '../compress/aggregate.ts';
-import { decodeUpdate, encodeAggregate } from '../compress/codec.ts';
+import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressedUpdate } from '../compress/sparseloco.ts';
 import { buildLayout, type ParameterLayout } from '../model/layout.ts';
 import { initGptParameters } from '../model/init.ts';
 import {
+  MAX_RECENT_SUBMISSIONS,
   checkHeaderForRound,
   decodeSubmission,
   encodeBundle,
@@ -57,7 +62,6 @@ import {
   modelHash,
   payloadHash,
   ProtocolError,
-  verifySignedSubmission,
   type AddressLedger,
   type HexHash,
   type LeaderboardRow,
@@ -184,6 +188,8 @@ export class Relay {
   private tokensClosed = 0;
   /** Addresses with at least one accepted submission (the demo screen's "contributors"). */
   private readonly contributors = new Set<string>();
+  /** Addresses in the last closed round: with the open round's, the tabs training now. */
+  private lastRoundAddresses = new Set<string>();
   private peers = 0;
   private deadlineTimer: ReturnType<typeof setTimeout> | null = null;
   private statsTimer: ReturnType<typeof setTimeout> | null = null;
@@ -220,7 +226,7 @@ export class Relay {
     this.logger = deps.logger ?? silentLogger();
     this.metrics = deps.metrics ?? new RelayMetrics();
     this.metrics.observe(() => ({ round: this.round.round, version: this.round.version, submissions: Math.max(this.round.storedCount, this.round.submissions.size) }));
-    const checkSettings = { maxPayloadBytes: options.maxPayloadBytes, manifest: this.manifest, compression: config.compression, run: config };
+    const checkSettings = { maxPayloadBytes: options.maxPayloadBytes, manifest: this.manifest, compression: config.compression, swarm: this.info.swarm };
     this.checker = deps.checkThreads ? new SubmissionCheckPool(checkSettings, deps.checkThreads) : new InlineSubmissionChecker(checkSettings);
     this.unwatch = store.watch((change) => this.onStoreChange(change));
   }
@@ -336,7 +342,14 @@ export class Relay {
 
   /** GET /api/round: RoundState plus what a dashboard shows about the open round. */
   roundStatus(): RoundStatus {
-    return { ...this.roundState(), openedAt: this.round.openedAt, submissions: this.round.submissions.size, quorum: this.options.quorum, closing: this.round.closing };
+    return {
+      ...this.roundState(),
+      openedAt: this.round.openedAt,
+      submissions: this.round.submissions.size,
+      quorum: this.options.quorum,
+      closing: this.round.closing,
+      now: this.now(),
+    };
   }
 
   /** The current θ as little-endian float32 bytes (shared memory: never mutated), its version and hash. */
@@ -403,7 +416,12 @@ export class Relay {
     let pendingTokens = 0;
     for (const s of this.round.submissions.values()) pendingTokens += s.record.tokens;
     const loss = this.evaluations.length ? this.evaluations[this.evaluations.length - 1].loss : null;
-    return { type: 'stats', round: this.round.round, peers: this.peers, submissions: this.round.submissions.size, tokens: this.tokensClosed + pendingTokens, loss };
+    const trainers = new Set([...this.lastRoundAddresses, ...this.round.submissions.keys()]).size;
+    const recent = [...this.round.submissions.values()]
+      .map(({ record }) => ({ address: record.address, round: this.round.round, tokens: record.tokens, receivedAt: record.receivedAt }))
+      .sort((a, b) => b.receivedAt - a.receivedAt || (a.address < b.address ? -1 : 1))
+      .slice(0, MAX_RECENT_SUBMISSIONS);
+    return { type: 'stats', round: this.round.round, peers: this.peers, trainers, recent, submissions: this.round.submissions.size, tokens: this.tokensClosed + pendingTokens, loss };
   }
 
   /** GET /api/stats. */
@@ -625,13 +643,15 @@ export class Relay {
       const started = performance.now();
       const { compression, outerLearningRate } = this.config;
       const aggregate = aggregateUpdates(
-        accepted.map((s) => ({ id: s.record.address, update: s.update! })),
+        accepted.map((s) => ({ id: s.record.address, update: s.update!, tokens: s.record.tokens })),
         this.manifest,
         compression,
+        this.config.aggregation,
       );
-      const aggregateBytes = encodeAggregate(aggregate, this.manifest, compression);
+      // The relay applies what its published bytes decode to, exactly as every tab does.
+      const aggregateBytes = encodePublishedAggregate(aggregate, this.config.update, this.manifest, compression);
       const next = this.params.slice(); // θ(v) may still be streaming to a client
-      const skipped = applyAggregate(next, aggregate, this.manifest, outerLearningRate);
+      const skipped = applyAggregate(next, decodePublishedAggregate(aggregateBytes, this.manifest, compression), this.manifest, outerLearningRate);
       const nextHash = hashToHex(modelHash(next));
       const version = round.version + 1;
       await this.store.putAggregate({ version, modelHash: nextHash, bytes: aggregateBytes });
@@ -754,6 +774,7 @@ export class Relay {
 
   /** Ledger, totals and history for a committed round (the ledger's pending entries of the round become accepted). */
   private recordClosedRound(record: RoundRecord, closeMs: number | null): void {
+    this.lastRoundAddresses = new Set(record.submissions.map((s) => s.address));
     let tokens = 0;
     for (const s of record.submissions) {
       tokens += s.tokens;

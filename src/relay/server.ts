@@ -7,15 +7,21 @@
 //   GET  /api/run                 SwarmRunInfo (RunInfo + swarm spec)
 //   GET  /api/round               RoundStatus (RoundState + openedAt, submissions, quorum, closing)
 //   GET  /api/checkpoint          θ(v) float32 LE; ETag = "modelHash", 304 on If-None-Match
-//   GET  /api/updates?since=v     catch-up bundle (protocol/bundle.ts), ≤ maxCatchUp entries
+//   GET  /api/updates?since=v&format=2  catch-up bundle (protocol/bundle.ts), ≤ maxCatchUp entries
 //   POST /api/submissions         submission frame → SubmissionAck | ErrorBody
 //   GET  /api/ledger              LeaderboardRow[]: addresses by tokens contributed
 //   GET  /api/ledger/:address     AddressLedger: one address's contributions, round by round
 //   GET  /api/stats               StatsBody: swarm stats, loss history, recent rounds
 //   GET  /api/health              HealthBody {ok: true}
+//   GET  /api/sample              SampleBody: what the current model writes (sample-writer.ts)
+//   GET  /api/model.json          ModelCard: architecture, version, hash (model-files.ts)
+//   GET  /api/model.safetensors   θ(v) as safetensors; ETag = "modelHash"
+//   GET  /api/model.onnx          θ(v) as an ONNX model; ETag = "modelHash"
 //   WS   /api/events              PushEvent: round-opened, round-closed, stats
 //   GET  /metrics                 Prometheus text exposition (metrics.ts; docs/deploy.md)
-//   GET  /*                       the built app; unknown paths without an extension get index.html
+//   GET  /*                       the built app (static-files.ts: the precompressed variant the
+//                                 request's Accept-Encoding allows, Vary: Accept-Encoding);
+//                                 unknown paths without an extension get index.html
 // Every JSON body is a type of src/protocol/api.ts, where the clients' parsers live.
 //
 // No request can reach the process: every request, whatever its target or
@@ -33,23 +39,31 @@
 // for shutdownGraceMs, then destroys every socket that is still open and stops
 // the relay — it cannot be held up by any client.
 //
-// Leaves out: TLS (put a reverse proxy in front, and set trustProxy), auth
-// beyond signatures.
+// TLS: with a certificate and key (tls.ts) the same server is node:https and
+// the push channel wss; a connection refused before its handshake is closed
+// (there is no HTTP to answer on yet). Without them, put a reverse proxy in
+// front and set trustProxy (docs/demo.md).
+//
+// Leaves out: auth beyond signatures, HTTP/2.
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { isValidAddress, maxSubmissionBytes, ProtocolError, type HealthBody, type PushEvent } from '../protocol/index.ts';
+import { BUNDLE_FORMAT, isValidAddress, maxSubmissionBytes, ProtocolError, type HealthBody, type PushEvent } from '../protocol/index.ts';
 import { ConcurrencyLimit, type AdmissionRefusal } from './admission.ts';
 import { errorResponse, RelayError } from './errors.ts';
 import { APP_HEADERS, apiHeaders, PREFLIGHT_HEADERS } from './http-headers.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { routeLabel } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { ModelFiles, type CurrentModel } from './model-files.ts';
 import type { Relay } from './relay.ts';
+import { SampleWriter } from './sample-writer.ts';
+import { findStaticFile } from './static-files.ts';
+import type { TlsPair } from './tls.ts';
 
 export interface RelayServerOptions {
   host: string;
@@ -57,6 +71,8 @@ export interface RelayServerOptions {
   port: number;
   /** The built app (vite build output); null serves the API only. */
   distDir: string | null;
+  /** Certificate and key (PEM, checked by tls.ts loadTls): serve https and wss; null: plain http. */
+  tls?: TlsPair | null;
   logger?: Logger;
 }
 
@@ -68,23 +84,6 @@ export interface RelayServer {
   close(): Promise<void>;
 }
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.txt': 'text/plain; charset=utf-8',
-  '.woff2': 'font/woff2',
-  '.bin': 'application/octet-stream',
-  '.onnx': 'application/octet-stream',
-  '.wgsl': 'text/plain; charset=utf-8',
-};
 
 /** Static files at least this large count against the bulk-read rate (training data, wasm). */
 const BULK_FILE_BYTES = 1024 * 1024;
@@ -219,6 +218,14 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   let onIdle: (() => void) | null = null;
   let stopping = false;
 
+  /** θ as the relay holds it now (replaced on every close, never mutated). */
+  const currentModel = (): CurrentModel => {
+    const { version, modelHash, bytes } = relay.checkpoint();
+    return { version, modelHash, params: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
+  };
+  const modelFiles = new ModelFiles(relay.config, currentModel);
+  const samples = new SampleWriter(relay.config.model, currentModel);
+
   // ------------------------------------------------------------- responses
 
   const sendJson = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -256,6 +263,19 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     res.end(req.method === 'HEAD' ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   };
 
+  /** θ(version) in some format: ETag = the model hash (304 on If-None-Match), version and hash in headers. */
+  const sendModelBytes = (req: IncomingMessage, res: ServerResponse, model: { version: number; modelHash: string }, bytes: Uint8Array, extra: Record<string, string> = {}) => {
+    const etag = `"${model.modelHash}"`;
+    const headers = { ETag: etag, 'Cache-Control': 'no-cache', 'X-Tessera-Model-Version': String(model.version), 'X-Tessera-Model-Hash': model.modelHash, ...extra };
+    const match = req.headers['if-none-match'];
+    if (match && match.split(',').some((tag) => tag.trim() === etag || tag.trim() === `W/${etag}`)) {
+      res.writeHead(304, { ...apiHeaders(corsOrigins, req.headers.origin), ...headers });
+      res.end();
+      return;
+    }
+    sendBytes(req, res, bytes, headers);
+  };
+
   const clientIp = (req: IncomingMessage): string => {
     if (relay.options.trustProxy) {
       const forwarded = req.headers['x-forwarded-for'];
@@ -291,7 +311,9 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     const ledgerMatch = /^\/api\/ledger\/([^/]+)$/.exec(path);
     const route = ledgerMatch ? '/api/ledger/:address' : path;
     if (route !== '/api/submissions' && !read) throw new RelayError('method-not-allowed', `${method} ${path}: use GET`);
-    if (route === '/api/checkpoint' || route === '/api/updates') spend(bulkReadRate, ip, 'checkpoint and update downloads');
+    if (route === '/api/checkpoint' || route === '/api/updates' || route === '/api/model.safetensors' || route === '/api/model.onnx') {
+      spend(bulkReadRate, ip, 'checkpoint, update and model downloads');
+    }
     else if (route !== '/api/submissions') spend(apiReadRate, ip, 'requests');
     switch (route) {
       case '/api/health':
@@ -302,23 +324,35 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
         return sendJson(req, res, 200, relay.roundStatus());
       case '/api/stats':
         return sendJson(req, res, 200, relay.stats());
+      case '/api/sample':
+        return sendJson(req, res, 200, await samples.sample());
+      case '/api/model.json':
+        return sendJson(req, res, 200, modelFiles.card(), { 'Cache-Control': 'no-cache' });
+      case '/api/model.safetensors':
+      case '/api/model.onnx': {
+        const { model, bytes } = route === '/api/model.onnx' ? modelFiles.onnx() : modelFiles.safetensors();
+        const name = `${relay.config.runId}-v${model.version}.${route === '/api/model.onnx' ? 'onnx' : 'safetensors'}`;
+        return sendModelBytes(req, res, model, bytes, { 'Content-Disposition': `attachment; filename="${name}"` });
+      }
       case '/api/checkpoint': {
         const { version, modelHash, bytes } = relay.checkpoint();
         const etag = `"${modelHash}"`;
-        const headers = { ETag: etag, 'Cache-Control': 'no-cache', 'X-Tessera-Model-Version': String(version), 'X-Tessera-Model-Hash': modelHash };
         const match = req.headers['if-none-match'];
-        if (match && match.split(',').some((tag) => tag.trim() === etag || tag.trim() === `W/${etag}`)) {
-          res.writeHead(304, { ...apiHeaders(corsOrigins, req.headers.origin), ...headers });
-          res.end();
-          return;
-        }
-        const location = await relay.checkpointUrl();
-        if (location) return redirect(req, res, location, headers);
-        return sendBytes(req, res, bytes, headers);
+        const notModified = match?.split(',').some((tag) => tag.trim() === etag || tag.trim() === `W/${etag}`);
+        const location = notModified ? null : await relay.checkpointUrl();
+        if (location) return redirect(req, res, location, { ETag: etag, 'Cache-Control': 'no-cache', 'X-Tessera-Model-Version': String(version), 'X-Tessera-Model-Hash': modelHash });
+        return sendModelBytes(req, res, { version, modelHash }, bytes);
       }
       case '/api/updates': {
         const sinceText = url.searchParams.get('since');
-        if (sinceText === null || !/^\d{1,10}$/.test(sinceText)) throw new RelayError('bad-request', 'give ?since=<model version>');
+        if (sinceText === null || !/^\d{1,10}$/.test(sinceText)) throw new RelayError('bad-request', 'give ?since=<model version>&format=' + BUNDLE_FORMAT);
+        const format = url.searchParams.get('format');
+        if (format !== String(BUNDLE_FORMAT)) {
+          throw new RelayError(
+            'unsupported-format',
+            `this relay serves catch-up bundles of format ${BUNDLE_FORMAT} (2-bit aggregates); ${format === null ? 'this tab asked for format 1' : `format ${format} was asked for`}: reload the page or update Tessera`,
+          );
+        }
         const location = await relay.updatesUrl(Number(sinceText));
         if (location) return redirect(req, res, location, { 'Cache-Control': 'no-cache', 'X-Tessera-Latest-Version': String(Number(sinceText) + 1) });
         const { bundle, latest } = await relay.updatesSince(Number(sinceText));
@@ -375,47 +409,33 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   const serveStatic = async (req: IncomingMessage, res: ServerResponse, url: URL, ip: string): Promise<void> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new RelayError('method-not-allowed', `${req.method} ${url.pathname}: the app takes GET and HEAD`);
     if (!distDir) throw new RelayError('not-found', 'this relay serves no app (started without a dist directory)');
-    let relative: string;
+    let file;
     try {
-      relative = normalize(decodeURIComponent(url.pathname));
+      file = await findStaticFile(distDir, url.pathname, req.headers['accept-encoding']);
     } catch {
       throw new RelayError('bad-request', 'malformed percent-encoding in the path');
     }
-    let file = join(distDir, relative);
-    // normalize() resolved any "..": anything outside distDir is refused.
-    if (file !== distDir && !file.startsWith(distDir + sep)) throw new RelayError('not-found', 'no such file');
-    let info = await stat(file).catch(() => null);
-    if (info?.isDirectory()) {
-      file = join(file, 'index.html');
-      info = await stat(file).catch(() => null);
-    }
-    if (!info && extname(relative) === '') {
-      file = join(distDir, 'index.html'); // client-side routes
-      info = await stat(file).catch(() => null);
-    }
-    if (!info || !info.isFile()) {
-      throw new RelayError('not-found', relative === sep ? 'no built app here: run `npm run build`' : 'no such file');
-    }
-    if (info.size >= BULK_FILE_BYTES) spend(bulkReadRate, ip, 'large downloads');
-    const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-    const immutable = relative.startsWith(`${sep}assets${sep}`);
-    const fileHeaders = {
+    if (!file) throw new RelayError('not-found', url.pathname === '/' ? 'no built app here: run `npm run build`' : 'no such file');
+    if (file.size >= BULK_FILE_BYTES) spend(bulkReadRate, ip, 'large downloads');
+    const fileHeaders: Record<string, string> = {
       ...APP_HEADERS,
-      'Content-Type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
-      'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-      ETag: etag,
+      'Content-Type': file.contentType,
+      'Cache-Control': file.immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+      ETag: file.etag,
     };
-    if (req.headers['if-none-match'] === etag) {
+    if (file.encoding !== 'identity') fileHeaders['Content-Encoding'] = file.encoding;
+    if (file.negotiated) fileHeaders.Vary = 'Accept-Encoding';
+    if (req.headers['if-none-match'] === file.etag) {
       res.writeHead(304, fileHeaders).end();
       return;
     }
-    res.writeHead(200, { ...fileHeaders, 'Content-Length': info.size });
+    res.writeHead(200, { ...fileHeaders, 'Content-Length': file.size });
     if (req.method === 'HEAD') {
       res.end();
       return;
     }
-    sent(req, info.size);
-    createReadStream(file)
+    sent(req, file.size);
+    createReadStream(file.path)
       .on('error', () => res.destroy())
       .pipe(res);
   };
@@ -432,45 +452,47 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     else await serveStatic(req, res, url, ip);
   };
 
-  const server: Server = createServer(
-    {
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      maxHeaderSize: limits.maxHeaderBytes,
-      requireHostHeader: false, // handleRequest refuses it, with a typed body
-      // Node checks the two timeouts above on this interval (default 30 s).
-      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
-    },
-    (req, res) => {
-      const socket = req.socket;
-      inFlight += 1;
-      const owed = answersOwed.get(socket) ?? new Set<ServerResponse>();
-      owed.add(res);
-      answersOwed.set(socket, owed);
-      pendingAnswers.set(socket, res);
-      req.on('error', noop);
-      res.on('error', noop);
-      res.once('close', () => {
-        inFlight -= 1;
-        if (pendingAnswers.get(socket) === res) pendingAnswers.delete(socket);
-        owed.delete(res);
-        if (owed.size === 0) {
-          const then = whenAnswered.get(socket);
-          whenAnswered.delete(socket);
-          then?.();
-        }
-        if (inFlight === 0) onIdle?.();
-      });
-      handleRequest(req, res).catch((error: unknown) => {
-        try {
-          answerError(req, res, error);
-        } catch {
-          res.destroy();
-        }
-      });
-    },
-  );
+  const serverOptions: ServerOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxHeaderSize: limits.maxHeaderBytes,
+    requireHostHeader: false, // handleRequest refuses it, with a typed body
+    // Node checks the two timeouts above on this interval (default 30 s).
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    inFlight += 1;
+    const owed = answersOwed.get(socket) ?? new Set<ServerResponse>();
+    owed.add(res);
+    answersOwed.set(socket, owed);
+    pendingAnswers.set(socket, res);
+    req.on('error', noop);
+    res.on('error', noop);
+    res.once('close', () => {
+      inFlight -= 1;
+      if (pendingAnswers.get(socket) === res) pendingAnswers.delete(socket);
+      owed.delete(res);
+      if (owed.size === 0) {
+        const then = whenAnswered.get(socket);
+        whenAnswered.delete(socket);
+        then?.();
+      }
+      if (inFlight === 0) onIdle?.();
+    });
+    handleRequest(req, res).catch((error: unknown) => {
+      try {
+        answerError(req, res, error);
+      } catch {
+        res.destroy();
+      }
+    });
+  };
+  const tls = options.tls ?? null;
+  const server: Server = tls ? createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, onRequest) : createServer(serverOptions, onRequest);
+  // A failed TLS handshake (a client that does not trust the certificate, a scanner) ends that connection only.
+  server.on('tlsClientError', (_error: Error, socket: Duplex) => socket.destroy());
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
   server.timeout = limits.socketIdleTimeoutMs;
   server.on('timeout', (socket: Socket) => socket.destroy());
@@ -480,6 +502,11 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     const ip = socket.remoteAddress ?? 'unknown';
     const release = connections.acquire(ip);
     if (typeof release === 'string' || stopping) {
+      // Before a TLS handshake there is no HTTP to answer with: the connection is closed.
+      if (tls) {
+        socket.destroy();
+        return;
+      }
       refuseSocket(socket, stopping ? new RelayError('unavailable', 'the relay is shutting down', BUSY_RETRY_SECONDS) : admissionError(release as AdmissionRefusal, 'connections'));
       return;
     }
@@ -607,7 +634,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   let closed: Promise<void> | null = null;
 
   return {
-    url: `http://${host}:${port}/`,
+    url: `${tls ? 'https' : 'http'}://${host}:${port}/`,
     port,
     relay,
     close() {

@@ -2,8 +2,8 @@
 // bytes, so it can run in a worker thread (submission-check-pool.ts) or inline:
 //   1. decodeSubmission + verifySignedSubmission: sr25519 over
 //      <Bytes>header</Bytes> (@polkadot/wasm-crypto), then the payload hash
-//   2. the header's counts against the run (checkSubmissionCounts: inner steps
-//      in the run's range, exactly B·T tokens per step)
+//   2. the header's counts against the run (checkSubmissionCounts, in the
+//      protocol: inner steps in the run's stepRange, exactly B·T tokens per step)
 //   3. the codec's full decode of the payload (every check of the codec)
 // `verified` says whether step 1 passed: the relay charges the address's
 // rate limit only for frames its key really signed (relay.ts).
@@ -19,8 +19,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { CodecError, decodeUpdate, type CodecErrorCode } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressConfig, CompressedUpdate } from '../compress/sparseloco.ts';
-import { decodeSubmission, ProtocolError, verifySignedSubmission, type ProtocolErrorCode, type RelayErrorCode } from '../protocol/index.ts';
-import { innerStepsRange, tokensForSteps, type RunConfig } from './config.ts';
+import { checkSubmissionCounts, decodeSubmission, ProtocolError, verifySignedSubmission, type ProtocolErrorCode, type RelayErrorCode, type SwarmSpec } from '../protocol/index.ts';
 import { RelayError } from './errors.ts';
 
 /** What the checks need besides the frame: fixed for a relay's run, sent to each worker once. */
@@ -28,24 +27,8 @@ export interface CheckSettings {
   maxPayloadBytes: number;
   manifest: TensorManifest;
   compression: CompressConfig;
-  /** The run (inner steps, B, T): what a header's counts must match. */
-  run: RunConfig;
-}
-
-/**
- * The work a header claims must be what this run asks for: inner steps within
- * the run's range, and exactly B·T tokens per step. Totals (ledger, stats) are
- * sums of these, so one key cannot top the ledger with a made-up count.
- */
-export function checkSubmissionCounts(header: { innerSteps: number; tokens: number }, config: RunConfig): void {
-  const { min, max } = innerStepsRange(config);
-  if (header.innerSteps < min || header.innerSteps > max) {
-    throw new RelayError('bad-update', `the header reports ${header.innerSteps} inner steps; this run takes ${min === max ? min : `${min}..${max}`}`);
-  }
-  const tokens = tokensForSteps(config, header.innerSteps);
-  if (header.tokens !== tokens) {
-    throw new RelayError('bad-update', `the header reports ${header.tokens} tokens; ${header.innerSteps} steps of B·T = ${config.train.batchSize}·${config.train.seqLen} are ${tokens}`);
-  }
+  /** The run's step range, B and T: what a header's counts must match. */
+  swarm: Pick<SwarmSpec, 'train' | 'stepRange'>;
 }
 
 export type CheckFailure =
@@ -71,7 +54,7 @@ export function checkSubmissionBytes(frame: Uint8Array, settings: CheckSettings)
     return { verified: false, failure: failureOf(error) };
   }
   try {
-    checkSubmissionCounts(submission.header, settings.run);
+    checkSubmissionCounts(submission.header, settings.swarm);
     return { verified: true, update: decodeUpdate(submission.payload, settings.manifest, settings.compression) };
   } catch (error) {
     return { verified: true, failure: failureOf(error) };

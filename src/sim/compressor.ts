@@ -3,8 +3,9 @@
 // and removal of what was sent from the residual. The simulator only sees the
 // ReplicaCompressor interface, so the plain-TypeScript reference used here can
 // be swapped for a GPU implementation without touching the round logic: the
-// replica's end-of-round parameters are handed over as the GptGpu whose
-// `params` buffer holds them, so a GPU compressor never needs a readback.
+// replica's end-of-round parameters are handed over as the engine that holds
+// them (engine.ts), so a GPU compressor on the GPU engine reads them from the
+// model's `params` buffer without a readback.
 //
 // Each compressor owns its replicas' EF residuals (float32, zero at first use,
 // kept across rounds, never sent). Two implementations:
@@ -17,9 +18,9 @@
 // Leaves out: the wire codec and aggregation (simulate.ts calls codec.ts and
 // aggregate.ts on the returned update, exactly as a tab and the relay do).
 import type { GpuContext } from '../gpu/runtime.ts';
-import type { GptGpu } from '../model/gpt-gpu.ts';
 import { SparseLoCoGpu } from '../compress/sparseloco-gpu.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
+import { GpuReplicaEngine, type ReplicaEngine } from './engine.ts';
 import {
   DEFAULT_EF_BETA,
   compress,
@@ -34,9 +35,9 @@ export interface ReplicaCompressor {
   readonly name: string;
   /**
    * Steps 3–5 for `replica`: e ← β·e + (θ_global − θ_local); C = Q(TopK(e));
-   * e ← e − decode(C). θ_local is what `model.params` holds now. Returns C.
+   * e ← e − decode(C). θ_local is what the engine holds now. Returns C.
    */
-  compress(replica: number, globalParams: Float32Array, model: GptGpu): Promise<CompressedUpdate>;
+  compress(replica: number, globalParams: Float32Array, engine: ReplicaEngine): Promise<CompressedUpdate>;
   /** Frees whatever the compressor holds (GPU buffers, residuals). */
   destroy(): void;
 }
@@ -52,8 +53,8 @@ export class CpuReplicaCompressor implements ReplicaCompressor {
     private readonly beta: number = DEFAULT_EF_BETA,
   ) {}
 
-  async compress(replica: number, globalParams: Float32Array, model: GptGpu): Promise<CompressedUpdate> {
-    const local = await model.readParams(); // (P)
+  async compress(replica: number, globalParams: Float32Array, engine: ReplicaEngine): Promise<CompressedUpdate> {
+    const local = await engine.readLocalParams(); // (P)
     let residual = this.residuals.get(replica);
     if (!residual) {
       residual = new Float32Array(globalParams.length);
@@ -98,7 +99,8 @@ export class GpuReplicaCompressor implements ReplicaCompressor {
     return new GpuReplicaCompressor(ctx, compressor, ctx.createBuffer('sim.global-params', paramCount * 4));
   }
 
-  async compress(replica: number, globalParams: Float32Array, model: GptGpu): Promise<CompressedUpdate> {
+  async compress(replica: number, globalParams: Float32Array, engine: ReplicaEngine): Promise<CompressedUpdate> {
+    if (!(engine instanceof GpuReplicaEngine)) throw new RangeError('the gpu compressor runs on the gpu engine only');
     if (this.resident !== replica) {
       if (this.resident >= 0) this.residuals.set(this.resident, await this.compressor.readResidual());
       const saved = this.residuals.get(replica);
@@ -107,7 +109,7 @@ export class GpuReplicaCompressor implements ReplicaCompressor {
       this.resident = replica;
     }
     this.ctx.write(this.globalParams, globalParams);
-    return this.compressor.compress(this.globalParams, model.params);
+    return this.compressor.compress(this.globalParams, engine.model.params);
   }
 
   /** A copy of one replica's residual (tests, diagnostics). */

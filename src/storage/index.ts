@@ -7,3 +7,4 @@ export * from './checkpoints.ts';
 export * from './outbox.ts';
 export * from './settings.ts';
 export * from './round-state.ts';
+export * from './chart-history.ts';

@@ -18,6 +18,8 @@
 //        mode: no round was signed).
 //      outbox: both indexes dropped. Nothing reads 'by-run-round'; the retry
 //        schedule ('by-next-attempt') is kept per entry and read with it.
+//   4  chartHistory: one record per run with the points of the dashboard's
+//        loss charts, so a reload shows the curve it had (chart-history.ts).
 // Changing a record shape means a new version with its own step; a step never
 // edits an earlier one, because tabs in the wild are at every version.
 //
@@ -30,7 +32,7 @@ import type { HexHash } from '../protocol/header.ts';
 export type { HexHash };
 
 export const DATABASE_NAME = 'tessera';
-export const DATABASE_VERSION = 3;
+export const DATABASE_VERSION = 4;
 
 /** Counters that let a resumed tab continue its LR schedule and its statistics. */
 export interface CheckpointCounters {
@@ -98,6 +100,20 @@ export interface CompressionPathRecord {
   measuredAt: number; // ms since the Unix epoch
 }
 
+/** Points of one chart series: x (a step) and y (a loss) of equal length, x ascending. */
+export interface ChartSeriesRecord {
+  x: number[];
+  y: number[];
+}
+
+/** The dashboard's loss charts of one run, as they were when last saved (chart-history.ts). */
+export interface ChartHistoryRecord {
+  runId: string;
+  innerLoss: ChartSeriesRecord; // this tab's training loss per global step
+  validationLoss: ChartSeriesRecord; // standalone: this tab's held-out loss by step (swarm: the relay keeps the global one)
+  savedAt: number; // ms since the Unix epoch
+}
+
 /** Every setting, by name; absent names read as their default (settings.ts). */
 export interface SettingValues {
   account: ChosenAccount | null;
@@ -124,6 +140,10 @@ export interface TesseraSchema extends DBSchema {
   outbox: {
     key: number;
     value: OutboxRecord;
+  };
+  chartHistory: {
+    key: string; // runId
+    value: ChartHistoryRecord;
   };
 }
 
@@ -155,6 +175,9 @@ const UPGRADES: Record<number, (db: TesseraDatabase, tx: UpgradeTransaction) => 
       const counters = cursor.value.counters as Omit<CheckpointCounters, 'lastRound'> & { lastRound?: number | null };
       if (counters.lastRound === undefined) await cursor.update({ ...cursor.value, counters: { ...counters, lastRound: null } });
     }
+  },
+  4(db) {
+    db.createObjectStore('chartHistory', { keyPath: 'runId' });
   },
 };
 

@@ -9,6 +9,7 @@
 // Leaves out: retries and backoff policy (the caller's loop decides), caching
 // (the tab's storage layer keeps checkpoints).
 import {
+  BUNDLE_FORMAT,
   decodeBundle,
   hashToHex,
   isErrorBody,
@@ -19,7 +20,9 @@ import {
   parseJson,
   parseLeaderboard,
   parsePushEvent,
+  parseModelCard,
   parseRoundStatus,
+  parseSampleBody,
   parseStatsBody,
   parseSubmissionAck,
   parseSwarmRunInfo,
@@ -29,8 +32,10 @@ import {
   type ErrorCode,
   type HexHash,
   type LeaderboardRow,
+  type ModelCard,
   type PushEvent,
   type RoundStatus,
+  type SampleBody,
   type StatsBody,
   type SubmissionAck,
   type SwarmRunInfo,
@@ -155,7 +160,7 @@ export class RelayClient {
 
   /** The aggregates after `since` (at most the relay's maxCatchUp), in order. */
   async updates(since: number): Promise<{ entries: BundleEntry[]; latest: number }> {
-    const response = await this.request(`/api/updates?since=${since}`);
+    const response = await this.request(`/api/updates?since=${since}&format=${BUNDLE_FORMAT}`);
     const latest = Number(response.headers.get('x-tessera-latest-version'));
     const entries = decodeBundle(new Uint8Array(await response.arrayBuffer()), since);
     return { entries, latest: Number.isSafeInteger(latest) ? latest : since + entries.length };
@@ -178,6 +183,16 @@ export class RelayClient {
   /** Addresses by tokens contributed (the relay's top 100). */
   async leaderboard(): Promise<LeaderboardRow[]> {
     return parseLeaderboard(await this.json('/api/ledger'));
+  }
+
+  /** Text the current global model wrote (the relay writes one per model version). */
+  async sample(): Promise<SampleBody> {
+    return parseSampleBody(await this.json('/api/sample'));
+  }
+
+  /** What the downloadable model is: architecture, version, hash and file paths. */
+  async modelCard(): Promise<ModelCard> {
+    return parseModelCard(await this.json('/api/model.json'));
   }
 
   /**

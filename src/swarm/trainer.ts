@@ -16,6 +16,13 @@
 // volunteer) the H steps run in one go.
 // A stop (the signal aborts) throws TrainingStoppedError instead of returning
 // a shortened round, so a stopped volunteer never signs a partial update.
+//
+// Time-boxed rounds (a plan with a timeBox): the trainer runs until the
+// training deadline instead of exactly H steps — at least minSteps, at most
+// maxSteps, and no chunk that the last chunks' pace says would end past the
+// deadline. Chunks stay short near it, so a fast GPU stops within a step or
+// two of the deadline, and the time a pause or the throttle takes is simply
+// time not trained: such a tab contributes fewer steps.
 // Leaves out: device acquisition (the caller's), CPU fallback training.
 import type { GpuContext } from '../gpu/runtime.ts';
 import type { TrainConfig } from '../model/config.ts';
@@ -34,13 +41,27 @@ export class TrainingStoppedError extends Error {
 export interface TrainPlan {
   /** Sampler seed (samplerSeed(runSeed, address, round)). */
   seed: bigint;
-  /** Global step before the first inner step (drives the LR schedule and AdamW's t). */
+  /** Global step before the first inner step (drives the batches and AdamW's t). */
   firstStep: number;
-  /** H. */
+  /** H: the steps of a fixed round (a trainer that cannot keep time runs these). */
   steps: number;
+  /** Train until a deadline instead (see the file header). */
+  timeBox?: TimeBox;
+  /** The schedule step whose learning rate global step `step` uses (schedule.ts roundScheduleStep); default the step. */
+  scheduleStep?: (step: number) => number;
   signal?: AbortSignal;
   onStep?: (step: StepReport) => void;
 }
+
+export interface TimeBox {
+  minSteps: number;
+  maxSteps: number;
+  /** When training must be over, on performance.now()'s clock (ms). */
+  deadline: number;
+}
+
+/** Longest chunk of a time-boxed round without a Pace: long enough to keep two steps in flight, short enough to see the deadline coming. */
+const TIME_BOX_CHUNK = 16;
 
 /** θ_local where the trainer left it. */
 export interface LocalParams {
@@ -55,7 +76,8 @@ export interface TrainResult {
   tokens: number;
   steps: number;
   losses: number[];
-  ms: number;
+  ms: number; // wall time of the round's training, waits included
+  workMs: number; // time the GPU was given work (chunks), without the Pace's waits
 }
 
 export interface LocalTrainer {
@@ -79,8 +101,6 @@ export interface Pace {
 }
 
 export interface GpuTrainerOptions {
-  /** Override the run's B (a slower machine trains fewer tokens per step). */
-  batchSize?: number;
   pace?: Pace;
 }
 
@@ -96,7 +116,8 @@ export class GpuTrainer implements LocalTrainer {
   /** data: the run's training bytes (checked against the run's digest by the caller). */
   static async create(ctx: GpuContext, spec: SwarmSpec, data: Uint8Array, options: GpuTrainerOptions = {}): Promise<GpuTrainer> {
     const { totalSteps, ...rest } = spec.train;
-    const train: TrainConfig = { ...rest, batchSize: options.batchSize ?? rest.batchSize };
+    // B and T are the run's: a submission reports exactly steps·B·T tokens (protocol run-spec.ts).
+    const train: TrainConfig = rest;
     const model = await GptGpu.create(ctx, gptConfigOf(spec), train.batchSize, train.seqLen, {
       lr: train.learningRate,
       beta1: train.beta1,
@@ -120,21 +141,37 @@ export class GpuTrainer implements LocalTrainer {
     this.model.uploadParams(params);
     const started = performance.now();
     const losses: number[] = [];
+    const box = plan.timeBox;
+    const most = box ? box.maxSteps : plan.steps;
     let tokens = 0;
     let done = 0;
     let lastWorkMs = 0;
-    while (done < plan.steps) {
+    let workMs = 0;
+    let stepMs: number | null = null; // pace of the last chunk
+    while (done < most) {
       if (this.pace) await this.pace.gate(lastWorkMs);
       if (plan.signal?.aborted) throw new TrainingStoppedError();
+      let chunk = this.pace ? this.pace.chunkSteps() : box ? TIME_BOX_CHUNK : most;
+      if (box && done < box.minSteps) {
+        // The minimum first, whatever the clock says; then the clock decides.
+        chunk = Math.min(chunk, box.minSteps - done);
+      } else if (box && stepMs !== null) {
+        // Only the steps that fit before the deadline at the last chunk's pace.
+        const fit = Math.floor((box.deadline - performance.now()) / stepMs);
+        if (fit < 1) break;
+        chunk = Math.min(chunk, fit);
+      }
+      chunk = Math.min(chunk, most - done);
       const chunkStarted = performance.now();
       const result = await runInnerLoop({
         model: this.model,
         train: this.train_,
         data: this.data,
         seed: plan.seed,
-        steps: this.pace ? Math.min(this.pace.chunkSteps(), plan.steps - done) : plan.steps,
+        steps: chunk,
         firstStep: plan.firstStep + done,
         totalSteps: Math.max(this.totalSteps, plan.firstStep + plan.steps),
+        scheduleStep: plan.scheduleStep,
         signal: plan.signal,
         onStep: (report) => {
           plan.onStep?.(report);
@@ -142,13 +179,15 @@ export class GpuTrainer implements LocalTrainer {
         },
       });
       lastWorkMs = performance.now() - chunkStarted;
+      workMs += lastWorkMs;
       if (plan.signal?.aborted) throw new TrainingStoppedError();
       done += result.steps.length;
       tokens += result.tokens;
       for (const step of result.steps) losses.push(step.loss);
+      if (result.steps.length) stepMs = lastWorkMs / result.steps.length;
     }
     const model = this.model;
-    return { local: { read: () => model.readParams(), gpuBuffer: model.params }, tokens, steps: done, losses, ms: performance.now() - started };
+    return { local: { read: () => model.readParams(), gpuBuffer: model.params }, tokens, steps: done, losses, ms: performance.now() - started, workMs };
   }
 
   async moments(): Promise<{ m: Float32Array; v: Float32Array }> {

@@ -4,8 +4,13 @@
 //   sync     have θ(v) of the open round? else catch up by applying the
 //            published aggregates (each checked against the relay's hash),
 //            or download the checkpoint
-//   train    H inner AdamW steps on the batches of
-//            samplerSeed(runSeed, address, round), from step v·H
+//   train    inner AdamW steps on the batches of samplerSeed(runSeed,
+//            address, round), from step v·H: exactly H in a fixed round;
+//            until the training deadline in a time-boxed one (the run's
+//            stepRange min < max): the round's deadline minus this
+//            volunteer's own measured time to compress, sign and send
+//            (round-timing.ts), at least min and at most max steps, at the
+//            learning rate of step v·H + min(i, H − 1) (roundScheduleStep)
 //   compress EF + top-k + 2-bit (RoundCompressor), encode (codec v1)
 //   sign     header {run, round, v, modelHash(θ(v)), payload hash, …},
 //            wallet signRaw (extension or keyring signer)
@@ -19,12 +24,15 @@
 // checkpoint; sync() then catches up from there) and, when it already
 // submitted to the open round before a reload, through sync() and
 // waitForNewerModel() instead of contribute(), so no round is trained twice.
+// After each round it reports the GPU's share of the round's time and the
+// round's tokens over its wall time ('round-work'), what the dashboard shows.
 // Leaves out: persistence between sessions (the tab's storage layer keeps
-// θ, EF and the outbox), scoring, choosing B from the device's speed.
+// θ, EF and the outbox), scoring.
 import { applyAggregate } from '../compress/aggregate.ts';
-import { decodeAggregate, encodeUpdate } from '../compress/codec.ts';
+import { decodePublishedAggregate, encodeUpdate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import { buildLayout } from '../model/layout.ts';
+import { roundScheduleStep } from '../train/schedule.ts';
 import {
   encodeSubmission,
   gptConfigOf,
@@ -39,12 +47,14 @@ import {
   type PushEvent,
   type RawSigner,
   type RoundState,
+  type RoundStatus,
   type SubmissionAck,
   type SwarmRunInfo,
 } from '../protocol/index.ts';
 import { CpuRoundCompressor, type RoundCompressor } from './compressor.ts';
 import { RelayRequestError, type RelayClient } from './relay-client.ts';
-import type { LocalTrainer } from './trainer.ts';
+import type { LocalTrainer, TimeBox } from './trainer.ts';
+import { SubmitMargin, trainingDeadline } from './round-timing.ts';
 
 export type VolunteerEvent =
   | { type: 'synced'; version: number; modelHash: HexHash; via: 'checkpoint' | 'updates'; params: Float32Array /* (P) θ(version), never changed in place */ }
@@ -53,6 +63,10 @@ export type VolunteerEvent =
   | { type: 'refused'; round: number; code: string; message: string }
   | { type: 'applied'; version: number; modelHash: HexHash; params: Float32Array /* (P) */ }
   | { type: 'mismatch'; version: number; expected: HexHash; actual: HexHash }
+  /** A time-boxed round with no time left to train and still submit: this volunteer waits for the next one. */
+  | { type: 'skipped'; round: number; reason: string }
+  /** After a round: its steps and tokens, the GPU's work time and the round's wall time (from its sync to the next model). */
+  | { type: 'round-work'; round: number; steps: number; tokens: number; workMs: number; periodMs: number }
   | { type: 'problem'; message: string };
 
 export interface RoundOutcome {
@@ -105,6 +119,7 @@ export class Volunteer {
   private readonly manifest: TensorManifest;
   private readonly paramCount: number;
   private events: { close(): void } | null = null;
+  private readonly margin: SubmitMargin;
 
   private constructor(
     readonly run: SwarmRunInfo,
@@ -115,6 +130,7 @@ export class Volunteer {
     const layout = buildLayout(gptConfigOf(run.swarm));
     this.manifest = layout.tensors;
     this.paramCount = layout.size;
+    this.margin = new SubmitMargin(run.roundMs);
   }
 
   /** Fetches the run and checks it is one this build can join (protocol, parameter layout). */
@@ -175,8 +191,8 @@ export class Volunteer {
   }
 
   /** Brings θ to the open round's model (catch-up, or the checkpoint) and returns that round. */
-  sync(): Promise<RoundState> {
-    return this.syncToOpenRound();
+  async sync(): Promise<RoundState> {
+    return (await this.syncToOpenRound()).state;
   }
 
   /** Resolves once the relay has a model newer than `version` (or the signal aborts). */
@@ -210,15 +226,34 @@ export class Volunteer {
 
   /** One round: sync, train, compress, sign, submit, wait for the close, apply. */
   async contribute(): Promise<RoundOutcome> {
-    const state = await this.syncToOpenRound();
+    const roundStarted = performance.now();
+    const { state, fetchedAt } = await this.syncToOpenRound();
     const { swarm } = this.run;
+    const H = this.run.innerSteps;
+    const firstStep = state.version * H;
+    const { min, max } = swarm.stepRange;
+    let timeBox: TimeBox | undefined;
+    if (min < max) {
+      const deadline = trainingDeadline(state, fetchedAt, this.margin.ms());
+      if (deadline <= performance.now()) {
+        // Too late to train and still be in time: wait for the next round rather than sign an update bound to be 'late'.
+        this.emit({ type: 'skipped', round: state.round, reason: `${Math.round((state.deadline - state.now) / 1000)} s left, ${Math.round(this.margin.ms() / 1000)} s needed to submit` });
+        await this.waitForVersionAfter(state.version);
+        const after = (await this.syncToOpenRound()).state;
+        return { round: state.round, submitted: false, refusedWith: 'skipped', version: after.version, modelHash: after.modelHash };
+      }
+      timeBox = { minSteps: min, maxSteps: max, deadline };
+    }
     const globalParams = this.params!;
     const trained = await this.trainer.train(globalParams, {
       seed: samplerSeed(swarm.runSeed, this.address, state.round),
-      firstStep: state.version * this.run.innerSteps,
-      steps: this.run.innerSteps,
+      firstStep,
+      steps: H,
+      timeBox,
+      scheduleStep: (step) => roundScheduleStep(step, firstStep, H),
       signal: this.options.signal,
     });
+    const trainedAt = performance.now();
     this.emit({
       type: 'trained',
       round: state.round,
@@ -250,6 +285,7 @@ export class Volunteer {
       const frame = encodeSubmission(signed, payload);
       const ack = await (this.options.send ? this.options.send(frame) : this.options.client.submit(frame));
       submitted = true;
+      this.margin.record(performance.now() - trainedAt);
       this.emit({ type: 'submitted', round: state.round, payloadBytes: payload.length, ack });
     } catch (error) {
       // Not taken by the relay (late, a newer round, the relay unreachable, the user cancelled):
@@ -264,15 +300,20 @@ export class Volunteer {
     }
 
     if (submitted || closeStillToCome) await this.waitForVersionAfter(state.version);
-    const after = await this.syncToOpenRound();
+    const after = (await this.syncToOpenRound()).state;
+    this.emit({ type: 'round-work', round: state.round, steps: trained.steps, tokens: trained.tokens, workMs: trained.workMs, periodMs: performance.now() - roundStarted });
     return { round: state.round, submitted, refusedWith, version: after.version, modelHash: after.modelHash };
   }
 
-  /** Brings θ to the open round's version (catch-up first, checkpoint as the fallback); returns that round. */
-  private async syncToOpenRound(): Promise<RoundState> {
+  /**
+   * Brings θ to the open round's version (catch-up first, checkpoint as the
+   * fallback); returns that round and when (performance.now()) the relay said so.
+   */
+  private async syncToOpenRound(): Promise<{ state: RoundStatus; fetchedAt: number }> {
     for (let attempt = 0; ; attempt++) {
       const state = await this.options.client.round();
-      if (this.version === state.version && this.hash === state.modelHash) return state;
+      const fetchedAt = performance.now();
+      if (this.version === state.version && this.hash === state.modelHash) return { state, fetchedAt };
       if (this.params && this.version >= 0 && this.version < state.version) {
         try {
           await this.catchUp(state.version);
@@ -287,7 +328,7 @@ export class Volunteer {
         this.hash = checkpoint.modelHash;
         this.emit({ type: 'synced', version: this.version, modelHash: this.hash, via: 'checkpoint', params: this.params });
       }
-      if (this.version === state.version && this.hash === state.modelHash) return state;
+      if (this.version === state.version && this.hash === state.modelHash) return { state, fetchedAt };
       // The round moved on while we downloaded; look again (bounded: something is wrong if it keeps moving).
       if (attempt >= 5) throw new ModelDivergedError(`cannot match the relay's model v${state.version} ${state.modelHash}`);
     }
@@ -300,7 +341,7 @@ export class Volunteer {
       const { entries } = await this.options.client.updates(this.version);
       if (entries.length === 0) throw new Error(`the relay has no updates after v${this.version}`);
       for (const entry of entries) {
-        const aggregate = decodeAggregate(entry.aggregate, this.manifest, swarm.compression);
+        const aggregate = decodePublishedAggregate(entry.aggregate, this.manifest, swarm.compression);
         const next = this.params!.slice();
         applyAggregate(next, aggregate, this.manifest, swarm.outerLearningRate);
         const actual = hashToHex(modelHash(next));

@@ -22,6 +22,12 @@ export interface InnerLoopOptions {
   firstStep: number;
   /** Step at which the cosine schedule reaches its floor. */
   totalSteps: number;
+  /**
+   * The schedule step whose learning rate global step `step` uses; default the
+   * step itself. A time-boxed round holds the rate past its nominal steps
+   * (schedule.ts, roundScheduleStep).
+   */
+  scheduleStep?: (step: number) => number;
   onStep?: (step: StepReport) => void;
   /** Stops after the step in flight; the result covers the steps done. */
   signal?: AbortSignal;
@@ -63,7 +69,7 @@ export async function runInnerLoop(options: InnerLoopOptions): Promise<InnerLoop
   try {
     for (let i = 0; i < steps && !options.signal?.aborted; i++) {
       const step = firstStep + i;
-      const lr = learningRate(step, { maxLr: train.learningRate, warmupSteps: train.warmupSteps, totalSteps, minLrRatio: train.minLrFraction });
+      const lr = learningRate(options.scheduleStep ? options.scheduleStep(step) : step, { maxLr: train.learningRate, warmupSteps: train.warmupSteps, totalSteps, minLrRatio: train.minLrFraction });
       const optimizer: StepOptimizer = { lr, beta1: train.beta1, beta2: train.beta2, eps: train.eps, weightDecay: train.weightDecay, gradClip: train.gradClip };
       const batch = batchFor(data, seed, step, B, T);
       inFlight.push({ step, lr, loss: model.step(batch.inputs, batch.targets, step + 1, optimizer).loss });

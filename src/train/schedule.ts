@@ -3,6 +3,14 @@
 // for "linear warmup then cosine decay to 0.1×". A pure function of the step, so
 // a tab that resumes mid-run, the relay and tests all agree on every step's rate.
 // Left out: restarts and per-parameter-group rates.
+//
+// Rounds of a swarm: a round that starts from global model version v spans
+// schedule steps v·H … v·H + H − 1 (H = the run's nominal inner steps). A tab
+// in a time-boxed round may run more or fewer than H steps: step i of the
+// round uses schedule step v·H + min(i, H − 1) (roundScheduleStep), so a fast
+// tab's extra steps hold the rate of the round's last nominal step instead of
+// running ahead along the decay, and a slow tab's steps are where a nominal
+// tab's would be. Every tab's rate is a pure function of (v, i).
 
 export interface ScheduleConfig {
   maxLr: number; // peak rate, reached at the end of warmup (SPEC: 1e-3 for small models)
@@ -27,4 +35,13 @@ export function learningRate(step: number, config: ScheduleConfig): number {
   const decay = (step - warmupSteps) / (totalSteps - warmupSteps);
   const coefficient = 0.5 * (1 + Math.cos(Math.PI * decay));
   return minLr + coefficient * (maxLr - minLr);
+}
+
+/**
+ * Schedule step of global step `step` in a round that began at global step
+ * roundStart = v·H: min(step, roundStart + H − 1). H ≥ 1.
+ */
+export function roundScheduleStep(step: number, roundStart: number, H: number): number {
+  if (!Number.isInteger(H) || H < 1) throw new RangeError(`H must be a positive integer, got ${H}`);
+  return Math.min(step, roundStart + H - 1);
 }

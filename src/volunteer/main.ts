@@ -1,17 +1,19 @@
-// `npm run volunteer -- --relay http://127.0.0.1:8787 --key //Alice [--rounds N] [--batch-size B]`
+// `npm run volunteer -- --relay http://127.0.0.1:8787 --key //Alice [--rounds N]`
 // A headless volunteer: joins the relay's run, trains on this machine's GPU
 // through Dawn (SwiftShader when there is none), and contributes N rounds
-// (default: until Ctrl+C). Prints one line per step of the round loop.
+// (default: until Ctrl+C). Prints one line per step of the round loop. In a
+// run with time-boxed rounds it trains until each round's training deadline,
+// so a faster GPU contributes more steps (B and T are the run's: a submission
+// reports exactly steps·B·T tokens).
 import { integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
 import { createNodeVolunteer } from './node-volunteer.ts';
 
-const USAGE = 'usage: npm run volunteer -- --relay http://127.0.0.1:8787 --key <dev URI like //Alice, or a mnemonic> [--rounds N] [--batch-size B]';
+const USAGE = 'usage: npm run volunteer -- --relay http://127.0.0.1:8787 --key <dev URI like //Alice, or a mnemonic> [--rounds N]';
 
 const FLAGS = {
   relay: { type: 'string' },
   key: { type: 'string' },
   rounds: { type: 'string' },
-  'batch-size': { type: 'string' },
 } as const;
 
 async function main(): Promise<void> {
@@ -19,7 +21,6 @@ async function main(): Promise<void> {
   const { relay: relayUrl, key } = values;
   if (!relayUrl || !key) throw new UsageError('--relay and --key are required');
   const rounds = integerFlag(values.rounds, 'rounds', 1) ?? Infinity;
-  const batchSize = integerFlag(values['batch-size'], 'batch-size', 1);
   const controller = new AbortController();
   let interrupted = false;
   process.on('SIGINT', () => {
@@ -33,7 +34,6 @@ const log = (text: string) => console.log(`[volunteer] ${text}`);
   const volunteer = await createNodeVolunteer({
     relayUrl,
     key,
-    batchSize,
     signal: controller.signal,
     onCompressionMeasured: (m) => log(`compressing on the ${m.path.toUpperCase()}: ${m.reason}`),
     onEvent: (event) => {
@@ -50,6 +50,10 @@ const log = (text: string) => console.log(`[volunteer] ${text}`);
           return log(`applied the aggregate → v${event.version} ${event.modelHash.slice(0, 18)}… = relay's`);
         case 'mismatch':
           return log(`MODEL MISMATCH at v${event.version}: ${event.actual} ≠ relay's ${event.expected}; re-downloading`);
+        case 'skipped':
+          return log(`round ${event.round}: skipped (${event.reason})`);
+        case 'round-work':
+          return log(`round ${event.round}: GPU busy ${((100 * event.workMs) / event.periodMs).toFixed(0)}% of ${(event.periodMs / 1000).toFixed(1)} s, ${((1000 * event.tokens) / event.periodMs).toFixed(0)} tokens/s over the round`);
         case 'problem':
           return log(event.message);
       }

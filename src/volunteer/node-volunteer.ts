@@ -27,8 +27,6 @@ export interface NodeVolunteerOptions {
   key: string;
   /** Share one device between several in-process volunteers; default: acquire one. */
   gpu?: GpuContext;
-  /** Override the run's B (a slower machine trains fewer tokens per step). */
-  batchSize?: number;
   /** 'auto' (default): measure both paths and take the faster; or force one. */
   compression?: 'auto' | CompressionPath;
   /** Told how compression was chosen ('auto' only). */
@@ -48,7 +46,7 @@ export async function createNodeVolunteer(options: NodeVolunteerOptions): Promis
     throw new Error(`local training data (sha256 ${manifest.train_sha256}) differs from the run's (${run.swarm.data.trainSha256})`);
   }
   const ctx = options.gpu ?? new GpuContext(await acquireNodeDevice());
-  const trainer = await GpuTrainer.create(ctx, run.swarm, data, { batchSize: options.batchSize });
+  const trainer = await GpuTrainer.create(ctx, run.swarm, data);
   try {
     const { layout } = trainer.model;
     const { compression, errorFeedbackBeta } = run.swarm;

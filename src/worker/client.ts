@@ -3,6 +3,10 @@
 // (protocol.ts parseWorkerEvent: unknown kinds are refused, not ignored).
 // A Worker that fails to load or crashes becomes an 'error' event too, so the
 // UI has one place to listen.
+// The pause reasons and the throttle are the page's word, kept here and sent
+// to every Worker this client creates: a pause asked for before the Worker
+// exists (the battery check answers early) or before a crashed Worker is
+// replaced is never dropped.
 // Leaves out: deciding when to pause (pause-conditions.ts) and what to show
 // (src/app/).
 import type { PushEvent } from '../protocol/api.ts';
@@ -26,6 +30,8 @@ export function createTrainingWorker(): WorkerLike {
 export class TrainingClient {
   private worker: WorkerLike | null = null;
   private readonly listeners = new Set<WorkerEventListener>();
+  private readonly pausedFor = new Set<PauseReason>();
+  private throttle: number | null = null;
 
   constructor(private readonly createWorker: () => WorkerLike = createTrainingWorker) {}
 
@@ -64,6 +70,8 @@ export class TrainingClient {
       this.worker = null;
     };
     this.worker = worker;
+    for (const reason of this.pausedFor) worker.postMessage({ kind: 'pause', reason } satisfies WorkerRequest);
+    if (this.throttle !== null) worker.postMessage({ kind: 'setThrottle', throttle: this.throttle } satisfies WorkerRequest);
     return worker;
   }
 
@@ -90,13 +98,17 @@ export class TrainingClient {
   signResult(id: number, signature: string | null, error: string | null): void {
     if (this.worker) this.send({ kind: 'sign-result', id, signature, error });
   }
+  /** Kept for every Worker to come (see the file header); sent now if one runs. */
   pause(reason: PauseReason): void {
+    this.pausedFor.add(reason);
     if (this.worker) this.send({ kind: 'pause', reason });
   }
   resume(reason: PauseReason): void {
+    this.pausedFor.delete(reason);
     if (this.worker) this.send({ kind: 'resume', reason });
   }
   setThrottle(throttle: number): void {
+    this.throttle = throttle;
     if (this.worker) this.send({ kind: 'setThrottle', throttle });
   }
   stop(): void {

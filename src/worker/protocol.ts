@@ -169,6 +169,12 @@ export type WorkerEvent =
       code: string | null; // 'refused' / 'retrying': the reason's code
       message: string | null;
     }
+  /**
+   * Swarm, after each round: its steps and tokens, the share of the round's
+   * wall time the GPU was given work (busyShare, 0..1), and the round's
+   * tokens over that wall time (the actual average, pauses and waits included).
+   */
+  | { kind: 'round-work'; round: number; steps: number; tokens: number; busyShare: number; tokensPerSecond: number }
   /** Swarm: the tab's copy of the global model changed (downloaded, caught up, applied, or restored). */
   | { kind: 'model'; version: number; modelHash: `0x${string}`; via: 'checkpoint' | 'updates' | 'saved' }
   /** Swarm: please have the wallet sign `data` (hex of the header bytes) for `address`; answer with 'sign-result'. */
@@ -315,6 +321,7 @@ export function parseWorkerEvent(data: unknown): WorkerEvent {
     case 'evaluation':
     case 'checkpoint':
     case 'round':
+    case 'round-work':
     case 'model':
     case 'sign-request':
     case 'snapshot':

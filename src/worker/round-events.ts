@@ -38,6 +38,19 @@ export class RoundEvents {
         if (this.stopping() || this.refusedPosted === event.round) break;
         this.round('refused', event.round, { code: event.code, message: event.message });
         break;
+      case 'skipped':
+        this.round('refused', event.round, { code: 'skipped', message: `not trained: ${event.reason}` });
+        break;
+      case 'round-work':
+        this.control.post({
+          kind: 'round-work',
+          round: event.round,
+          steps: event.steps,
+          tokens: event.tokens,
+          busyShare: event.periodMs > 0 ? Math.min(1, event.workMs / event.periodMs) : 0,
+          tokensPerSecond: event.periodMs > 0 ? (1000 * event.tokens) / event.periodMs : 0,
+        });
+        break;
       case 'mismatch':
         this.control.fail('relay', `Model v${event.version} did not match the relay's after applying its update; downloading the relay's model instead.`, 'Nothing to do: the tab repairs itself.', false, false);
         break;

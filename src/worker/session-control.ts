@@ -6,6 +6,10 @@
 //
 // Throttle: after each chunk of steps the session sleeps so that the GPU
 // works the given share of the time (sleep = work · (1 − share) / share).
+// The rest lasts its whole length unless something it depends on changes (a
+// pause, the throttle, a stop): any other request that wakes the session
+// (a resume of a reason that did not hold, a visibility change) does not cut
+// it short — that is what let a 25 % throttle work far more than 25 %.
 // Unthrottled, steps go in chunks of a few, so the inner loop keeps two
 // steps in flight yet a pause waits at most that many steps.
 // Pause reasons (user, hidden tab, battery) are a set: training runs only
@@ -122,7 +126,10 @@ export class SessionControl {
    */
   async gate(lastWorkMs: number, stopping: () => boolean): Promise<void> {
     const throttle = this.throttle;
-    if (throttle < 1 && lastWorkMs > 0) await this.nap((lastWorkMs * (1 - throttle)) / throttle);
+    if (throttle < 1 && lastWorkMs > 0) {
+      const until = Date.now() + (lastWorkMs * (1 - throttle)) / throttle;
+      for (let rest = until - Date.now(); rest > 0 && !stopping() && !this.paused && this.throttle === throttle; rest = until - Date.now()) await this.nap(rest);
+    }
     while (this.paused && !stopping()) {
       if (this.state !== 'paused') this.setState('paused');
       await this.nap(PAUSED_NAP_MS);

@@ -2,8 +2,10 @@
 // the tab's only GPUDevice (the page requests none), finds a real WebGPU
 // adapter (SwiftShader), the device panel shows what the Worker reported,
 // and the self-test the Worker ran on that device (the WGSL matmul against
-// the reference) passes; a browser without WebGPU gets a plain explanation;
-// the page logs no errors.
+// the reference) passes; a browser without WebGPU gets a plain explanation
+// and, at the top of the page, which browser or setting to use instead (for
+// Chromium on Linux: another device, with the flags as a last resort); the
+// page logs no errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext } from 'playwright-core';
 import { launchBrowser, pageDeviceCount, watchDevices, watchErrors, workerDeviceCount } from './support/browser.ts';
@@ -59,6 +61,13 @@ describe('app boot', () => {
     expect(text).toMatch(/Chrome|Edge|Safari|Firefox/);
     expect(await page.getByTestId('device-problem').getAttribute('data-code')).toBe('webgpu-unavailable');
     expect(await page.getByTestId('self-test').count()).toBe(0);
+    // The person-facing advice leads the page: this headless Chromium says it runs on Linux.
+    const advice = await page.getByTestId('no-webgpu').innerText();
+    expect(advice).toContain('This browser cannot train the model.');
+    expect(advice).toMatch(/On Linux, WebGPU is not yet on by default/);
+    expect(advice).toMatch(/chrome:\/\/flags\/#enable-unsafe-webgpu/);
+    expect(advice).not.toMatch(/requestAdapter|npm|Node/);
+    expect(await page.getByTestId('join-swarm').count() + (await page.getByTestId('start-training').and(page.locator(':enabled')).count())).toBe(0);
     await page.close();
   });
 });

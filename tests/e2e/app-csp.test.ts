@@ -4,7 +4,7 @@
 // swarm with a guest key — the training Worker, WebGPU, the wasm BLAKE2b and
 // sr25519 code, fetch and the push WebSocket — until the relay's round closes
 // and the tab holds the next model, then opens the demo screen (charts, the
-// QR code's SVG, a text sample from onnxruntime-web's wasm). No
+// QR code's canvas, the relay's text sample). No
 // Content-Security-Policy violation may be reported on the way: neither a
 // `securitypolicyviolation` event (page or Worker) nor a console report.
 // Controls show the watch can fail: an inline script in the page and a
@@ -133,7 +133,7 @@ describe('app: content security policy', () => {
     await page.getByTestId('stop-training').click();
     await page.getByTestId('training-panel').and(page.locator('[data-state="stopped"]')).waitFor({ timeout: 120_000 });
 
-    // The demo screen: charts, the QR code (inline SVG), a sample from the global model (onnxruntime-web, wasm).
+    // The demo screen: charts, the QR code (a canvas), the relay's sample of the global model.
     const demo = await context.newPage();
     const demoErrors = watchErrors(demo, 'demo');
     const demoPolicy = await watchPolicy(demo);

@@ -20,8 +20,9 @@
 //     loss): both tabs explain it and offer a restart; restarted, they resume
 //     from their checkpoints and close another round with the relay's hashes;
 //   - a display-only context (no wallet, not training) opens #/demo and shows
-//     the swarm's loss curve, contributors, tokens/s, a sample from the global
-//     model and the QR code of the join URL;
+//     the swarm's loss curve, contributors, bytes/s, the relay's sample of the
+//     global model (its text once readable, else how readable it is) and the
+//     QR code of the join URL;
 //   - each tab shows whether it compresses on the GPU or the CPU (measured once
 //     on the adapter; the reloaded tab reuses the kept measurement);
 //   - screenshots of the dashboard and the demo screen go to
@@ -65,6 +66,8 @@ beforeAll(async () => {
       runId: 'e2e-swarm',
       preset: 'nano',
       innerSteps: 2,
+      // Time-boxed rounds: a tab trains until its deadline or 4 steps, whichever comes first.
+      stepRange: { min: 1, max: 4 },
       plannedRounds: 50,
       train: { batchSize: 2, seqLen: 16, warmupSteps: 0, learningRate: 3e-3 },
       evaluation: { batchSize: 4, seqLen: 64, batches: 4 },
@@ -240,7 +243,7 @@ describe('app: tabs train for the swarm against a real relay', () => {
 
     // The dashboard's figures, while both still train.
     await a.page.getByTestId('global-loss-chart').waitFor();
-    for (const id of ['tokens-per-second', 'gflops', 'bytes-per-round', 'dense-bytes', 'compression-ratio', 'time-to-first-step']) {
+    for (const id of ['tokens-per-second', 'gflops', 'bytes-per-round', 'dense-bytes', 'compression-ratio', 'time-to-first-step', 'gpu-busy-share', 'round-tokens-per-second']) {
       await a.page.getByTestId(id).waitFor();
     }
     // One snapshot in one page task: the figures update every round, so
@@ -254,13 +257,32 @@ describe('app: tabs train for the swarm against a real relay', () => {
         denseBytes: Number(el('dense-bytes').getAttribute('data-bytes')),
         compressionRatio: Number(el('compression-ratio').getAttribute('data-ratio')),
         resumedFirstStepMs: Number(el('time-to-first-step').getAttribute('data-ms')),
+        busyShare: el('gpu-busy-share').getAttribute('data-share'),
+        roundTokensPerSecond: el('round-tokens-per-second').getAttribute('data-rate'),
       };
-    })()`)) as { tokensPerSecond: string; gflops: string; bytesPerRound: number; denseBytes: number; compressionRatio: number; resumedFirstStepMs: number };
+    })()`)) as {
+      tokensPerSecond: string;
+      gflops: string;
+      bytesPerRound: number;
+      denseBytes: number;
+      compressionRatio: number;
+      resumedFirstStepMs: number;
+      busyShare: string | null;
+      roundTokensPerSecond: string | null;
+    };
     expect(figures.tokensPerSecond).toMatch(/tok\/s$/);
     expect(figures.bytesPerRound).toBeGreaterThan(0);
     expect(figures.denseBytes).toBe(4 * relay.runInfo().model.parameterCount);
     expect(figures.compressionRatio).toBeCloseTo(figures.denseBytes / figures.bytesPerRound, 6);
     expect(figures.compressionRatio).toBeGreaterThan(10);
+    // After a round: the GPU's share of the round's time, and the round's tokens over its whole wall time.
+    // Polled from here rather than with waitForFunction (a string evaluated in the page, which a strict CSP forbids).
+    for (let i = 0; i < 240 && !(await a.page.getByTestId('gpu-busy-share').getAttribute('data-share')); i++) await a.page.waitForTimeout(500);
+    const busyShare = Number(await a.page.getByTestId('gpu-busy-share').getAttribute('data-share'));
+    const roundRate = Number(await a.page.getByTestId('round-tokens-per-second').getAttribute('data-rate'));
+    expect(busyShare).toBeGreaterThan(0);
+    expect(busyShare).toBeLessThanOrEqual(1);
+    expect(roundRate).toBeGreaterThan(0);
     expect(Number(await a.page.getByTestId('global-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
     await a.page.getByTestId('submissions').locator('tr[data-state="accepted"]').first().waitFor();
     await a.page.screenshot({ path: `${SCREENSHOTS}swarm-dashboard-1280.png`, fullPage: true });
@@ -316,9 +338,12 @@ describe('app: tabs train for the swarm against a real relay', () => {
     await d.page.getByTestId('demo-contributors').and(d.page.locator('[data-count="2"]')).waitFor({ timeout: 60_000 });
     await d.page.getByTestId('join-qr').and(d.page.locator('[data-ready="true"]')).waitFor({ timeout: 30_000 });
     expect(await d.page.getByTestId('join-qr').getAttribute('data-url')).toBe(url);
-    await d.page.getByTestId('demo-sample').filter({ hasText: /^The / }).waitFor({ timeout: 120_000 });
+    // The relay's sample of the global model: its text once readable, else how readable it is so far — never raw bytes.
+    await d.page.getByTestId('demo-sample').and(d.page.locator('[data-readable]')).waitFor({ timeout: 120_000 });
+    expect(await d.page.getByTestId('demo-sample').innerText()).toMatch(/^(The model writes|The model is still learning to write: \d+ %)/);
+    expect(await d.page.getByTestId('demo-sample').innerText()).not.toContain('\ufffd');
     expect(Number(await d.page.getByTestId('demo-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(ROUNDS + 1);
-    expect(await d.page.getByTestId('demo-tokens-per-second').innerText()).toMatch(/tok\/s$/);
+    expect(await d.page.getByTestId('demo-tokens-per-second').innerText()).toMatch(/^bytes of text · [\d.]+ k?B\/s$/);
     await d.page.screenshot({ path: `${SCREENSHOTS}swarm-demo-1280.png` });
     await d.page.setViewportSize({ width: 375, height: 812 });
     expect(await fitsWidth(d.page)).toBe(true);

@@ -414,7 +414,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const view = round;
     const routes = [
       'GET /api/run', 'GET /api/round', 'GET /api/stats', 'GET /api/health', 'GET /api/ledger', `GET /api/ledger/${r.pick(honestKeys).address}`,
-      'GET /api/checkpoint', 'HEAD /api/checkpoint', `GET /api/updates?since=${r.int(view.version + 1)}`, 'GET /', 'GET /index.html',
+      'GET /api/checkpoint', 'HEAD /api/checkpoint', `GET /api/updates?since=${r.int(view.version + 1)}&format=2`, 'GET /', 'GET /index.html',
       'GET /assets/app.js', 'GET /data/big.bin', 'GET /contribute', 'OPTIONS /api/submissions',
     ];
     const [method, path] = r.pick(routes).split(' ');

@@ -75,7 +75,7 @@ export function attackerAddress(r: Rng): string {
 
 const ROUTES = [
   '/', '/index.html', '/assets/app.js', '/data/big.bin', '/missing.js', '/contribute', '/api/run', '/api/round', '/api/stats',
-  '/api/health', '/api/ledger', '/api/checkpoint', '/api/updates?since=0', '/api/submissions', '/api/events', '/api/nope',
+  '/api/health', '/api/ledger', '/api/checkpoint', '/api/updates?since=0&format=2', '/api/submissions', '/api/events', '/api/nope',
 ];
 
 function target(r: Rng, ctx: WireContext): string {
@@ -263,7 +263,7 @@ export function pipeliningCase(r: Rng, ctx: WireContext): WireCase {
 export function resetCase(r: Rng, ctx: WireContext): WireCase {
   const frame = ctx.frame ? Buffer.from(ctx.frame) : Buffer.from(r.bytes(400));
   const full = Buffer.concat([Buffer.from(request('POST', '/api/submissions', [['Host', 'x'], ['Content-Length', String(frame.length)]])), frame]);
-  const get = Buffer.from(request('GET', r.pick(['/api/checkpoint', '/api/run', '/', '/data/big.bin', '/api/updates?since=0']), [['Host', 'x']]));
+  const get = Buffer.from(request('GET', r.pick(['/api/checkpoint', '/api/run', '/', '/data/big.bin', '/api/updates?since=0&format=2']), [['Host', 'x']]));
   const variants: [string, Buffer][] = [
     ['reset before a byte', Buffer.alloc(0)],
     ['reset inside the request line', get.subarray(0, 1 + r.int(10))],

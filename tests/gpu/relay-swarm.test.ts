@@ -1,14 +1,17 @@
 // Three headless volunteers (each its own sr25519 key, training on Dawn) and a
 // real relay on 127.0.0.1, over three rounds of the nano model with B = 2,
 // T = 32, H = 2. One compresses on the GPU (the WGSL kernels), one on the CPU
-// (the reference), one with the path it measured faster here. After every round each volunteer's model hash equals the
-// relay's for that version (they apply the published aggregate themselves),
-// their final parameters are bit-identical to the relay's checkpoint, the
-// push channel announced every close, and the relay's held-out loss
-// (onnxruntime-web on CPU) falls round after round.
+// (the reference), one with the path it measured faster here. Rounds are
+// time-boxed (the test run takes 1..4 steps; with its far deadline each
+// volunteer trains 4). The relay publishes every round's update as a 2-bit
+// aggregate (wire kind 3) of at most a few uploads' size. After every round
+// each volunteer's model hash equals the relay's for that version (they apply
+// the published update themselves), their final parameters are bit-identical
+// to the relay's checkpoint, the push channel announced every close, and the
+// relay's held-out loss (onnxruntime-web on CPU) falls round after round.
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { PushEvent } from '../../src/protocol/index.ts';
+import { decodeBundle, type PushEvent } from '../../src/protocol/index.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { RelayClient, type WebSocketConstructor } from '../../src/swarm/relay-client.ts';
 import type { RoundOutcome, Volunteer, VolunteerEvent } from '../../src/swarm/volunteer.ts';
@@ -82,6 +85,21 @@ describe('relay + three headless volunteers', () => {
     expect(closes.map((e) => e.type === 'round-closed' && [e.round, e.version, e.modelHash, e.accepted])).toEqual(
       [0, 1, 2].map((round) => [round, round + 1, relayHashes.get(round + 1), 3]),
     );
+
+    // The published updates: 2-bit aggregates, a few uploads' worth each (the uploads are one third of the round's bytes up).
+    const bundle = decodeBundle((await getBytes(url, '/api/updates?since=0&format=2')).bytes, 0);
+    expect(bundle.map((e) => e.version)).toEqual([1, 2, 3]);
+    const uploads = await Promise.all(addresses.map((a) => getJson(url, `/api/ledger/${a}`)));
+    for (const entry of bundle) {
+      expect(entry.aggregate[6]).toBe(3);
+      const round = entry.version - 1;
+      const uploaded = uploads.map((l) => l.entries.find((e: { round: number }) => e.round === round).payloadBytes as number);
+      const meanUpload = uploaded.reduce((a, b) => a + b, 0) / uploaded.length;
+      console.log(`round ${round}: download ${entry.aggregate.length} B, mean upload ${meanUpload.toFixed(0)} B (${(entry.aggregate.length / meanUpload).toFixed(2)}×)`);
+      expect(entry.aggregate.length).toBeLessThan(3 * meanUpload);
+    }
+    const innerSteps = uploads.flatMap((l) => l.entries.map((e: { innerSteps: number }) => e.innerSteps));
+    expect(innerSteps).toEqual(Array(3 * ROUNDS).fill(4));
 
     await server.relay.evaluationsSettled();
     const losses = server.relay.evaluationHistory().map((e) => [e.version, e.loss] as const);

@@ -2,7 +2,8 @@
 // each algorithm (nano, R = 2, H = 3, 2 rounds, B = 2, T = 32) must lower the
 // validation loss, count bytes as specified, feed every algorithm the same
 // tokens, and — for SparseLoCo — reproduce the global model bit for bit, also
-// with the GPU compressor in place of the CPU reference.
+// with the GPU compressor in place of the CPU reference; the CPU reference
+// engine must follow the GPU engine to rounding.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gpuContext } from './gpu-context.ts';
 import type { GpuContext } from '../../src/gpu/runtime.ts';
@@ -123,6 +124,17 @@ describe('swarm simulator', () => {
     expectTrained(result);
     for (const r of result.rounds) expect(r.bytes_up_per_peer).toBe(4 * layout.paramCount * H);
     expect(result.total_bytes_up_per_peer).toBe(4 * layout.paramCount * H * ROUNDS);
+  });
+
+  // The two engines do the same arithmetic in a different order (float64 sums on the CPU), so they agree to rounding only.
+  it('the CPU reference engine follows the GPU engine to rounding (SparseLoCo)', async () => {
+    const gpu = results.sparseloco!;
+    const cpu = await runSimulation({ ...options('sparseloco'), engine: 'cpu' });
+    expect(cpu.engine).toBe('cpu-reference');
+    expect(gpu.engine).toBe('gpu');
+    console.log(`val loss per round: gpu ${gpu.rounds.map((r) => r.val_loss.toFixed(5)).join(', ')}; cpu ${cpu.rounds.map((r) => r.val_loss.toFixed(5)).join(', ')}`);
+    expect(Math.abs(cpu.initial_val_loss - gpu.initial_val_loss)).toBeLessThan(1e-4);
+    for (let i = 0; i < ROUNDS; i++) expect(Math.abs(cpu.rounds[i].val_loss - gpu.rounds[i].val_loss)).toBeLessThan(1e-3);
   });
 
   it('replica data seeds differ across replicas and rounds and are pure', () => {

@@ -1,20 +1,36 @@
 // Aggregation and outer steps (src/compress/aggregate.ts, src/compress/diloco.ts):
 // arrival-order independence to the bit (R = 7, 20 shuffles, through the wire
-// both ways), median-norm clipping and the 1/R mean by hand, non-finite
-// tensors skipped, the aggregate codec, and DiLoCo's mean + Nesterov step.
+// both ways, under each rule, with and without token weights), median-norm
+// clipping, the 1/R mean and the selected-replica mean by hand, token weights,
+// non-finite tensors skipped, the aggregate codecs (float and 2-bit), and
+// DiLoCo's mean + Nesterov step.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { randomFloats } from '../compare.ts';
 import type { TensorManifestEntry } from '../../src/compress/manifest.ts';
 import {
+  AGGREGATION_RULES,
   AggregateInputError,
   aggregateUpdates,
   applyAggregate,
   lowerMedian,
   medianClipFactors,
+  tokenWeights,
+  type AggregationOptions,
   type Submission,
 } from '../../src/compress/aggregate.ts';
-import { CodecError, decodeAggregate, decodeUpdate, encodeAggregate, encodeUpdate, type AggregateUpdate } from '../../src/compress/codec.ts';
+import {
+  CodecError,
+  decodeAggregate,
+  decodeQuantizedAggregate,
+  decodeUpdate,
+  dequantizeAggregate,
+  encodeAggregate,
+  encodeQuantizedAggregate,
+  encodeUpdate,
+  quantizeAggregate,
+  type AggregateUpdate,
+} from '../../src/compress/codec.ts';
 import { meanPseudoGradient, nesterovOuterStep, pseudoGradient } from '../../src/compress/diloco.ts';
 import {
   compress,
@@ -60,8 +76,8 @@ describe('order independence', () => {
   });
   const submissions: Submission[] = payloads.map((bytes) => ({ id: sha256(bytes), update: decodeUpdate(bytes, manifest, config) }));
 
-  function roundHash(subs: readonly Submission[]): { params: string; aggregate: string } {
-    const aggregate = aggregateUpdates(subs, manifest, config);
+  function roundHash(subs: readonly Submission[], options?: AggregationOptions): { params: string; aggregate: string } {
+    const aggregate = aggregateUpdates(subs, manifest, config, options);
     const bytes = encodeAggregate(aggregate, manifest, config);
     // The relay applies its in-memory aggregate; a tab applies the decoded bytes: same bits.
     const relayParams = theta0.slice();
@@ -72,19 +88,33 @@ describe('order independence', () => {
     return { params: sha256(relayParams), aggregate: sha256(bytes) };
   }
 
-  it('gives bit-identical parameters for 20 arrival orders of R = 7 submissions', () => {
-    const hashes = new Set<string>();
-    const aggregates = new Set<string>();
-    for (let s = 0; s < 20; s++) {
-      const { params, aggregate } = roundHash(shuffled(submissions, 1000 + s));
-      hashes.add(params);
-      aggregates.add(aggregate);
-    }
-    console.log(`order independence: 20 shuffles → ${hashes.size} parameter hash, ${aggregates.size} aggregate hash`);
-    expect(hashes.size).toBe(1);
-    expect(aggregates.size).toBe(1);
-    // The hash does depend on the set: leaving one submission out changes it.
-    expect(roundHash(submissions.slice(1)).params).not.toBe([...hashes][0]);
+  // Unequal tokens (a fast, a slow and five median devices), so the weights are not all 1.
+  const weighted = submissions.map((s, r) => ({ ...s, tokens: [960, 64, 4096, 960, 960, 320, 960][r] }));
+  const cases = AGGREGATION_RULES.flatMap((rule) => [
+    { name: `${rule}`, subs: submissions, options: { rule, tokenCap: 2 } },
+    { name: `${rule}, token-weighted`, subs: weighted, options: { rule, tokenCap: 2 } },
+  ]);
+
+  for (const { name, subs, options } of cases) {
+    it(`gives bit-identical parameters for 20 arrival orders of R = 7 submissions (${name})`, () => {
+      const hashes = new Set<string>();
+      const aggregates = new Set<string>();
+      for (let s = 0; s < 20; s++) {
+        const { params, aggregate } = roundHash(shuffled(subs, 1000 + s), options);
+        hashes.add(params);
+        aggregates.add(aggregate);
+      }
+      console.log(`order independence (${name}): 20 shuffles → ${hashes.size} parameter hash, ${aggregates.size} aggregate hash`);
+      expect(hashes.size).toBe(1);
+      expect(aggregates.size).toBe(1);
+      // The hash does depend on the set: leaving one submission out changes it.
+      expect(roundHash(subs.slice(1), options).params).not.toBe([...hashes][0]);
+    });
+  }
+
+  it('the rules and the weights change the result (each case above tests something of its own)', () => {
+    const results = new Set(cases.map(({ subs, options }) => roundHash(subs, options).params));
+    expect(results.size).toBe(cases.length);
   });
 
   it('would not without a canonical order (float32 addition is not associative here)', () => {
@@ -124,7 +154,7 @@ describe('clipping and the mean rule', () => {
     expect(medianClipFactors([1, 2, 10])).toEqual([1, 2 / (2 + 1e-8), 2 / (10 + 1e-8)]);
   });
 
-  it('clips each contribution to the median norm, then takes the plain 1/R mean', () => {
+  it('clips each contribution to the median norm, then takes the mean (dense: both rules alike)', () => {
     const m = manifestOf([3]);
     // Norms 1, 2, 10 → median 2: the third is scaled by 2/10, the others untouched.
     const subs = [denseUpdate([1, 0, 0]), denseUpdate([0, 2, 0]), denseUpdate([0, 6, 8])].map((update, r) => ({ id: `p${r}`, update }));
@@ -137,7 +167,7 @@ describe('clipping and the mean rule', () => {
     expect(t.values[1]).toBeCloseTo((2 + 1.2) / 3, 6);
   });
 
-  it('divides by R also where only one replica selected a coordinate (no scatter-mean)', () => {
+  it('the mean rule divides by R also where only one replica selected a coordinate', () => {
     const m = manifestOf([1, 8]);
     const config: CompressConfig = { ...defaultCompressConfig, chunkSize: 8, topK: 2 };
     const sparse = (indices: number[], codes: number[], mean: number, lut: number[]): CompressedUpdate => ({
@@ -149,7 +179,7 @@ describe('clipping and the mean rule', () => {
     const a = sparse([1, 5], [1, 3], 0, [0, -1, 0, 1]); // -1 at 1, +1 at 5
     const b = sparse([5, 6], [3, 3], 1, [0, 0, 0, 0]); // +1 at 5, +1 at 6 (σ = 0 guard: L = 0)
     b.tensors[0].mode === 'sparse' && b.tensors[0].codes.fill(2);
-    const g = aggregateUpdates([{ id: 'b', update: b }, { id: 'a', update: a }], m, config);
+    const g = aggregateUpdates([{ id: 'b', update: b }, { id: 'a', update: a }], m, config, { rule: 'mean', tokenCap: 2 });
     expect(g.tensors[0]).toEqual({ mode: 'sparse', indices: new Uint32Array([1, 5, 6]), values: new Float32Array([-0.5, 1, 0.5]) });
     const theta = new Float32Array(8).fill(10);
     applyAggregate(theta, g, m, 0.5);
@@ -171,6 +201,46 @@ describe('clipping and the mean rule', () => {
     const direct = new Float32Array([-0, 0]);
     applyAggregate(direct, g, m, 1);
     expect(Object.is(theta[0], -0) && Object.is(direct[0], -0)).toBe(true);
+  });
+
+  it('the selected-mean rule divides each coordinate by the replicas that selected it', () => {
+    const m = manifestOf([1, 8]);
+    const config: CompressConfig = { ...defaultCompressConfig, chunkSize: 8, topK: 2 };
+    const a: CompressedUpdate = {
+      chunkSize: 8,
+      topK: 2,
+      tensors: [{ mode: 'sparse', indices: new Uint32Array([1, 5]), codes: new Uint8Array([1, 3]), mean: 0, lut: new Float32Array([0, -1, 0, 1]) }],
+    };
+    const b: CompressedUpdate = {
+      chunkSize: 8,
+      topK: 2,
+      tensors: [{ mode: 'sparse', indices: new Uint32Array([5, 6]), codes: new Uint8Array([2, 2]), mean: 1, lut: new Float32Array([0, 0, 0, 0]) }],
+    };
+    const subs = [{ id: 'b', update: b }, { id: 'a', update: a }];
+    const g = aggregateUpdates(subs, m, config, { rule: 'selected-mean', tokenCap: 2 });
+    // 1: a alone (−1); 5: both (+1, +1); 6: b alone (+1) — full strength where one replica selected.
+    expect(g.tensors[0]).toEqual({ mode: 'sparse', indices: new Uint32Array([1, 5, 6]), values: new Float32Array([-1, 1, 1]) });
+    // Tokens 100 and 300 with cap 2: ω = 1 and 2. Coordinate 5 is (1·1 + 2·1)/3, alone ones keep their value.
+    const weightedSubs = [{ id: 'b', update: b, tokens: 300 }, { id: 'a', update: a, tokens: 100 }];
+    const w = aggregateUpdates(weightedSubs, m, config, { rule: 'selected-mean', tokenCap: 2 });
+    expect(w.tensors[0]).toEqual({ mode: 'sparse', indices: new Uint32Array([1, 5, 6]), values: new Float32Array([-1, 1, 1]) });
+    // Under the mean rule the same weights divide by Σω = 3 everywhere: b's alone coordinate counts 2/3.
+    const mean = aggregateUpdates(weightedSubs, m, config, { rule: 'mean', tokenCap: 2 });
+    expect(mean.tensors[0]).toEqual({ mode: 'sparse', indices: new Uint32Array([1, 5, 6]), values: new Float32Array([-1 / 3, 1, 2 / 3]) });
+  });
+
+  it('token weights: ω = min(t, cap·median)/median, 1 for equal tokens, typed refusals', () => {
+    expect(tokenWeights([960, 960, 960], 2)).toEqual([1, 1, 1]);
+    expect(tokenWeights([100, 300], 2)).toEqual([1, 2]); // lower median 100
+    expect(tokenWeights([64, 960, 4096], 2)).toEqual([64 / 960, 1, 2]);
+    expect(tokenWeights([64, 960, 4096], 8)).toEqual([64 / 960, 1, 4096 / 960]);
+    expect(() => tokenWeights([0, 10], 2)).toThrow(AggregateInputError);
+    expect(() => tokenWeights([1.5, 10], 2)).toThrow(AggregateInputError);
+    expect(() => tokenWeights([10, 10], 0.5)).toThrow(AggregateInputError);
+    const m = manifestOf([2]);
+    const subs = [{ id: 'x', update: denseUpdate([1, 0]), tokens: 10 }, { id: 'y', update: denseUpdate([0, 1]) }];
+    expect(() => aggregateUpdates(subs, m, denseConfig)).toThrow(/some submissions carry tokens/);
+    expect(() => aggregateUpdates(subs.slice(0, 1), m, denseConfig, { rule: 'median' as never, tokenCap: 2 })).toThrow(AggregateInputError);
   });
 
   it('with R = 2, the larger contribution is clipped to the smaller norm', () => {
@@ -261,6 +331,64 @@ describe('aggregate codec', () => {
     expect(() => decodeAggregate(negativeZero, dense, denseConfig)).toThrow(expect.objectContaining({ code: 'non-canonical' }));
     const withNegativeZero: AggregateUpdate = { contributorCount: 1, tensors: [{ mode: 'dense', values: new Float32Array([0.5, -0, 0.25, -1]) }] };
     expect(() => encodeAggregate(withNegativeZero, dense, denseConfig)).toThrow(/−0/);
+  });
+});
+
+describe('quantized aggregate codec (kind 3)', () => {
+  const m = manifestOf([16, 16], [16], [5, 5]);
+  const config: CompressConfig = { ...defaultCompressConfig, chunkSize: 64, topK: 4 };
+  const aggregate = aggregateUpdates(
+    [1, 2, 3].map((s) => ({ id: `${s}`, update: compress(randomFloats(paramCount(m), s), m, config) })),
+    m,
+    config,
+    { rule: 'selected-mean', tokenCap: 2 },
+  );
+  const quantized = quantizeAggregate(aggregate, m, config);
+  const bytes = encodeQuantizedAggregate(quantized, m, config);
+  const codeOf = (b: Uint8Array): string => {
+    try {
+      decodeQuantizedAggregate(b, m, config);
+      return 'ok';
+    } catch (error) {
+      if (error instanceof CodecError) return error.code;
+      throw error;
+    }
+  };
+
+  it('round-trips canonically, keeps the union of positions, and is smaller than the float aggregate', () => {
+    const decoded = decodeQuantizedAggregate(bytes, m, config);
+    expect(decoded).toEqual(quantized);
+    expect(encodeQuantizedAggregate(decoded, m, config)).toEqual(bytes);
+    expect(bytes[6]).toBe(3); // kind: quantized aggregate
+    const applied = dequantizeAggregate(decoded);
+    applied.tensors.forEach((t, i) => {
+      const original = aggregate.tensors[i];
+      expect(t.mode).toBe(original.mode);
+      if (t.mode === 'sparse' && original.mode === 'sparse') expect(t.indices).toEqual(original.indices);
+      // At most four distinct values per tensor, each the mean of the originals in its bin.
+      if (t.mode !== 'skipped') expect(new Set(t.values).size).toBeLessThanOrEqual(4);
+    });
+    const float = encodeAggregate(aggregate, m, config);
+    console.log(`aggregate of 3 on ${paramCount(m)} params: float ${float.length} bytes, 2-bit ${bytes.length} bytes`);
+    expect(bytes.length).toBeLessThan(float.length);
+  });
+
+  it('is refused by the float decoder and refuses edits: kind, counts, modes, padding, unused bins', () => {
+    expect(codeOf(bytes)).toBe('ok');
+    expect(() => decodeAggregate(bytes, m, config)).toThrow(expect.objectContaining({ code: 'wrong-kind' }));
+    expect(() => decodeQuantizedAggregate(encodeAggregate(aggregate, m, config), m, config)).toThrow(expect.objectContaining({ code: 'wrong-kind' }));
+    const edit = (f: (v: DataView, b: Uint8Array) => void) => {
+      const b = bytes.slice();
+      f(new DataView(b.buffer), b);
+      return codeOf(b);
+    };
+    expect(edit((v) => v.setUint32(32, 0, true))).toBe('bad-count');
+    expect(edit((v) => v.setUint32(36 + 5, 257, true))).toBe('bad-count'); // first tensor: 256 values
+    expect(edit((_, b) => (b[36 + 4] = 1))).toBe('bad-mode');
+    expect(codeOf(bytes.subarray(0, bytes.length - 1))).not.toBe('ok');
+    const extended = new Uint8Array(bytes.length + 1);
+    extended.set(bytes);
+    expect(codeOf(extended)).toBe('trailing-bytes');
   });
 });
 

@@ -68,4 +68,50 @@ describe('reference matmul', () => {
     for (let i = 0; i < OC; i++) expect(twice.dbias[i]).toBeCloseTo(2 * once.dbias[i], 5);
     for (let i = 0; i < BT * C; i++) expect(twice.dinp[i]).toBeCloseTo(2 * once.dinp[i], 5);
   });
+
+  // The loops are arranged for speed (rows of four, transposed operands); every
+  // output must still be the textbook loop's float64 sum in the same order, bit for bit.
+  for (const [BT, C, OC] of [[1, 1, 1], [5, 3, 7], [8, 16, 12], [13, 9, 6]] as const) {
+    it(`forward and backward give the naive loops' bits, BT=${BT} C=${C} OC=${OC}`, () => {
+      const inp = randomFloats(BT * C, 11);
+      const weight = randomFloats(OC * C, 12);
+      const bias = randomFloats(OC, 13);
+      const dout = randomFloats(BT * OC, 14);
+      const naive = {
+        out: new Float32Array(BT * OC),
+        dinp: randomFloats(BT * C, 15),
+        dweight: randomFloats(OC * C, 16),
+        dbias: randomFloats(OC, 17),
+      };
+      const fast = { out: new Float32Array(BT * OC), dinp: naive.dinp.slice(), dweight: naive.dweight.slice(), dbias: naive.dbias.slice() };
+      for (let bt = 0; bt < BT; bt++)
+        for (let o = 0; o < OC; o++) {
+          let s = bias[o];
+          for (let i = 0; i < C; i++) s += inp[bt * C + i] * weight[o * C + i];
+          naive.out[bt * OC + o] = s;
+        }
+      for (let bt = 0; bt < BT; bt++)
+        for (let i = 0; i < C; i++) {
+          let s = 0;
+          for (let o = 0; o < OC; o++) s += dout[bt * OC + o] * weight[o * C + i];
+          naive.dinp[bt * C + i] += s;
+        }
+      for (let o = 0; o < OC; o++) {
+        for (let i = 0; i < C; i++) {
+          let s = 0;
+          for (let bt = 0; bt < BT; bt++) s += dout[bt * OC + o] * inp[bt * C + i];
+          naive.dweight[o * C + i] += s;
+        }
+        let s = 0;
+        for (let bt = 0; bt < BT; bt++) s += dout[bt * OC + o];
+        naive.dbias[o] += s;
+      }
+      matmulForward(fast.out, inp, weight, bias, BT, C, OC);
+      matmulBackward(fast.dinp, fast.dweight, fast.dbias, dout, inp, weight, BT, C, OC);
+      expect(Buffer.from(fast.out.buffer).equals(Buffer.from(naive.out.buffer))).toBe(true);
+      expect(Buffer.from(fast.dinp.buffer).equals(Buffer.from(naive.dinp.buffer))).toBe(true);
+      expect(Buffer.from(fast.dweight.buffer).equals(Buffer.from(naive.dweight.buffer))).toBe(true);
+      expect(Buffer.from(fast.dbias.buffer).equals(Buffer.from(naive.dbias.buffer))).toBe(true);
+    });
+  }
 });

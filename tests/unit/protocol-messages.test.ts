@@ -8,15 +8,20 @@ import { ProtocolError } from '../../src/protocol/errors.ts';
 import { hashToHex, MAX_HEADER_BYTES, modelHash, payloadHash, type SubmissionHeader } from '../../src/protocol/header.ts';
 import {
   isErrorBody,
+  continuationBytes,
+  isLoopbackUrl,
   parseAddressLedger,
   parseErrorBody,
   parseHealthBody,
+  parseJoinUrl,
   parseJson,
   parseLeaderboard,
+  parseModelCard,
   parsePushEvent,
   parseRoundState,
   parseRoundStatus,
   parseRunInfo,
+  parseSampleBody,
   parseStatsBody,
   parseSubmissionAck,
   type RoundState,
@@ -196,6 +201,7 @@ describe('JSON validators', () => {
     roundMs: 60_000,
     maxPayloadBytes: 1 << 24,
     relayVersion: '0.1.0',
+    joinUrl: null,
     futureField: 'ignored',
   };
 
@@ -219,12 +225,52 @@ describe('JSON validators', () => {
     expect(codeOf(() => parseJson('{"round": 1,'))).toBe('bad-message');
   });
 
+  it('accept a join URL only as an absolute http(s) URL without credentials, query or fragment, and end its path with /', () => {
+    expect(parseRunInfo({ ...runInfo, joinUrl: 'https://tessera.example.org' }).joinUrl).toBe('https://tessera.example.org/');
+    expect(parseJoinUrl('https://192.168.1.20:8443/demo')).toBe('https://192.168.1.20:8443/demo/');
+    for (const bad of ['tessera.example.org', 'ftp://example.org/', 'https://user:pw@example.org/', 'https://example.org/?x=1', 'https://example.org/#a', 42, `https://example.org/${'a'.repeat(600)}`]) {
+      let field: string | null = null;
+      try {
+        parseRunInfo({ ...runInfo, joinUrl: bad }, 'run');
+      } catch (error) {
+        field = error instanceof ProtocolError ? error.field : null;
+      }
+      expect(field, String(bad)).toBe('run.joinUrl');
+    }
+    expect(isLoopbackUrl('http://127.0.0.1:8787/')).toBe(true);
+    expect(isLoopbackUrl('https://localhost/')).toBe(true);
+    expect(isLoopbackUrl('http://[::1]:8787/')).toBe(true);
+    expect(isLoopbackUrl('https://192.168.1.20:8443/')).toBe(false);
+    expect(isLoopbackUrl('https://tessera.example.org/')).toBe(false);
+  });
+
+  it('parse /api/sample and /api/model.json strictly', () => {
+    const sample = { version: 3, modelHash: round.modelHash, prompt: 'The ', temperature: 0.8, continuation: '0x68650aff' };
+    expect(parseSampleBody(sample)).toEqual(sample);
+    expect(Array.from(continuationBytes(sample.continuation))).toEqual([0x68, 0x65, 0x0a, 0xff]);
+    expect(codeOf(() => parseSampleBody({ ...sample, continuation: '0x123' }))).toBe('bad-message');
+    expect(codeOf(() => parseSampleBody({ ...sample, continuation: '0xZZ' }))).toBe('bad-message');
+    expect(codeOf(() => parseSampleBody({ ...sample, temperature: -1 }))).toBe('bad-message');
+
+    const card = {
+      architecture: 'tessera-gpt', runId: 'demo', preset: 'nano', version: 3, modelHash: round.modelHash, parameterCount: 120_576,
+      config: { vocabSize: 256, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 64, layerNormEpsilon: 1e-5, activation: 'gelu-tanh', tiedEmbeddings: true, weightLayout: 'out-in', tokenizer: 'bytes' },
+      files: { safetensors: '/api/model.safetensors', onnx: '/api/model.onnx' },
+    };
+    expect(parseModelCard(card)).toEqual(card);
+    expect(codeOf(() => parseModelCard({ ...card, architecture: 'gpt2' }))).toBe('bad-message');
+    expect(codeOf(() => parseModelCard({ ...card, config: { ...card.config, activation: 'relu' } }))).toBe('bad-message');
+  });
+
   it('parse push events by type and refuse unknown types', () => {
     expect(parsePushEvent({ type: 'round-opened', state: round })).toEqual({ type: 'round-opened', state: round });
     const closed = { type: 'round-closed', round: 11, submitted: 5, accepted: 4, version: 11, modelHash: round.modelHash };
     expect(parsePushEvent(closed)).toEqual(closed);
-    const stats = { type: 'stats', round: 11, peers: 3, submissions: 2, tokens: 99_000, loss: null };
+    const stats = { type: 'stats', round: 11, peers: 3, trainers: 2, recent: [{ address: alice.address, round: 11, tokens: 256, receivedAt: 1_790_000_000_000 }], submissions: 2, tokens: 99_000, loss: null };
     expect(parsePushEvent(stats)).toEqual(stats);
+    expect(codeOf(() => parsePushEvent({ ...stats, trainers: -1 }))).toBe('bad-message');
+    expect(codeOf(() => parsePushEvent({ ...stats, recent: [{ ...stats.recent[0], address: 'alice' }] }))).toBe('bad-message');
+    expect(codeOf(() => parsePushEvent({ ...stats, recent: Array(9).fill(stats.recent[0]) }))).toBe('bad-message');
     expect(parsePushEvent({ ...stats, loss: 2.5 })).toEqual({ ...stats, loss: 2.5 });
     expect(codeOf(() => parsePushEvent({ ...stats, loss: 'NaN' }))).toBe('bad-message');
     expect(codeOf(() => parsePushEvent({ ...stats, loss: undefined }))).toBe('bad-message');
@@ -256,15 +302,16 @@ describe('JSON validators', () => {
   const summary = { round: 3, version: 4, modelHash: round.modelHash, submissions: 2, tokens: 512, reason: 'quorum', closedAt: 1_790_000_000_500, closeMs: 12.5 };
 
   it('parse /api/round, /api/stats and /api/health strictly', () => {
-    const status = { ...round, openedAt: 1_789_999_999_000, submissions: 2, quorum: 16, closing: false, futureField: 1 };
+    const status = { ...round, openedAt: 1_789_999_999_000, submissions: 2, quorum: 16, closing: false, now: 1_790_000_000_050, futureField: 1 };
     const { futureField: _ignored, ...known } = status;
     expect(parseRoundStatus(status)).toEqual(known);
     expect(codeOf(() => parseRoundStatus({ ...status, closing: 'no' }))).toBe('bad-message');
     expect(codeOf(() => parseRoundStatus({ ...status, quorum: 0 }))).toBe('bad-message');
     expect(codeOf(() => parseRoundStatus({ ...status, submissions: undefined }))).toBe('bad-message');
+    expect(codeOf(() => parseRoundStatus({ ...status, now: undefined }))).toBe('bad-message'); // a tab times its round by it
 
     const stats = {
-      type: 'stats', round: 11, peers: 3, submissions: 2, tokens: 99_000, loss: 2.5,
+      type: 'stats', round: 11, peers: 3, trainers: 1, recent: [], submissions: 2, tokens: 99_000, loss: 2.5,
       version: 10, contributors: 7, losses: [{ version: 10, loss: 2.5, evaluatedAt: 1_790_000_000_000 }],
       rounds: [summary, { ...summary, round: 4, reason: 'deadline', closeMs: null }],
     };

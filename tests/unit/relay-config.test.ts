@@ -4,15 +4,14 @@
 // exit, before it writes anything. The other CLIs refuse bad and unknown
 // flags the same way. The CLIs run as child processes (tsx), as an operator
 // starts them.
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildRunConfig, checkRun, defaultRelayOptions, RunConfigError, type RelayOptions, type RunConfigInput } from '../../src/relay/config.ts';
 import { launchRelay } from '../../src/relay/launch.ts';
 import { ProtocolError } from '../../src/protocol/errors.ts';
 import { parseSwarmRunInfo } from '../../src/protocol/api.ts';
-import { runInfoFor } from '../../src/relay/config.ts';
-import { REPO_ROOT, removeTempDirs, tempDir, TEST_RUN } from './relay-fixtures.ts';
+import { runInfoFor, withRoundDefaults } from '../../src/relay/config.ts';
+import { REPO_ROOT, removeTempDirs, runCli, tempDir, TEST_RUN } from './relay-fixtures.ts';
 
 afterAll(() => removeTempDirs());
 
@@ -59,6 +58,12 @@ describe('checkRun: the run is checked where the operator sets it', () => {
     ['rounds of 0 ms', {}, { roundMs: 0 }, 'run.roundMs', /expected an integer ≥ 1/],
     ['min-submissions 0', {}, { minSubmissions: 0 }, 'minSubmissions', /expected an integer ≥ 1, got 0/],
     ['a negative evaluation count', { evaluation: { batches: -1 } }, {}, 'evaluation.batches', /expected an integer ≥ 0/],
+    ['a step range whose min exceeds H', { innerSteps: 4, stepRange: { min: 5 } }, {}, 'run.swarm.stepRange.min', /5 exceeds the nominal inner steps H = 4/],
+    ['a step range whose max is below H', { innerSteps: 4, stepRange: { max: 3 } }, {}, 'run.swarm.stepRange.max', /3 is below the nominal inner steps H = 4/],
+    ['a step range beyond 64·H', { innerSteps: 2, stepRange: { max: 129 } }, {}, 'run.swarm.stepRange.max', /129 exceeds 64·H = 128/],
+    ['a step range of min 0', { stepRange: { min: 0 } }, {}, 'run.swarm.stepRange.min', /expected an integer ≥ 1/],
+    ['an unknown aggregation rule', { aggregation: { rule: 'median' as never } }, {}, 'run.swarm.aggregation.rule', /one of mean, selected-mean/],
+    ['a token cap below 1', { aggregation: { tokenCap: 0.5 } }, {}, 'run.swarm.aggregation.tokenCap', /a number in \[1, 1000000\]/],
   ];
   for (const [what, run, relay, field, message] of cases) {
     it(`refuses ${what}, naming ${field}`, () => {
@@ -70,6 +75,19 @@ describe('checkRun: the run is checked where the operator sets it', () => {
       expect(refused.message.startsWith(`${field}: `)).toBe(true);
     });
   }
+
+  it('defaults time-boxed rounds to 1..8·H steps; a run stored before them keeps exactly H and the plain mean', () => {
+    const config = buildRunConfig({ innerSteps: 15, data: DATA });
+    expect(config.stepRange).toEqual({ min: 1, max: 120 });
+    const info = runInfoFor(config, defaultRelayOptions(config.model));
+    expect(info.swarm.stepRange).toEqual({ min: 1, max: 120 });
+    expect(info.swarm.aggregation).toEqual(config.aggregation);
+    const { stepRange: _range, aggregation: _aggregation, ...stored } = config;
+    const upgraded = withRoundDefaults(stored);
+    expect(upgraded.stepRange).toEqual({ min: 15, max: 15 });
+    expect(upgraded.aggregation).toEqual({ rule: 'mean', tokenCap: 2 });
+    expect(withRoundDefaults(config)).toEqual(config);
+  });
 
   it('refuses training windows longer than the data', () => {
     expect(refusal({ train: { seqLen: 64 } }, {}, { ...DATA, trainBytes: 64 })).toEqual({
@@ -92,19 +110,6 @@ describe('checkRun: the run is checked where the operator sets it', () => {
   });
 });
 
-/** Runs a CLI entry point under tsx; resolves with its exit code and output. */
-function runCli(entry: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/node/register-wgsl.mjs', entry, ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
-}
-
 describe('CLIs: a bad or unknown flag prints the usage and exits 2', () => {
   it('relay: --inner-steps 0 and --top-k 63 are refused at start, naming the flag', async () => {
     const dir = tempDir('cli');
@@ -126,7 +131,8 @@ describe('CLIs: a bad or unknown flag prints the usage and exits 2', () => {
     ['src/relay/main.ts', ['--inner-steps', 'three'], /--inner-steps needs a number, got "three"/, 'usage: npm run relay'],
     ['src/relay/main.ts', ['--innner-steps', '3'], /Unknown option '--innner-steps'/, 'usage: npm run relay'],
     ['src/volunteer/main.ts', ['--relay', 'http://127.0.0.1:1'], /--relay and --key are required/, 'usage: npm run volunteer'],
-    ['src/volunteer/main.ts', ['--relay', 'http://127.0.0.1:1', '--key', '//Alice', '--batch-size', '0'], /--batch-size must be an integer ≥ 1/, 'usage: npm run volunteer'],
+    ['src/volunteer/main.ts', ['--relay', 'http://127.0.0.1:1', '--key', '//Alice', '--rounds', '0'], /--rounds must be an integer ≥ 1/, 'usage: npm run volunteer'],
+    ['src/volunteer/main.ts', ['--relay', 'http://127.0.0.1:1', '--key', '//Alice', '--batch-size', '4'], /Unknown option '--batch-size'/, 'usage: npm run volunteer'],
     ['src/bench/main.ts', ['matmul', '--shapes', '64x64'], /--shapes takes MxKxN triples/, 'usage: npm run bench'],
     ['src/bench/main.ts', ['warp'], /unknown bench: warp/, 'usage: npm run bench'],
     ['src/sim/main.ts', ['--algo', 'sparseloco', '--peers', '2', '--inner', '2', '--rounds', '1', '--model', 'huge'], /--model must be one of nano, tiny, small, medium/, 'usage: npm run sim'],

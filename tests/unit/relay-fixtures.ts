@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeUpdate } from '../../src/compress/codec.ts';
+import { aggregateUpdates, applyAggregate } from '../../src/compress/aggregate.ts';
+import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate, encodeUpdate } from '../../src/compress/codec.ts';
 import { compress, defaultCompressConfig } from '../../src/compress/sparseloco.ts';
 import { GPT_PRESETS } from '../../src/model/config.ts';
 import { buildLayout } from '../../src/model/layout.ts';
@@ -22,7 +23,7 @@ import {
   type HexHash,
   type SubmissionHeader,
 } from '../../src/protocol/index.ts';
-import type { RelayOptionsInput, RunConfigInput } from '../../src/relay/config.ts';
+import { buildRunConfig, type RelayOptionsInput, type RunConfigInput } from '../../src/relay/config.ts';
 import { launchRelay } from '../../src/relay/launch.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { createTestWallet, type TestWallet } from '../support/test-wallet.ts';
@@ -34,6 +35,8 @@ export const TEST_RUN: Omit<RunConfigInput, 'data'> = {
   runId: 'relay-test',
   preset: 'nano',
   innerSteps: 2,
+  // Time-boxed rounds of at most 4 steps: a volunteer whose deadline is far away stops at 4.
+  stepRange: { min: 1, max: 4 },
   plannedRounds: 50,
   train: { batchSize: 2, seqLen: 32, warmupSteps: 0, learningRate: 3e-3 },
   evaluation: { batchSize: 4, seqLen: 64, batches: 2 },
@@ -82,6 +85,26 @@ export function residual(seed: number, scale = 1e-3): Float32Array {
     for (let i = t.offset; i < t.offset + t.size; i++) out[i] = (random() * 2 - 1) * scale;
   }
   return out;
+}
+
+/**
+ * θ(v+1) as the test run's relay makes it from θ(v) and these submissions
+ * (each of the default 2 steps unless it says): its aggregation rule and token
+ * weights, its published form, and the update those bytes decode to.
+ */
+export function relayNextParams(theta: Float32Array, submissions: { address: string; payload: Uint8Array; tokens?: number }[], run: Omit<RunConfigInput, 'data'> = TEST_RUN): Float32Array {
+  const manifest = NANO_LAYOUT.tensors;
+  const config = buildRunConfig({ ...run, data: { name: '', trainUrl: '', trainBytes: 1, trainSha256: '', valBytes: 1, valSha256: '' } });
+  const aggregate = aggregateUpdates(
+    submissions.map((s) => ({ id: s.address, update: decodeUpdate(s.payload, manifest, COMPRESSION), tokens: s.tokens ?? 128 })),
+    manifest,
+    COMPRESSION,
+    config.aggregation,
+  );
+  const published = encodePublishedAggregate(aggregate, config.update, manifest, COMPRESSION);
+  const next = theta.slice();
+  applyAggregate(next, decodePublishedAggregate(published, manifest, COMPRESSION), manifest, config.outerLearningRate);
+  return next;
 }
 
 /** A valid update payload for the nano model (what a tab's compressor would send). */
@@ -210,13 +233,26 @@ export function spawnRelay(dataDir: string, args: string[] = [], env: Record<str
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
+      const match = /listening on (https?:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
       if (match) resolve({ url: match[1], child, output: () => output, exited });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     void exited.then((code) => reject(new Error(`relay exited with ${code} before listening:\n${output}`)));
   });
+}
+
+/** Runs a CLI entry point under tsx to its end; resolves with its exit code and output. */
+export function runCli(entry: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/node/register-wgsl.mjs', entry, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
 const spawned: RelayProcess[] = [];

@@ -71,8 +71,10 @@ async function snapshot() {
   } catch {
     files = [];
   }
+  // The relay's clock (`now`) moves between two reads; everything else must not.
+  const { now: _now, ...round } = await getJson(url, 'api/round');
   return {
-    round: await getJson(url, 'api/round'),
+    round,
     stats: { round: stats.round, version: stats.version, submissions: stats.submissions, tokens: stats.tokens },
     ledger: await getJson(url, 'api/ledger'),
     files,
@@ -193,11 +195,12 @@ describe('relay: hostile submissions', () => {
       { name: 'garbage', body: () => new Uint8Array(1000).fill(0x41), status: 413, code: 'frame-oversize' },
       { name: 'another protocol domain', body: () => { const bytes = encodeHeaderLoose(headerFor({ ...current, payload, address: alice.address }), 'tessera/submission/v2'); return rawFrame(bytes, alice.pair.sign(u8aWrapBytes(bytes)), payload); }, status: 400, code: 'wrong-domain' },
       { name: 'payload swapped after signing', body: () => swapped, status: 400, code: 'payload-mismatch' },
-      { name: 'zero inner steps', body: () => frameBy(alice, { innerSteps: 0 }), status: 400, code: 'bad-update' },
-      // The run trains H = 2 steps of B·T = 2·32 tokens: a header claims exactly 128 tokens, or it tops the ledger with a made-up count.
-      { name: 'more inner steps than the run takes', body: () => frameBy(alice, { innerSteps: 3, tokens: 192 }), status: 400, code: 'bad-update' },
-      { name: 'one token more than H·B·T', body: () => frameBy(alice, { tokens: 129 }), status: 400, code: 'bad-update' },
-      { name: 'tokens 2^32−1 (the protocol bound, not the run)', body: () => frameBy(alice, { tokens: 2 ** 32 - 1 }), status: 400, code: 'bad-update' },
+      { name: 'zero inner steps', body: () => frameBy(alice, { innerSteps: 0 }), status: 400, code: 'steps-out-of-range' },
+      { name: 'more inner steps than the run accepts', body: () => frameBy(alice, { innerSteps: 5, tokens: 5 * 64 }), status: 400, code: 'steps-out-of-range' },
+      // B·T = 2·32 tokens per step: a header claims exactly steps·64 tokens, or it tops the ledger with a made-up count.
+      { name: 'tokens that are not steps·B·T', body: () => frameBy(alice, { innerSteps: 3, tokens: 128 }), status: 400, code: 'tokens-mismatch' },
+      { name: 'one token more than steps·B·T', body: () => frameBy(alice, { tokens: 129 }), status: 400, code: 'tokens-mismatch' },
+      { name: 'tokens 2^32−1 (the protocol bound, not the run)', body: () => frameBy(alice, { tokens: 2 ** 32 - 1 }), status: 400, code: 'tokens-mismatch' },
       {
         name: 'tokens 2^53−1 (sums would leave the exact integers)',
         body: () => {
@@ -244,7 +247,9 @@ describe('relay: hostile submissions', () => {
   it('answers malformed API requests with typed errors', async () => {
     const cases: [string, string, number, string][] = [
       ['GET', 'api/updates?since=abc', 400, 'bad-request'],
-      ['GET', 'api/updates?since=99', 400, 'bad-request'],
+      ['GET', 'api/updates?since=99&format=2', 400, 'bad-request'],
+      ['GET', 'api/updates?since=0', 400, 'unsupported-format'], // a tab from before format 2
+      ['GET', 'api/updates?since=0&format=3', 400, 'unsupported-format'],
       ['GET', 'api/ledger/0x1234', 400, 'bad-request'],
       ['GET', 'api/ledger/%zz', 400, 'bad-request'],
       ['GET', 'api/nope', 404, 'not-found'],
@@ -287,7 +292,7 @@ describe('relay: allowlist and rate limits', () => {
       const state = await getJson(relay.url, 'api/round');
       const frame = (innerSteps: number) => signedFrame({ wallet, round: 0, version: 0, modelHash: state.modelHash, payload, innerSteps });
       // Two signed attempts the relay refuses after verifying them spend the address's burst…
-      for (let i = 0; i < 2; i++) expect((await post(relay.url, await frame(0))).json.error.code).toBe('bad-update');
+      for (let i = 0; i < 2; i++) expect((await post(relay.url, await frame(0))).json.error.code).toBe('steps-out-of-range');
       // …so a third, valid one waits its turn.
       const limited = await post(relay.url, await frame(2));
       expect([limited.status, limited.json.error.code]).toEqual([429, 'rate-limited']);

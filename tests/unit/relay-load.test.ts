@@ -5,7 +5,7 @@
 // same 200 frames again, at once: every one refused as wrong-round.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { decodeAggregate } from '../../src/compress/codec.ts';
+import { decodePublishedAggregate } from '../../src/compress/codec.ts';
 import { hashToHex, payloadHash } from '../../src/protocol/index.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { decodeBundle } from '../../src/protocol/bundle.ts';
@@ -50,8 +50,8 @@ describe('relay under load', () => {
     // The 200th closed the round: one aggregate of all of them.
     for (let i = 0; i < 600 && (await getJson(url, 'api/round')).version === 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await getJson(url, 'api/round')).toMatchObject({ round: 1, version: 1 });
-    const [entry] = decodeBundle((await getBytes(url, 'api/updates?since=0')).bytes, 0);
-    expect(decodeAggregate(entry.aggregate, NANO_LAYOUT.tensors, COMPRESSION).contributorCount).toBe(SUBMITTERS);
+    const [entry] = decodeBundle((await getBytes(url, 'api/updates?since=0&format=2')).bytes, 0);
+    expect(decodePublishedAggregate(entry.aggregate, NANO_LAYOUT.tensors, COMPRESSION).contributorCount).toBe(SUBMITTERS);
     const leaderboard = await getJson(url, 'api/ledger');
     expect(leaderboard).toHaveLength(100); // the board shows the top 100
     expect(leaderboard.every((row: { rounds: number }) => row.rounds === 1)).toBe(true);

@@ -9,11 +9,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { aggregateUpdates, applyAggregate } from '../../src/compress/aggregate.ts';
-import { decodeUpdate } from '../../src/compress/codec.ts';
 import { hashToHex, modelHash } from '../../src/protocol/index.ts';
 import { logEntries } from '../support/submission-log-entries.ts';
-import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, removeTempDirs, signedFrame, startTestRelay, tempDir, updatePayload, walletFor } from './relay-fixtures.ts';
+import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, startTestRelay, tempDir, updatePayload, walletFor } from './relay-fixtures.ts';
 
 beforeAll(async () => {
   await cryptoWaitReady();
@@ -69,10 +67,8 @@ describe('relay restart', () => {
     expect(fourth.relay.lastRestore).toEqual({ fromRecord: 2, checkedNow: 0, refused: 2 });
     // The round closes to the model of the two frames that survived, decoded in the background.
     await fourth.relay.closeRound('quorum');
-    const manifest = NANO_LAYOUT.tensors;
-    const aggregate = aggregateUpdates([2, 3].map((i) => ({ id: wallets[i].address, update: decodeUpdate(payloads[i], manifest, COMPRESSION) })), manifest, COMPRESSION);
-    applyAggregate(theta0, aggregate, manifest, 1);
-    expect(await getJson(fourth.url, 'api/round')).toMatchObject({ round: 1, version: 1, modelHash: hashToHex(modelHash(theta0)) });
+    const next = relayNextParams(theta0, [2, 3].map((i) => ({ address: wallets[i].address, payload: payloads[i] })));
+    expect(await getJson(fourth.url, 'api/round')).toMatchObject({ round: 1, version: 1, modelHash: hashToHex(modelHash(next)) });
     await fourth.close();
   });
 });

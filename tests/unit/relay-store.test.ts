@@ -206,11 +206,19 @@ describe('protocol: run spec, sampler seeds, catch-up bundle', () => {
     const entries = [2, 3].map((version) => ({ version, modelHash: new Uint8Array(32).fill(version), aggregate: new Uint8Array(version * 3).fill(7) }));
     const bytes = encodeBundle(entries);
     expect(decodeBundle(bytes, 1)).toEqual(entries);
-    expect(decodeBundle(new Uint8Array(0), 5)).toEqual([]);
+    // Format 2: "TSUB", u16 2, u16 0, then the entries.
+    expect([...bytes.subarray(0, 8)]).toEqual([0x54, 0x53, 0x55, 0x42, 2, 0, 0, 0]);
+    expect(decodeBundle(encodeBundle([]), 5)).toEqual([]);
     expect(() => decodeBundle(bytes, 0)).toThrow(/version 2 where 1 belongs/);
     expect(() => decodeBundle(bytes.subarray(0, bytes.length - 1), 1)).toThrow(/runs past the end/);
-    expect(() => decodeBundle(bytes.subarray(0, 10), 1)).toThrow(/truncated/);
+    expect(() => decodeBundle(bytes.subarray(0, 18), 1)).toThrow(/truncated/);
     expect(() => encodeBundle([entries[1], entries[0]])).toThrow(/consecutive/);
+    // A format-1 bundle (no preamble) or another format is refused, not misread.
+    expect(() => decodeBundle(bytes.subarray(8), 1)).toThrow(/no "TSUB" preamble/);
+    expect(() => decodeBundle(new Uint8Array(0), 5)).toThrow(/no "TSUB" preamble/);
+    const format3 = bytes.slice();
+    format3[4] = 3;
+    expect(() => decodeBundle(format3, 1)).toThrow(/format 3; this tab reads 2/);
   });
 });
 

@@ -2,7 +2,7 @@
 // after totalSteps, monotonicity on each side of the peak, and argument checks.
 
 import { describe, expect, it } from 'vitest';
-import { learningRate, type ScheduleConfig } from '../../src/train/schedule.ts';
+import { learningRate, roundScheduleStep, type ScheduleConfig } from '../../src/train/schedule.ts';
 
 const config: ScheduleConfig = { maxLr: 1e-3, warmupSteps: 10, totalSteps: 110, minLrRatio: 0.1 };
 
@@ -44,5 +44,15 @@ describe('learningRate', () => {
     expect(() => learningRate(0, { ...config, totalSteps: 5 })).toThrow(RangeError);
     expect(() => learningRate(0, { ...config, minLrRatio: 2 })).toThrow(RangeError);
     expect(() => learningRate(0, { ...config, maxLr: Number.NaN })).toThrow(RangeError);
+  });
+});
+
+describe('roundScheduleStep', () => {
+  it('follows the step for the nominal H steps of a round, then holds the last one', () => {
+    // Round at version 3 with H = 15: global steps 45.. ; nominal steps 45..59.
+    expect([44, 45, 52, 59, 60, 100, 284].map((s) => roundScheduleStep(s, 45, 15))).toEqual([44, 45, 52, 59, 59, 59, 59]);
+    expect(roundScheduleStep(0, 0, 1)).toBe(0);
+    expect(roundScheduleStep(7, 0, 1)).toBe(0);
+    expect(() => roundScheduleStep(3, 0, 0)).toThrow(RangeError);
   });
 });

@@ -1,10 +1,13 @@
 // Storage module (fake-indexeddb): the versioned schema upgrades a database
 // written by every earlier version (v1; v2 with checkpoints from before and
 // after counters.lastRound existed) to the current version without losing its
-// records, and a failing step leaves the old database as it was; clearAll
+// records, and a failing step leaves the old database as it was; a v3
+// database gains the chart history (v4) with its records kept; clearAll
 // empties every store; storage usage reads navigator.storage.estimate(); a
 // QuotaExceededError from IndexedDB becomes a StorageQuotaError with a plain
-// message, and nothing is stored; settings default, validate and persist.
+// message, and nothing is stored; settings default, validate and persist;
+// chart history round-trips, keeps only its newest points and refuses
+// malformed series.
 import 'fake-indexeddb/auto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -15,6 +18,9 @@ import {
   clearAll,
   getAllSettings,
   getSetting,
+  HISTORY_POINTS,
+  loadChartHistory,
+  saveChartHistory,
   listCheckpoints,
   loadLatestCheckpoint,
   openDatabase,
@@ -67,7 +73,7 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('schema upgrades', () => {
   it('upgrades a v1 database to the current version and keeps its records', async () => {
-    expect(DATABASE_VERSION).toBe(3);
+    expect(DATABASE_VERSION).toBe(4);
     const name = freshName();
     const v1 = await openDatabase({ name, version: 1 });
     expect([...v1.objectStoreNames].sort()).toEqual(['checkpoints', 'settings']);
@@ -78,7 +84,7 @@ describe('schema upgrades', () => {
 
     const current = await openDatabase({ name });
     expect(current.version).toBe(DATABASE_VERSION);
-    expect([...current.objectStoreNames].sort()).toEqual(['checkpoints', 'outbox', 'settings']);
+    expect([...current.objectStoreNames].sort()).toEqual(['chartHistory', 'checkpoints', 'outbox', 'settings']);
     expect([...current.transaction('checkpoints').store.indexNames]).toEqual(['by-run-saved']);
     expect([...current.transaction('outbox').store.indexNames]).toEqual([]);
     // The index added in v2 covers the record written under v1; v3 gave it lastRound.
@@ -116,7 +122,7 @@ describe('schema upgrades', () => {
     v2.close();
 
     const current = await openDatabase({ name });
-    expect(current.version).toBe(3);
+    expect(current.version).toBe(DATABASE_VERSION);
     expect([...current.transaction('outbox').store.indexNames]).toEqual([]);
     expect((await loadLatestCheckpoint(current, 'run-standalone'))?.counters.lastRound).toBeNull();
     expect((await loadLatestCheckpoint(current, 'run-swarm'))?.counters).toEqual({ globalStep: 30, tokens: 3000, rounds: 3, lastRound: 6 });
@@ -139,20 +145,78 @@ describe('schema upgrades', () => {
     again.close();
   });
 
+  it('upgrades a v3 database: the chart history store appears, checkpoints, outbox and settings stay', async () => {
+    const name = freshName();
+    const v3 = await openDatabase({ name, version: 3 });
+    expect([...v3.objectStoreNames].sort()).toEqual(['checkpoints', 'outbox', 'settings']);
+    await saveCheckpointWithSubmission(v3, checkpoint('run-a', 2), submission(2));
+    await v3.put('settings', false, 'pauseOnBattery');
+    v3.close();
+
+    const current = await openDatabase({ name });
+    expect(current.version).toBe(4);
+    expect([...current.objectStoreNames].sort()).toEqual(['chartHistory', 'checkpoints', 'outbox', 'settings']);
+    expect((await loadLatestCheckpoint(current, 'run-a'))?.version).toBe(2);
+    expect(await pendingSubmissions(current)).toHaveLength(1);
+    expect(await getSetting(current, 'pauseOnBattery')).toBe(false);
+    expect(await loadChartHistory(current, 'run-a')).toBeNull();
+    await saveChartHistory(current, 'run-a', { x: [0, 1], y: [5.5, 5.4] }, { x: [], y: [] });
+    expect((await loadChartHistory(current, 'run-a'))?.innerLoss).toEqual({ x: [0, 1], y: [5.5, 5.4] });
+    current.close();
+  });
+
   it('refuses to open a version it has no upgrade step for', async () => {
     await expect(openDatabase({ name: freshName(), version: DATABASE_VERSION + 1 })).rejects.toThrow(StorageError);
+  });
+});
+
+describe('chart history', () => {
+  it('round-trips a run\'s series and keeps runs apart', async () => {
+    const db = await openDatabase({ name: freshName() });
+    await saveChartHistory(db, 'run-a', { x: [3, 4, 9], y: [5.1, 4.9, 4.2] }, { x: [4], y: [5.0] }, 1234);
+    await saveChartHistory(db, 'run-b', { x: [0], y: [5.5] }, { x: [], y: [] });
+    expect(await loadChartHistory(db, 'run-a')).toEqual({ runId: 'run-a', innerLoss: { x: [3, 4, 9], y: [5.1, 4.9, 4.2] }, validationLoss: { x: [4], y: [5.0] }, savedAt: 1234 });
+    expect((await loadChartHistory(db, 'run-b'))?.innerLoss.x).toEqual([0]);
+    // A later save replaces the earlier one.
+    await saveChartHistory(db, 'run-a', { x: [10], y: [4.0] }, { x: [], y: [] });
+    expect((await loadChartHistory(db, 'run-a'))?.innerLoss).toEqual({ x: [10], y: [4.0] });
+    db.close();
+  });
+
+  it('keeps the newest points only', async () => {
+    const db = await openDatabase({ name: freshName() });
+    const n = HISTORY_POINTS + 7;
+    const x = Array.from({ length: n }, (_, i) => i);
+    await saveChartHistory(db, 'run-a', { x, y: x.map((i) => 6 - i / n) }, { x: [], y: [] });
+    const saved = await loadChartHistory(db, 'run-a');
+    expect(saved?.innerLoss.x).toHaveLength(HISTORY_POINTS);
+    expect(saved?.innerLoss.x[0]).toBe(7);
+    expect(saved?.innerLoss.x.at(-1)).toBe(n - 1);
+    db.close();
+  });
+
+  it('refuses uneven, non-finite or unordered series and stores nothing', async () => {
+    const db = await openDatabase({ name: freshName() });
+    const none = { x: [], y: [] };
+    await expect(saveChartHistory(db, 'run-a', { x: [1, 2], y: [1] }, none)).rejects.toThrow(/equal length/);
+    await expect(saveChartHistory(db, 'run-a', { x: [1, 2], y: [1, Number.NaN] }, none)).rejects.toThrow(/not finite/);
+    await expect(saveChartHistory(db, 'run-a', none, { x: [2, 2], y: [1, 1] })).rejects.toThrow(/ascend/);
+    expect(await loadChartHistory(db, 'run-a')).toBeNull();
+    db.close();
   });
 });
 
 describe('clearAll and usage', () => {
   it('empties every store', async () => {
     const db = await openDatabase({ name: freshName() });
+    await saveChartHistory(db, 'run-a', { x: [1], y: [2] }, { x: [], y: [] });
     await saveCheckpoint(db, checkpoint('run-a', 1));
     await setSetting(db, 'pauseOnBattery', false);
     await saveCheckpointWithSubmission(db, checkpoint('run-a', 2), submission(2));
     await clearAll(db);
     expect(await listCheckpoints(db)).toEqual([]);
     expect(await pendingSubmissions(db)).toEqual([]);
+    expect(await loadChartHistory(db, 'run-a')).toBeNull();
     expect(await getSetting(db, 'pauseOnBattery')).toBe(DEFAULT_SETTINGS.pauseOnBattery);
     db.close();
   });

@@ -112,7 +112,7 @@ export class FakeTrainer implements LocalTrainer {
     this.m.fill(plan.firstStep + plan.steps);
     this.v.fill(1 / (plan.firstStep + plan.steps));
     const tokens = plan.steps * this.batchSize * this.seqLen;
-    return { local: { read: async () => local, gpuBuffer: null }, tokens, steps: plan.steps, losses, ms: plan.steps };
+    return { local: { read: async () => local, gpuBuffer: null }, tokens, steps: plan.steps, losses, ms: plan.steps, workMs: plan.steps };
   }
 
   async moments(): Promise<{ m: Float32Array; v: Float32Array }> {
@@ -263,7 +263,7 @@ export class TestTab {
     const method = init?.method ?? 'GET';
     this.requests.push(`${method} ${url.pathname}${url.search}`);
     if (url.pathname === '/api/run') await (this.stallIf('join', true) ?? Promise.resolve());
-    if (url.pathname === '/api/updates') await (this.stallIf('sync', url.search === '?since=0') ?? Promise.resolve());
+    if (url.pathname === '/api/updates') await (this.stallIf('sync', url.searchParams.get('since') === '0') ?? Promise.resolve());
     if (url.pathname === '/api/submissions') {
       const round = decodeSubmission(new Uint8Array(init!.body as Uint8Array)).header.round;
       await (this.stallIf('send', round === this.stallRound) ?? Promise.resolve());

@@ -98,7 +98,7 @@ describe('restore rules (tier 1: fake device, fake-indexeddb, real relay)', () =
     const tab = await TestTab.join({ relay, dbName, signed, downloads });
     expect((await ready(tab)).resumedFromVersion).toBe(1);
     await trained(tab, 3);
-    expect(tab.requests).toContain('GET /api/updates?since=1');
+    expect(tab.requests).toContain('GET /api/updates?since=1&format=2');
     expect(tab.requests).not.toContain('GET /api/checkpoint');
     const applied = models(tab).filter((m) => m.via === 'updates');
     expect(applied.map((m) => m.version)).toEqual(expect.arrayContaining([2, 3]));
@@ -116,7 +116,7 @@ describe('restore rules (tier 1: fake device, fake-indexeddb, real relay)', () =
     const tab = await TestTab.join({ relay, dbName, signed, downloads });
     await trained(tab, 3);
     const asked = tab.requests.filter((r) => r.startsWith('GET /api/updates') || r.startsWith('GET /api/checkpoint'));
-    expect(asked.slice(0, 2)).toEqual(['GET /api/updates?since=1', 'GET /api/checkpoint']);
+    expect(asked.slice(0, 2)).toEqual(['GET /api/updates?since=1&format=2', 'GET /api/checkpoint']);
     expect(models(tab).at(-1)).toMatchObject({ version: 3, via: 'checkpoint', modelHash: relay.relay.roundState().modelHash });
     await tab.stop();
   });

@@ -129,7 +129,7 @@ describe('swarm round loop (tier 1: fake device, fake clock, fake-indexeddb, rea
         case 'sync':
           // Saved at v0 with round 0 signed: catches up by the published aggregate, no download.
           expect(resumedFrom).toBe(0);
-          expect(after.requests).toContain('GET /api/updates?since=0');
+          expect(after.requests).toContain('GET /api/updates?since=0&format=2');
           expect(after.requests).not.toContain('GET /api/checkpoint');
           expect(trainedAgain).toBe(true);
           break;

@@ -2,7 +2,9 @@
 // pause reasons are a set (resuming one never lifts another), every change
 // is posted as a status, the gate holds work while a reason holds and lets it
 // go on the resume, a throttled gate sleeps work·(1 − share)/share after a
-// chunk (fake timers), and a stopping session is never held.
+// chunk (fake timers) — a wake-up that changes nothing does not cut that rest
+// short, a pause, a new throttle or a stop does — and a stopping session is
+// never held.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WorkerEvent } from '../../src/worker/protocol.ts';
 import { SessionControl } from '../../src/worker/session-control.ts';
@@ -78,5 +80,41 @@ describe('SessionControl', () => {
     await c.gate(300, () => false).then(() => (unthrottled = true));
     expect(unthrottled).toBe(true);
     expect(c.chunkSteps()).toBe(4);
+  });
+
+  it('rests its whole length through wake-ups that change nothing; a new throttle or a stop ends the rest', async () => {
+    vi.useFakeTimers();
+    const { c } = control();
+    c.setState('training');
+    c.setThrottle(0.25);
+    let passed = false;
+    const gate = c.gate(300, () => false).then(() => (passed = true));
+    await vi.advanceTimersByTimeAsync(400);
+    c.handle({ kind: 'resume', reason: 'hidden' }); // the tab became visible: no pause held, nothing changes
+    c.wakeUp();
+    await vi.advanceTimersByTimeAsync(499);
+    expect(passed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await gate;
+
+    let released = false;
+    const second = c.gate(300, () => false).then(() => (released = true));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(released).toBe(false);
+    c.setThrottle(1); // full speed: no reason to go on resting
+    await vi.advanceTimersByTimeAsync(0);
+    await second;
+    expect(released).toBe(true);
+
+    c.setThrottle(0.25);
+    let stopping = false;
+    let stopped = false;
+    const third = c.gate(300, () => stopping).then(() => (stopped = true));
+    await vi.advanceTimersByTimeAsync(100);
+    stopping = true;
+    c.wakeUp();
+    await vi.advanceTimersByTimeAsync(0);
+    await third;
+    expect(stopped).toBe(true);
   });
 });

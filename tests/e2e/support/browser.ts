@@ -52,11 +52,12 @@ export async function openPage(context: BrowserContext | Browser, url: string): 
  * two people's browsers, while sharing one GPU process — cheaper on a
  * two-core machine than one Chromium per tab.
  */
-export async function launchSharedBrowser(): Promise<Browser> {
+export async function launchSharedBrowser(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
+      ...extraArgs,
       '--enable-unsafe-webgpu',
       '--enable-features=Vulkan',
       '--use-angle=swiftshader',
