@@ -17,7 +17,11 @@
 //   updates        the round update (aggregate) that made θ(version): hash, blob key, length
 //   round_records  the closed round's RoundRecord (who went into which aggregate)
 //   evaluations    held-out loss per version
-//   evaluation_jobs, evaluation_results   the scoring workers' queue (scoring-queue.ts)
+//   evaluation_jobs the scoring workers' queue (scoring-queue.ts)
+//   round_scores   Gauntlet's outcome of a closed round (signed receipt, weights,
+//                  state), written in the close's commit
+//   relay_keys     the relay's own signing key per run, shared by every replica
+//                  (the first replica to start creates it)
 //
 // Leaves out: blobs (frames, checkpoints, updates live in a BlobStore; the
 // tables hold their keys).
@@ -123,6 +127,25 @@ export const MIGRATIONS: readonly Migration[] = [
         finished_at bigint
       );
       CREATE INDEX evaluation_jobs_waiting ON evaluation_jobs (id) WHERE status IN ('queued', 'running');
+    `,
+  },
+  {
+    version: 3,
+    name: "Gauntlet's round scores and the relay's shared key",
+    sql: `
+      CREATE TABLE round_scores (
+        run_id text NOT NULL REFERENCES runs,
+        round  integer NOT NULL,
+        record jsonb NOT NULL,
+        PRIMARY KEY (run_id, round)
+      );
+      -- No reference to runs: the key exists before the first replica creates the run.
+      CREATE TABLE relay_keys (
+        run_id     text PRIMARY KEY,
+        format     integer NOT NULL,
+        mnemonic   text NOT NULL,
+        created_at bigint NOT NULL
+      );
     `,
   },
 ];

@@ -22,7 +22,7 @@
 //     and a retrying replica takes the close over with a new token.
 //   - The commit point is one transaction (putState with the claim): it
 //     checks the token is still ours (FOR UPDATE), writes the rows the close
-//     staged (update, checkpoint, round record), marks the round closed and
+//     staged (update, checkpoint, Gauntlet's scores, round record), marks the round closed and
 //     its submissions accepted (the ledger), opens the next round, moves
 //     relay_state, and NOTIFYs. NOTIFY is transactional: the other replicas
 //     hear of the close exactly when it is committed, never before.
@@ -59,6 +59,13 @@ import {
   type StoredSubmission,
   type SubmissionWrite,
 } from './store.ts';
+
+/**
+ * Gauntlet's outcome of a round (issue #11 adds it to store.ts as
+ * RoundScoresRecord: receipt, weights, state); stored as JSON and read back
+ * exactly as written, so this store needs only its round.
+ */
+type RoundScoresRecord = { round: number; [field: string]: unknown };
 
 /** Default of PostgresStoreOptions.inlineFrameBytes. */
 export const DEFAULT_INLINE_FRAME_BYTES = 256 * 1024;
@@ -99,9 +106,10 @@ interface Staged {
   checkpoints: { version: number; modelHash: HexHash; key: string }[];
   updates: { version: number; modelHash: HexHash; key: string; bytes: number }[];
   records: RoundRecord[];
+  scores: RoundScoresRecord[];
 }
 
-const emptyStage = (): Staged => ({ checkpoints: [], updates: [], records: [] });
+const emptyStage = (): Staged => ({ checkpoints: [], updates: [], records: [], scores: [] });
 
 export class PostgresRelayStore implements RelayStore {
   private readonly listeners = new Set<(change: StoreChange) => void>();
@@ -265,6 +273,9 @@ export class PostgresRelayStore implements RelayStore {
       }
       for (const r of staged.records) {
         await client.query('INSERT INTO round_records (run_id, round, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [runId, r.round, JSON.stringify(r)]);
+      }
+      for (const r of staged.scores) {
+        await client.query('INSERT INTO round_scores (run_id, round, record) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [runId, r.round, JSON.stringify(r)]);
       }
       const values = [runId, state.format, state.round, state.version, state.modelHash, state.openedAt, state.deadline];
       if (!claim) {
@@ -513,6 +524,38 @@ export class PostgresRelayStore implements RelayStore {
     return rows.map((row) => row.record as RoundRecord);
   }
 
+  // ------------------------------------------------------------ round scores
+
+  async putRoundScores(record: RoundScoresRecord): Promise<void> {
+    this.staged.scores.push(record);
+  }
+
+  async getRoundScores(round: number): Promise<RoundScoresRecord | null> {
+    const { rows } = await this.pool.query('SELECT record FROM round_scores WHERE run_id = $1 AND round = $2', [this.options.runId, round]);
+    return (rows[0]?.record as RoundScoresRecord | undefined) ?? null;
+  }
+
+  // ---------------------------------------------------------- the relay key
+
+  /**
+   * The run's signing key (a BIP-39 mnemonic), the same for every replica:
+   * `candidate` becomes it if the run has none yet (the first replica to
+   * start wins the insert), otherwise the stored one comes back. Kept in the
+   * database because receipts must verify against one published address
+   * whichever replica closed the round; who can read the table can sign as
+   * the relay (docs/deploy.md).
+   */
+  async sharedRelayKey(candidate: string): Promise<string> {
+    await this.pool.query('INSERT INTO relay_keys (run_id, format, mnemonic, created_at) VALUES ($1, 1, $2, $3) ON CONFLICT (run_id) DO NOTHING', [
+      this.options.runId,
+      candidate,
+      Date.now(),
+    ]);
+    const { rows } = await this.pool.query('SELECT format, mnemonic FROM relay_keys WHERE run_id = $1', [this.options.runId]);
+    if (rows[0]?.format !== 1) throw new CorruptStoreError('the relay key', `format ${rows[0]?.format} is not 1`);
+    return rows[0].mnemonic;
+  }
+
   // ------------------------------------------------------------ evaluations
 
   async appendEvaluation(evaluation: EvaluationRecord): Promise<void> {
@@ -535,8 +578,9 @@ export class PostgresRelayStore implements RelayStore {
   // ------------------------------------------------------------------ prune
 
   async prune(state: RelayStateRecord, keepCheckpoints: number): Promise<void> {
-    // Rows beyond the state cannot exist (a close's rows are written in its commit); old checkpoints go.
-    const { rows } = await this.pool.query('DELETE FROM checkpoints WHERE run_id = $1 AND version < $2 RETURNING blob_key', [
+    // Rows beyond the state cannot exist (a close's rows are written in its commit); old checkpoints
+    // go, except θ(0): every version can be rebuilt from it and the round updates.
+    const { rows } = await this.pool.query('DELETE FROM checkpoints WHERE run_id = $1 AND version < $2 AND version <> 0 RETURNING blob_key', [
       this.options.runId,
       state.version - keepCheckpoints,
     ]);

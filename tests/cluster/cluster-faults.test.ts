@@ -10,7 +10,7 @@
 //     record), and it completes, once, when the bucket is back.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { decodeBundle } from '../../src/protocol/index.ts';
+import { BUNDLE_FORMAT, decodeBundle } from '../../src/protocol/index.ts';
 import { getBytes, getJson, post, removeTempDirs } from '../unit/relay-fixtures.ts';
 import { checkpointOf, closeLines, contributions, nextModel, postUntilAnswered, startTestCluster, waitFor, waitForVersion, type TestCluster } from './cluster-fixtures.ts';
 
@@ -79,7 +79,7 @@ describe('cluster faults', () => {
       expect(await getJson(url, 'api/round')).toMatchObject({ round: 0, version: 0, modelHash: before.modelHash });
       const checkpoint = await getBytes(url, 'api/checkpoint');
       expect(checkpoint.headers.get('x-tessera-model-version')).toBe('0');
-      expect(decodeBundle((await getBytes(url, 'api/updates?since=0')).bytes, 0)).toEqual([]);
+      expect(decodeBundle((await getBytes(url, `api/updates?since=0&format=${BUNDLE_FORMAT}`)).bytes, 0)).toEqual([]);
     }
     for (const table of ['round_records', 'updates']) expect((await test.db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n).toBe(0);
     expect((await test.db.query('SELECT version FROM checkpoints')).rows).toEqual([{ version: 0 }]);

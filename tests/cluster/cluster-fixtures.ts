@@ -6,11 +6,9 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { aggregateUpdates, applyAggregate } from '../../src/compress/aggregate.ts';
-import { decodeUpdate } from '../../src/compress/codec.ts';
 import { LocalCluster, type LocalClusterOptions } from '../../src/cluster/local-cluster.ts';
 import { hashToHex, modelHash, type HexHash } from '../../src/protocol/index.ts';
-import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, signedFrame, tempDir, updatePayload, walletFor } from '../unit/relay-fixtures.ts';
+import { getBytes, getJson, post, relayNextParams, signedFrame, tempDir, updatePayload, walletFor } from '../unit/relay-fixtures.ts';
 
 /** The unit tier's run (relay-fixtures TEST_RUN) as relay flags, without evaluation. */
 export const TEST_RUN_ARGS = ['--run-id', 'relay-test', '--preset', 'nano', '--inner-steps', '2', '--batch-size', '2', '--seq-len', '32', '--dist', 'none', '--no-eval'];
@@ -118,15 +116,8 @@ export async function checkpointOf(url: string): Promise<Float32Array> {
   return params;
 }
 
-/** θ(v+1) as a relay that never crashed makes it from these submissions (aggregate, outer step α = 1). */
+/** θ(v+1) as a relay that never crashed makes it from these submissions (the run's rule, its published 2-bit update). */
 export function nextModel(theta: Float32Array, submissions: { address: string; payload: Uint8Array }[]): { params: Float32Array; hash: HexHash } {
-  const manifest = NANO_LAYOUT.tensors;
-  const aggregate = aggregateUpdates(
-    submissions.map((s) => ({ id: s.address, update: decodeUpdate(s.payload, manifest, COMPRESSION) })),
-    manifest,
-    COMPRESSION,
-  );
-  const params = theta.slice();
-  applyAggregate(params, aggregate, manifest, 1);
+  const params = relayNextParams(theta, submissions);
   return { params, hash: hashToHex(modelHash(params)) };
 }

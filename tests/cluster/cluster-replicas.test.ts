@@ -11,6 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { getBytes, getJson, post, removeTempDirs } from '../unit/relay-fixtures.ts';
+import { BUNDLE_FORMAT } from '../../src/protocol/index.ts';
 import { checkpointOf, closeLines, contributions, nextModel, startTestCluster, waitFor, waitForVersion, type TestCluster } from './cluster-fixtures.ts';
 
 const clusters: TestCluster[] = [];
@@ -46,7 +47,7 @@ describe('three replicas', () => {
       expect(states.map((s) => [s.round, s.modelHash])).toEqual([0, 1, 2].map(() => [round + 1, expected.hash]));
       const checkpoints = await Promise.all(urls.map((url) => checkpointOf(url)));
       for (const params of checkpoints) expect(Buffer.from(params.buffer).equals(Buffer.from(expected.params.buffer))).toBe(true);
-      const bundles = await Promise.all(urls.map(async (url) => Buffer.from((await getBytes(url, `api/updates?since=${round}`)).bytes)));
+      const bundles = await Promise.all(urls.map(async (url) => Buffer.from((await getBytes(url, `api/updates?since=${round}&format=${BUNDLE_FORMAT}`)).bytes)));
       expect(bundles[1].equals(bundles[0]) && bundles[2].equals(bundles[0])).toBe(true);
       for (const c of batch) {
         const ledgers = await Promise.all(urls.map((url) => getJson(url, `api/ledger/${c.address}`)));

@@ -138,6 +138,40 @@ describe('PostgresRelayStore', () => {
     }
   });
 
+  it("writes a round's scores with its commit only, shares one relay key, and keeps θ(0) when pruning", async () => {
+    const stores = await Promise.all([0, 1].map((i) => openStore('scores', `replica-${i}`)));
+    try {
+      // Replicas starting together: each offers its own key, one stands for all.
+      const keys = await Promise.all([stores[0].sharedRelayKey('first words'), stores[1].sharedRelayKey('second words')]);
+      expect(new Set(keys).size).toBe(1);
+      expect(['first words', 'second words']).toContain(keys[0]);
+      expect(await stores[1].sharedRelayKey('later words')).toBe(keys[0]);
+
+      const hash = await createRun(stores[0], 'scores');
+      const scores = { round: 0, receipt: { bytes: '0x01', signature: '0x02' }, weights: { round: 0, version: 1, burn: 0, weights: [] }, state: { round: 1, peers: [] } };
+      // A close whose claim is lost: its scores never become visible.
+      const lost = (await stores[0].claimClose(0))!;
+      await stores[0].putRoundScores(scores);
+      await lost.release();
+      const takeover = (await stores[1].claimClose(0))!;
+      await expect(stores[0].putState({ format: 1, round: 1, version: 1, modelHash: hash, openedAt: 5, deadline: 6 }, lost)).rejects.toBeInstanceOf(LostClaimError);
+      expect(await stores[1].getRoundScores(0)).toBeNull();
+      // The takeover's scores are written in its commit, and read back as written.
+      await stores[1].putRoundScores({ ...scores, receipt: { bytes: '0x03', signature: '0x04' } });
+      expect(await stores[0].getRoundScores(0)).toBeNull();
+      await stores[1].putCheckpoint(1, residual(2), hashToHex(modelHash(residual(2))));
+      await stores[1].putState({ format: 1, round: 1, version: 1, modelHash: hashToHex(modelHash(residual(2))), openedAt: 5, deadline: 6 }, takeover);
+      await takeover.release();
+      expect(await stores[0].getRoundScores(0)).toEqual({ ...scores, receipt: { bytes: '0x03', signature: '0x04' } });
+
+      await stores[0].prune({ format: 1, round: 5, version: 5, modelHash: hash, openedAt: 5, deadline: 6 }, 1);
+      expect(await stores[0].listCheckpoints()).toEqual([0]);
+      expect(await stores[0].getCheckpoint(0, hash)).toEqual(residual(1));
+    } finally {
+      for (const store of stores) await store.close();
+    }
+  });
+
   it('keeps a frame in its row or in the blob store, and reads back exactly the bytes it took', async () => {
     const store = await PostgresRelayStore.open({
       connectionString: postgres.connectionString,
