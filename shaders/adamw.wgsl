@@ -15,8 +15,8 @@
 // of the parameter buffers (a binding offset is a multiple of 64 floats, which
 // is not a whole number of 256-byte-aligned mask words).
 //
-// Workgroups are laid out 2-D (x · y ≥ ⌈N / 256⌉, x ≤ 65535) because one
-// dimension holds at most 65535 workgroups, i.e. 16.7M parameters.
+// Workgroups are laid out 2-D (x · y ≥ ⌈N / WORKGROUP_SIZE⌉, x ≤ 65535) because
+// one dimension holds at most 65535 workgroups, i.e. 16.7M parameters at 256.
 //
 // Leaves out: gradient accumulation scaling (fold it into the clip scale),
 // AMSGrad, master weights in another precision (everything is f32).
@@ -39,7 +39,7 @@ struct GradNormResult {
   clip_scale: f32,
 }
 
-const LANES: u32 = 256u; // invocations per workgroup
+override WORKGROUP_SIZE: u32; // invocations per workgroup, set by src/kernels/adamw.ts
 
 @group(0) @binding(0) var<storage, read_write> parameters: array<f32>; // (N)
 @group(0) @binding(1) var<storage, read> grads: array<f32>;            // (N); left untouched
@@ -49,13 +49,13 @@ const LANES: u32 = 256u; // invocations per workgroup
 @group(0) @binding(5) var<storage, read> grad_norm: GradNormResult;    // 2 floats
 @group(0) @binding(6) var<uniform> params: Params;
 
-@compute @workgroup_size(LANES)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn adamw_update(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let i = (wg.y * groups.x + wg.x) * LANES + lane;
+  let i = (wg.y * groups.x + wg.x) * WORKGROUP_SIZE + lane;
   // The 2-D grid is a rectangle, so its last row overshoots N.
   if (i >= params.n) {
     return;

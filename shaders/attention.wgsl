@@ -38,7 +38,7 @@ struct Params {
   NH: u32,
 }
 
-const WORKGROUP_SIZE: u32 = 64u;
+override WORKGROUP_SIZE: u32; // set by src/kernels/attention.ts
 const LOWEST: f32 = -0x1.fffffep+127f; // start of a max; scores are finite
 
 // forward

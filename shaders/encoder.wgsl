@@ -2,18 +2,22 @@
 //   out[b,t,:] = wte[inp[b,t], :] + wpe[t, :]
 // Backward accumulates dwte[inp[b,t], :] += dout[b,t,:] and dwpe[t, :] += dout[b,t,:].
 //
-// Determinism without float atomics: encoder_backward runs one workgroup per
-// output row. Workgroups [0, V) own one vocabulary row v each and scan all B*T
-// tokens in (b, t) order, adding dout[b,t,:] where inp[b,t] == v; workgroups
-// [V, V+T) own one position row t each and add dout[b,t,:] over b in order.
-// Each output element is therefore summed by one invocation in a fixed order:
-// the same bits on every run, and the same order as llm.c's CPU loop. The scan
-// costs V·B·T token reads, fine for the byte-level vocabulary (V = 256); a
-// large vocabulary would want a sort-by-token pass instead.
-// Token ids are u32 and assumed < V (they come from our own byte data).
+// Determinism without float atomics: encoder_backward gives every output
+// element to one invocation, which adds its terms in (b, t) order — the order
+// of llm.c's CPU loop and of the reference twin, so the bits match it exactly.
+// An invocation of dwte row v reads only the positions holding token v, from a
+// bucket list the host builds with a stable counting sort of the batch
+// (tokenBuckets in src/kernels/encoder.ts, O(B·T + V), written with the
+// batch): buckets[v] .. buckets[v + 1] index the positions of token v, in
+// ascending order, stored after the V + 1 offsets. Total work is (V + T)·C
+// invocations and B·T·C + T·B·C reads of dout. (The first version had one
+// workgroup per vocabulary row scan all B·T tokens for every column: V·B·T·C
+// token reads, 13% of a nano step on SwiftShader; see docs/results.md.)
+// Neighbouring invocations own neighbouring columns of a row, so reads of
+// dout are coalesced.
+// Token ids are u32 and < V (tokenBuckets checks that on the host).
 
-const ELEMENTWISE_WORKGROUP_SIZE = 256u;
-const ROW_WORKGROUP_SIZE = 64u;
+override WORKGROUP_SIZE: u32; // set by src/kernels/encoder.ts
 
 struct ForwardParams {
   B: u32,
@@ -28,6 +32,10 @@ struct BackwardParams {
   V: u32,
 }
 
+fn linear_index(wid: vec3u, nwg: vec3u, lid: vec3u) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WORKGROUP_SIZE + lid.x;
+}
+
 // ── forward ──────────────────────────────────────────────────────────────────
 @group(0) @binding(0) var<storage, read_write> out: array<f32>; // (B, T, C)
 @group(0) @binding(1) var<storage, read> tokens: array<u32>;    // (B, T)
@@ -35,10 +43,10 @@ struct BackwardParams {
 @group(0) @binding(3) var<storage, read> wpe: array<f32>;       // (maxT, C)
 @group(0) @binding(4) var<uniform> forward_params: ForwardParams;
 
-@compute @workgroup_size(ELEMENTWISE_WORKGROUP_SIZE)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn encoder_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_id) lid: vec3u) {
-  let i = (wid.y * nwg.x + wid.x) * ELEMENTWISE_WORKGROUP_SIZE + lid.x;
+  let i = linear_index(wid, nwg, lid);
   let C = forward_params.C;
   if (i >= forward_params.B * forward_params.T * C) { return; }
   let bt = i / C;
@@ -48,38 +56,38 @@ fn encoder_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
 }
 
 // ── backward ─────────────────────────────────────────────────────────────────
-@group(0) @binding(0) var<storage, read_write> dwte: array<f32>;     // (V, C)
-@group(0) @binding(1) var<storage, read_write> dwpe: array<f32>;     // (maxT, C)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;           // (B, T, C)
-@group(0) @binding(3) var<storage, read> backward_tokens: array<u32>; // (B, T)
+@group(0) @binding(0) var<storage, read_write> dwte: array<f32>;  // (V, C)
+@group(0) @binding(1) var<storage, read_write> dwpe: array<f32>;  // (maxT, C)
+@group(0) @binding(2) var<storage, read> dout: array<f32>;        // (B, T, C)
+@group(0) @binding(3) var<storage, read> buckets: array<u32>;     // (V + 1 + B·T): offsets, then positions by token
 @group(0) @binding(4) var<uniform> backward_params: BackwardParams;
 
-// Dispatch V + T workgroups (folded into 2-D when that exceeds 65535).
-@compute @workgroup_size(ROW_WORKGROUP_SIZE)
+// One invocation per element of dwte (V·C of them), then of dwpe rows t < T (T·C).
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn encoder_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                     @builtin(local_invocation_id) lid: vec3u) {
-  let row = wid.y * nwg.x + wid.x;
+  let i = linear_index(wid, nwg, lid);
   let B = backward_params.B;
   let T = backward_params.T;
   let C = backward_params.C;
   let V = backward_params.V;
-  if (row < V) {
-    let v = row;
-    for (var c = lid.x; c < C; c += ROW_WORKGROUP_SIZE) {
-      var acc = dwte[v * C + c];
-      for (var bt = 0u; bt < B * T; bt++) {
-        if (backward_tokens[bt] == v) { acc += dout[bt * C + c]; }
-      }
-      dwte[v * C + c] = acc;
+  if (i < V * C) {
+    let v = i / C;
+    let c = i % C;
+    var acc = dwte[i];
+    // Positions are stored after the V + 1 offsets.
+    for (var k = buckets[v]; k < buckets[v + 1u]; k++) {
+      acc += dout[buckets[V + 1u + k] * C + c];
     }
-  } else if (row < V + T) {
-    let t = row - V;
-    for (var c = lid.x; c < C; c += ROW_WORKGROUP_SIZE) {
-      var acc = dwpe[t * C + c];
-      for (var b = 0u; b < B; b++) {
-        acc += dout[(b * T + t) * C + c];
-      }
-      dwpe[t * C + c] = acc;
+    dwte[i] = acc;
+  } else if (i < (V + T) * C) {
+    let j = i - V * C;
+    let t = j / C;
+    let c = j % C;
+    var acc = dwpe[j];
+    for (var b = 0u; b < B; b++) {
+      acc += dout[(b * T + t) * C + c];
     }
+    dwpe[j] = acc;
   }
 }

@@ -12,7 +12,7 @@
 // first; the cost is one integer op per element in a memory-bound kernel.
 // (SwiftShader does not contract either way; this is for hardware drivers.)
 //
-// Workgroups are laid out 2-D (x · y ≥ ⌈P / 256⌉, x ≤ 65535), as in
+// Workgroups are laid out 2-D (x · y ≥ ⌈P / WORKGROUP_SIZE⌉, x ≤ 65535), as in
 // adamw.wgsl: one dimension holds at most 16.7M floats.
 //
 // Leaves out: denormal handling beyond what the device does (WGSL lets an
@@ -26,20 +26,20 @@ struct Params {
   zero: u32, // always 0; see the header
 }
 
-const LANES: u32 = 256u; // invocations per workgroup
+override WORKGROUP_SIZE: u32; // invocations per workgroup, set by src/kernels/sparseloco.ts
 
 @group(0) @binding(0) var<storage, read_write> residual: array<f32>; // (P) e, updated in place
 @group(0) @binding(1) var<storage, read> global_params: array<f32>;  // (P) θ at the start of the round
 @group(0) @binding(2) var<storage, read> local_params: array<f32>;   // (P) θ after the inner steps
 @group(0) @binding(3) var<uniform> params: Params;
 
-@compute @workgroup_size(LANES)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn error_feedback(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let i = (wg.y * groups.x + wg.x) * LANES + lane;
+  let i = (wg.y * groups.x + wg.x) * WORKGROUP_SIZE + lane;
   // The 2-D grid is a rectangle, so its last row overshoots P.
   if (i >= params.n) {
     return;

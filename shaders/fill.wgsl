@@ -6,11 +6,11 @@
 // The range is [start, start + count) in elements, passed in the uniform
 // rather than as a binding offset, so it may begin anywhere (binding offsets
 // must be 256-byte aligned). One invocation per element; the grid folds into
-// 2-D (see linearGrid in src/kernels/fill.ts) because a flat parameter buffer
-// can need more than 65535 workgroups of 256.
+// 2-D (workgroupGrid in src/gpu/runtime.ts) because a flat parameter buffer
+// can need more than 65535 workgroups.
 // Leaves out: vec4 loads (a range need not be 16-byte aligned).
 
-const WORKGROUP_SIZE = 256u;
+override WORKGROUP_SIZE: u32; // set by src/kernels/fill.ts
 
 struct Params {
   start: u32, // first element of the range

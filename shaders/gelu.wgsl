@@ -9,7 +9,7 @@
 // sech² is written as 4e/(1+e)² with e = exp(-2|u|), which never overflows.
 // Leaves out: the exact erf GELU.
 
-const WORKGROUP_SIZE = 256u;
+override WORKGROUP_SIZE: u32; // set by src/kernels/gelu.ts
 const GELU_SCALING_FACTOR = 0.7978845608028654; // √(2/π)
 
 struct Params {

@@ -18,19 +18,23 @@
 // view runs grad_norm_partial with its own partial_offset into one shared
 // partials buffer, then one grad_norm_final covers them all.
 //
+// With the 'subgroups' feature, grad-norm-subgroups.wgsl runs the same two
+// passes with subgroupAdd in place of most of the tree.
+//
 // Leaves out: overflow protection (squares are summed in f32, so gradients
 // above ~1e19 give norm = inf and clip_scale = 0). A non-finite norm is the
 // trainer's signal to drop the step; it can read `norm` back when it wants to.
 
 struct Params {
   n: u32,              // partial: elements in this (view of the) gradient buffer
-  chunk: u32,          // partial: elements per workgroup, a multiple of LANES
+  chunk: u32,          // partial: elements per workgroup, a multiple of WORKGROUP_SIZE
   partial_offset: u32, // partial: index of this view's first partial
   num_partials: u32,   // final: partials to combine
   max_norm: f32,       // final: clipping threshold; ≤ 0 disables clipping (scale 1)
 }
 
-const LANES: u32 = 256u; // invocations per workgroup; the tree below assumes a power of two
+// Invocations per workgroup, set by src/kernels/grad-norm.ts; the tree below assumes a power of two.
+override WORKGROUP_SIZE: u32;
 
 // Both entry points share these two bindings (one pair of variables, so the
 // module stays valid on compilers that reject aliased binding slots):
@@ -42,13 +46,13 @@ const LANES: u32 = 256u; // invocations per workgroup; the tree below assumes a 
 @group(0) @binding(1) var<storage, read_write> values_out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-var<workgroup> lane_sums: array<f32, LANES>;
+var<workgroup> lane_sums: array<f32, WORKGROUP_SIZE>;
 
 // Fixed-shape binary tree over lane_sums; every invocation must call it.
 fn reduce_lanes(lane: u32, value: f32) -> f32 {
   lane_sums[lane] = value;
   workgroupBarrier();
-  for (var stride = LANES / 2u; stride > 0u; stride >>= 1u) {
+  for (var stride = WORKGROUP_SIZE / 2u; stride > 0u; stride >>= 1u) {
     if (lane < stride) {
       lane_sums[lane] += lane_sums[lane + stride];
     }
@@ -57,13 +61,13 @@ fn reduce_lanes(lane: u32, value: f32) -> f32 {
   return lane_sums[0];
 }
 
-@compute @workgroup_size(LANES)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn grad_norm_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
   let start = wg.x * params.chunk;
   let end = min(start + params.chunk, params.n);
   // Strided within the range so that each load instruction is coalesced.
   var sum = 0.0;
-  for (var i = start + lane; i < end; i += LANES) {
+  for (var i = start + lane; i < end; i += WORKGROUP_SIZE) {
     let g = values_in[i];
     sum += g * g;
   }
@@ -73,10 +77,10 @@ fn grad_norm_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoca
   }
 }
 
-@compute @workgroup_size(LANES)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn grad_norm_final(@builtin(local_invocation_index) lane: u32) {
   var sum = 0.0;
-  for (var i = lane; i < params.num_partials; i += LANES) {
+  for (var i = lane; i < params.num_partials; i += WORKGROUP_SIZE) {
     sum += values_in[i];
   }
   let total = reduce_lanes(lane, sum);

@@ -38,16 +38,15 @@
 //     where one invocation per column looping over all rows would be serial.
 //   layernorm_backward_reduce: invocation = column; dweight, dbias += the K
 //     partials in block order.
-// Leaves out: fusing the residual add, vec4 loads (C need not be a multiple of 4),
-// subgroup reductions (not available on every WebGPU adapter).
+// With the 'subgroups' feature, layernorm-subgroups.wgsl replaces the forward
+// and dinp entry points with one subgroup per row (coalesced row reads, the
+// row sums by subgroupAdd); partials and reduce below serve both variants.
+// Leaves out: fusing the residual add, vec4 loads (C need not be a multiple of 4).
 
 const EPS = 1e-5;
-// Invocations per workgroup of every entry point; 64 = two NVIDIA warps, one
-// AMD wave64. Without barriers SwiftShader does not care.
-override WORKGROUP_SIZE: u32 = 64u;
-// Rows per dweight/dbias partial sum: short enough for parallelism, long
-// enough that the partials buffer stays a small fraction of the activations.
-override ROWS_PER_BLOCK: u32 = 32u;
+// Both set by src/kernels/layernorm.ts, which says why.
+override WORKGROUP_SIZE: u32; // invocations per workgroup of every entry point
+override ROWS_PER_BLOCK: u32; // rows per dweight/dbias partial sum
 
 struct Params {
   N: u32, // rows, B*T

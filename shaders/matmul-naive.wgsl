@@ -3,6 +3,8 @@
 // baseline the tiled kernel (matmul.wgsl) is measured against.
 //   out(BT, OC) = inp(BT, C) · weight(OC, C)ᵀ + bias(OC)
 
+override WORKGROUP_SIDE: u32; // a WORKGROUP_SIDE² square of outputs per workgroup, set by src/kernels/matmul.ts
+
 struct Params {
   M: u32,        // BT
   N: u32,        // OC
@@ -16,7 +18,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;         // (OC)
 @group(0) @binding(4) var<uniform> params: Params;
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WORKGROUP_SIDE, WORKGROUP_SIDE)
 fn matmul_naive_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = gid.y;
   let col = gid.x;

@@ -29,7 +29,7 @@ struct Chunk {
   pad: u32,
 }
 
-const LANES: u32 = 64u; // invocations per workgroup: a full chunk keeps 64 values
+override WORKGROUP_SIZE: u32; // invocations per workgroup, set by src/kernels/sparseloco.ts
 
 @group(0) @binding(0) var<storage, read_write> residual: array<f32>; // (P) e, updated in place
 @group(0) @binding(1) var<storage, read> chunks: array<Chunk>;       // (chunks)
@@ -38,7 +38,7 @@ const LANES: u32 = 64u; // invocations per workgroup: a full chunk keeps 64 valu
 @group(0) @binding(4) var<storage, read> tables: array<vec4<f32>>;   // (quantized tensors) fround(L[b] + μ), b = 0..3
 @group(0) @binding(5) var<uniform> params: Params;
 
-@compute @workgroup_size(LANES)
+@compute @workgroup_size(WORKGROUP_SIZE)
 fn remove_sent(
   @builtin(workgroup_id) wg: vec3<u32>,
   @builtin(num_workgroups) groups: vec3<u32>,
@@ -50,7 +50,7 @@ fn remove_sent(
   }
   let chunk = chunks[chunk_id];
   let origin = chunk.start - chunk.base_index; // position of the tensor's element 0
-  for (var m = lane; m < chunk.keep; m += LANES) {
+  for (var m = lane; m < chunk.keep; m += WORKGROUP_SIZE) {
     let j = chunk.out + m;
     let position = origin + selection[params.index_offset + j];
     if (chunk.mode == 0u) {

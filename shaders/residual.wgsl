@@ -5,7 +5,7 @@
 // Leaves out: vec4 loads (N need not be a multiple of 4) and in-place
 // aliasing (WebGPU forbids binding one buffer range as two writable bindings).
 
-const WORKGROUP_SIZE = 256u;
+override WORKGROUP_SIZE: u32; // set by src/kernels/residual.ts
 
 struct Params {
   N: u32, // elements, B*T*C

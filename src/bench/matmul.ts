@@ -1,11 +1,14 @@
 // `npm run bench -- matmul`: GFLOP/s of our tiled WGSL matmul, the naive WGSL
-// kernel, and onnxruntime-web's MatMul, on the same machine in one run.
+// kernel, and onnxruntime-web's MatMul, on the same machine in one run. The
+// tiled kernel is measured with its default tile and with the tile the tile
+// search (src/kernels/tile-search.ts) picks at that shape.
 // onnxruntime-web runs on its wasm backend in Node (its WebGPU provider needs a
 // browser); the row says which backend produced the number.
 import * as ort from 'onnxruntime-web';
 import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
-import { matmulNaiveForwardKernel, prepareMatmulForward } from '../kernels/matmul.ts';
+import { DEFAULT_MATMUL_TILE, prepareMatmulForward } from '../kernels/matmul.ts';
+import { searchMatmulTile } from '../kernels/tile-search.ts';
 import { GraphBuilder } from '../onnx/builder.ts';
 import { printTable, round, timeIt, type BenchOptions } from './report.ts';
 
@@ -37,9 +40,12 @@ export async function benchMatmul(options: BenchOptions) {
       weight: ctx.upload('weight', weight),
       bias: null,
     };
-    const ours = await prepareMatmulForward(ctx, buffers, m, k, n);
-    const naive = await prepareMatmulForward(ctx, buffers, m, k, n, matmulNaiveForwardKernel);
+    const search = await searchMatmulTile(ctx, { M: m, K: k, N: n }, { budgetMs: options.budgetMs });
+    const ours = await prepareMatmulForward(ctx, buffers, m, k, n, DEFAULT_MATMUL_TILE);
+    const searched = await prepareMatmulForward(ctx, buffers, m, k, n, search.tile);
+    const naive = await prepareMatmulForward(ctx, buffers, m, k, n, 'naive');
     const oursMs = await timeIt(() => ctx.run([ours]), options.budgetMs);
+    const searchedMs = search.tile === DEFAULT_MATMUL_TILE ? oursMs : await timeIt(() => ctx.run([searched]), options.budgetMs);
     const naiveMs = await timeIt(() => ctx.run([naive]), options.budgetMs, 5);
 
     // onnxruntime-web: Y(m, n) = X(m, k) · Wᵀ with W (n, k) as an initializer, via Gemm(transB=1).
@@ -55,13 +61,15 @@ export async function benchMatmul(options: BenchOptions) {
     }, options.budgetMs);
     await session.release();
 
-    ctx.release([ours, naive]);
+    ctx.release([ours, searched, naive]);
     for (const b of [buffers.out, buffers.inp, buffers.weight]) b.destroy();
     rows.push({
       m,
       n,
       k,
       tessera_gflops: round(flops / oursMs / 1e6),
+      tile: search.tile,
+      searched_gflops: round(flops / searchedMs / 1e6),
       naive_gflops: round(flops / naiveMs / 1e6),
       ort_gflops: round(flops / ortMs / 1e6),
       ort_backend: `wasm-${ort.env.wasm.numThreads}t`,
@@ -70,11 +78,14 @@ export async function benchMatmul(options: BenchOptions) {
   printTable(`matmul on ${adapter} (GFLOP/s, median of repeats)`, rows.map((r) => ({
     shape: `${r.m}x${r.k}x${r.n}`,
     tessera: r.tessera_gflops,
+    tile: r.tile,
+    searched: r.searched_gflops,
     naive: r.naive_gflops,
     ort: r.ort_gflops,
     ort_backend: r.ort_backend,
     'tessera/naive': round(r.tessera_gflops / r.naive_gflops, 2),
     'tessera/ort': round(r.tessera_gflops / r.ort_gflops, 2),
+    'searched/tessera': round(r.searched_gflops / r.tessera_gflops, 2),
   })));
   gpu.device.destroy();
   return { bench: 'matmul', adapter, rows };

@@ -19,7 +19,7 @@ export interface BenchOptions {
   batchSize?: number; // --B (step)
   seqLen?: number; // --T (step)
   stored?: number; // --stored 2400 (restart)
-  repeat?: number; // --repeat 5 (restart: starts; relay: rounds per row)
+  repeat?: number; // --repeat 5 (restart; relay: rounds per row; compile: fresh devices)
 }
 
 /** Median wall time of `run` (ms): one warm-up call, then repeats until the budget is spent (≥ 1, ≤ maxRuns). */

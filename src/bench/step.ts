@@ -6,8 +6,13 @@
 // reference_ms is the same step on the plain-TypeScript reference GPT (the
 // simulator's CPU engine, src/sim/engine.ts) on one CPU thread: on a software
 // adapter it decides which engine the simulator's long runs use.
+// Start-up, as a tab does it (src/kernels/tab-kernels.ts), each on a fresh
+// device (pipelines are cached per device): first_start_ms is a first start on
+// this adapter (tile search + compiling the tab's kernels), compile_ms a later
+// start (the tile from the cache, compiling the tab's `kernels` pipelines).
 import { acquireNodeDevice } from '../gpu/device-node.ts';
 import { GpuContext } from '../gpu/runtime.ts';
+import { prepareTabKernels, type TuningRecord } from '../kernels/tab-kernels.ts';
 import { GptGpu } from '../model/gpt-gpu.ts';
 import { GPT_PRESETS, defaultTrainConfig, type GptPresetName } from '../model/config.ts';
 import { initGptParameters } from '../model/init.ts';
@@ -41,9 +46,19 @@ function defaultModels(software: boolean): { model: GptPresetName; B: number; T:
       ];
 }
 
+/** A tab's start-up on a fresh device: a first start (search) and a later one (cached tile). */
+async function startUp(B: number, T: number, C: number) {
+  const shape = { BT: B * T, C };
+  const first = await prepareTabKernels(new GpuContext(await acquireNodeDevice()), { shape, cache: null });
+  const record: TuningRecord = first.tuning;
+  const fresh = await acquireNodeDevice();
+  const later = await prepareTabKernels(new GpuContext(fresh), { shape, cache: { load: async () => record, save: async () => undefined } });
+  fresh.device.destroy();
+  return { ctx: first.ctx, first, later };
+}
+
 export async function benchStep(options: BenchOptions) {
   const gpu = await acquireNodeDevice();
-  const ctx = new GpuContext(gpu);
   const adapter = `${gpu.adapter.vendor}/${gpu.adapter.architecture}`;
   const software = gpu.adapter.architecture === 'swiftshader' || gpu.adapter.isFallbackAdapter;
   const runs = options.models
@@ -55,6 +70,7 @@ export async function benchStep(options: BenchOptions) {
   for (const { model: name, B, T } of runs) {
     const config = GPT_PRESETS[name];
     const train = defaultTrainConfig(config);
+    const { ctx, first, later } = await startUp(B, T, config.nEmbd);
     const model = await GptGpu.create(ctx, config, B, T);
     const { params, layout } = initGptParameters(config, 1);
     model.uploadParams(params);
@@ -97,7 +113,13 @@ export async function benchStep(options: BenchOptions) {
       step_gflops: round(flops / stepMs / 1e6),
       matmul_gflops: round((2 * m * n * k) / matmulMs / 1e6),
       reference_ms: round(referenceMs, 1),
+      kernels: later.compile.kernels,
+      compile_ms: round(later.compile.ms, 0),
+      first_start_ms: round(first.compile.ms, 0),
+      tile: first.tuning.tile,
+      reductions: ctx.choices.subgroups ? 'subgroups' : 'plain',
     });
+    ctx.gpu.device.destroy();
   }
   printTable(`training step on ${adapter}`, rows.map((r) => ({ ...r, 'step/matmul': round(r.step_gflops / r.matmul_gflops, 3), 'reference/step': round(r.reference_ms / r.step_ms, 2) })));
   printTable(`per-kernel time of one ${runs[0].model} step (each dispatch timed alone, summed by kernel)`, kernels);

@@ -12,14 +12,12 @@
 // Dimension letters: P floats in the flat parameter buffers, N values selected
 // over all tensors in one round (Σ sparseCount, plus every value of a dense
 // tensor), K chunks in the table (every tensor cut into chunkSize pieces).
-import { divUp, type Binding, type GpuContext, type PreparedDispatch } from '../gpu/runtime.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, divUp, workgroupGrid, type Binding, type GpuContext, type PreparedDispatch } from '../gpu/runtime.ts';
 import { errorFeedbackKernel, removeSentKernel, topKChunksKernel } from '../kernels/sparseloco.ts';
 import type { TensorManifest } from './manifest.ts';
 import { chunkKeep, tensorMode, type CompressConfig, type TensorMode } from './sparseloco.ts';
 
 export { errorFeedbackKernel, removeSentKernel, sparselocoKernels, topKChunksKernel } from '../kernels/sparseloco.ts';
-
-const EF_LANES = 256; // workgroup size of error-feedback.wgsl
 
 // ---------------------------------------------------------------------------
 // The chunk table
@@ -89,13 +87,6 @@ export function limitKey(limit: number): number {
   return bits[0];
 }
 
-/** A rectangle of workgroups covering `total`, at most maxX along x. */
-export function workgroupGrid(total: number, maxX: number): [number, number] {
-  const n = Math.max(1, total);
-  const x = Math.min(n, maxX);
-  return [x, divUp(n, x)];
-}
-
 export interface GridOptions {
   /** Cap on workgroups along x; lower than the device limit only to exercise the 2-D layout in tests. */
   maxWorkgroupsX?: number;
@@ -138,7 +129,7 @@ export function prepareErrorFeedback(
   beta: number,
   options: GridOptions = {},
 ): Promise<PreparedDispatch> {
-  return ctx.prepare(errorFeedbackKernel, [residual, globalParams, localParams], workgroupGrid(divUp(P, EF_LANES), maxX(ctx, options)), [
+  return ctx.prepare(errorFeedbackKernel, [residual, globalParams, localParams], workgroupGrid(P, ELEMENTWISE_WORKGROUP_SIZE, maxX(ctx, options)), [
     { u32: P },
     { f32: beta },
     { u32: 0 },
@@ -162,7 +153,7 @@ export function prepareTopKChunks(
   const K = table.chunkCount;
   const cap = options.maxChunkWorkgroups ?? (isSoftwareAdapter(ctx) ? softwareChunkWorkgroups : K);
   const workgroups = Math.min(K, cap);
-  return ctx.prepare(topKChunksKernel, [residual, chunks, selection], workgroupGrid(workgroups, maxX(ctx, options)), [
+  return ctx.prepare(topKChunksKernel, [residual, chunks, selection], workgroupGrid(workgroups, 1, maxX(ctx, options)), [
     { u32: K },
     { u32: K },
     { u32: K + table.selected },
@@ -186,7 +177,7 @@ export function prepareRemoveSent(
   options: GridOptions = {},
 ): Promise<PreparedDispatch> {
   const K = table.chunkCount;
-  return ctx.prepare(removeSentKernel, [residual, chunks, selection, codes, tables], workgroupGrid(K, maxX(ctx, options)), [
+  return ctx.prepare(removeSentKernel, [residual, chunks, selection, codes, tables], workgroupGrid(K, 1, maxX(ctx, options)), [
     { u32: K },
     { u32: K },
   ]);

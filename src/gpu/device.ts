@@ -2,8 +2,12 @@
 // `GPU` object (navigator.gpu in a page or Worker; the npm `webgpu` package in
 // Node, see device-node.ts). Asks the adapter for the limits training needs —
 // its own maxima, not WebGPU's defaults — and refuses an adapter below the
-// floor with an AdapterLimitsError. Device loss and uncaptured errors are
-// handled here, in one place.
+// floor with an AdapterLimitsError. Optional features (timestamp queries,
+// subgroups, shader-f16) are requested only when the adapter has them, so the
+// kernels can pick a variant (src/gpu/runtime.ts KernelChoices). Device loss
+// and uncaptured errors are handled here, in one place.
+// Leaves out: f16 kernels (shader-f16 is detected and requested, and the
+// summary reports it, but every kernel computes in f32).
 import {
   AdapterLimitsError,
   AdapterUnavailableError,
@@ -31,6 +35,10 @@ export const TRAINING_LIMIT_FLOORS = {
 
 export type TrainingLimitName = keyof typeof TRAINING_LIMIT_FLOORS;
 
+/** Features a kernel variant can use; each is requested only where the adapter offers it. */
+export const OPTIONAL_FEATURES = ['timestamp-query', 'subgroups', 'shader-f16'] as const;
+export type OptionalFeature = (typeof OPTIONAL_FEATURES)[number];
+
 export interface AdapterSummary {
   vendor: string;
   architecture: string;
@@ -38,13 +46,33 @@ export interface AdapterSummary {
   description: string;
   isFallbackAdapter: boolean;
   features: string[];
+  /** Smallest and largest subgroup size the adapter may use (null where the browser does not say). */
+  subgroupMinSize: number | null;
+  subgroupMaxSize: number | null;
   limits: Record<TrainingLimitName, number>;
+}
+
+/**
+ * What identifies an adapter's speed, for measurements kept per adapter (the
+ * matmul tile search, the compression path): vendor, architecture, device,
+ * description and whether it is a fallback adapter — the browser reports no
+ * more. WebGPU has no driver version field; where a browser reports one it is
+ * in the description (Dawn on SwiftShader: "SwiftShader driver 5.0.0").
+ */
+export function adapterIdentity(adapter: AdapterSummary): string {
+  return [adapter.vendor, adapter.architecture, adapter.device, adapter.description, adapter.isFallbackAdapter ? 'fallback' : ''].join('|');
 }
 
 export interface GpuDevice {
   device: GPUDevice;
   adapter: AdapterSummary;
   hasTimestamps: boolean;
+  /**
+   * The adapter's smallest subgroup size when the device has the 'subgroups'
+   * feature (a workgroup this small is one subgroup); null otherwise.
+   */
+  subgroupSize: number | null;
+  hasShaderF16: boolean;
   /** Resolves when the device is lost (never rejects). */
   lost: Promise<DeviceLostError>;
   /** The last uncaptured error, if any (validation or OOM). */
@@ -53,6 +81,8 @@ export interface GpuDevice {
 
 export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
+  /** Optional features to request where the adapter has them (default: all of OPTIONAL_FEATURES). */
+  features?: readonly OptionalFeature[];
   /** Called once if the device is lost after acquisition. */
   onLost?: (error: DeviceLostError) => void;
 }
@@ -70,9 +100,13 @@ export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
     description: info?.description || '',
     isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter),
     features: [...adapter.features].sort(),
+    subgroupMinSize: positiveOrNull(info?.subgroupMinSize),
+    subgroupMaxSize: positiveOrNull(info?.subgroupMaxSize),
     limits,
   };
 }
+
+const positiveOrNull = (value: number | undefined): number | null => (Number.isInteger(value) && value! > 0 ? value! : null);
 
 /** Acquire a device with the training limits requested from the adapter. */
 export async function acquireDevice(gpu: GPU | undefined, options: AcquireOptions = {}): Promise<GpuDevice> {
@@ -94,14 +128,10 @@ export async function acquireDevice(gpu: GPU | undefined, options: AcquireOption
   // Ask for everything the adapter has on the limits we use: the defaults
   // (128 MiB bindings, 16 KiB workgroup storage) would cap the model size.
   const requiredLimits: Record<string, number> = { ...summary.limits };
-  const hasTimestamps = adapter.features.has('timestamp-query');
+  const requiredFeatures = (options.features ?? OPTIONAL_FEATURES).filter((feature) => adapter.features.has(feature));
   let device: GPUDevice;
   try {
-    device = await adapter.requestDevice({
-      requiredLimits,
-      requiredFeatures: hasTimestamps ? ['timestamp-query'] : [],
-      label: 'tessera',
-    });
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures: requiredFeatures as GPUFeatureName[], label: 'tessera' });
   } catch (e) {
     throw new AdapterUnavailableError(`requestDevice failed: ${String(e)}`);
   }
@@ -119,10 +149,15 @@ export async function acquireDevice(gpu: GPU | undefined, options: AcquireOption
     options.onLost?.(error);
     return error;
   });
+  // A subgroup kernel sizes its workgroups to the smallest subgroup; an adapter
+  // that does not report it gets the plain kernels.
+  const subgroupSize = device.features.has('subgroups') && summary.subgroupMinSize !== null ? summary.subgroupMinSize : null;
   return {
     device,
     adapter: summary,
-    hasTimestamps,
+    hasTimestamps: device.features.has('timestamp-query'),
+    subgroupSize,
+    hasShaderF16: device.features.has('shader-f16'),
     lost,
     takeUncapturedError() {
       const error = uncaptured;

@@ -1,7 +1,10 @@
 // The GPU runtime every kernel goes through (tfjs-backend-webgpu style): one
 // small declarative object per kernel (KernelSpec), pipelines cached by
-// (shader, entry point, override constants), buffers with shape comments at the
-// call site, and dispatches that can be prepared once and encoded every step.
+// (shader, entry point, override constants) and compiled asynchronously and in
+// parallel (compile), buffers with shape comments at the call site, and
+// dispatches that can be prepared once and encoded every step. A context also
+// carries the per-device kernel choices (KernelChoices) the kernel
+// descriptions read when they pick a variant.
 //
 // Leaves out: anything model-specific. Kernels address tensors through binding
 // views ({buffer, offset, size}); the model layout aligns every tensor to 256
@@ -22,8 +25,34 @@ export interface KernelSpec {
   readonly entryPoint: string;
   /** Binding i of group 0 has kind bindings[i]. */
   readonly bindings: readonly BindingKind[];
-  /** Pipeline-overridable constants (workgroup size, tile shape, flags). */
+  /**
+   * Pipeline-overridable constants (workgroup size, tile shape, flags). The
+   * description owns these numbers; the WGSL declares them as `override` with
+   * no default, so a missing one fails pipeline creation instead of drifting.
+   */
   readonly constants?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Which variant of a kernel family a context compiles, decided once per device
+ * (feature detection and the matmul tile search, src/kernels/tab-kernels.ts).
+ */
+export interface KernelChoices {
+  /**
+   * Row and block reductions (layernorm, softmax/cross-entropy, grad norm) use
+   * subgroup operations. Needs the device's 'subgroups' feature and the
+   * adapter's smallest subgroup size.
+   */
+  readonly subgroups: boolean;
+  /** Name of the matmul tile configuration (src/kernels/matmul.ts MATMUL_TILES); null: the default tile. */
+  readonly matmulTile: string | null;
+}
+
+/** What `compile` did: pipelines requested, how many were new, and the wall time. */
+export interface CompileReport {
+  kernels: number;
+  compiled: number;
+  ms: number;
 }
 
 /** A view of a buffer as one binding. Offsets must be 256-byte aligned. */
@@ -58,14 +87,38 @@ export function packUniform(fields: readonly UniformField[]): ArrayBuffer {
   return bytes;
 }
 
+/** Compiled shader modules, pipelines and layouts of one device, keyed by content. */
+class PipelineCache {
+  readonly modules = new Map<string, Promise<GPUShaderModule>>();
+  readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+  readonly layouts = new Map<string, GPUBindGroupLayout>();
+}
+
 export class GpuContext {
   readonly device: GPUDevice;
-  private readonly modules = new Map<string, Promise<GPUShaderModule>>();
-  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
-  private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  readonly choices: KernelChoices;
+  private cache: PipelineCache;
 
-  constructor(readonly gpu: GpuDevice) {
+  /** Choices not given default to what the device supports (subgroups when it has them) and the default tile. */
+  constructor(readonly gpu: GpuDevice, choices: Partial<KernelChoices> = {}) {
     this.device = gpu.device;
+    const subgroups = choices.subgroups ?? gpu.subgroupSize !== null;
+    if (subgroups && gpu.subgroupSize === null) {
+      throw new GpuValidationError('subgroup kernels were requested, but this device was created without the "subgroups" feature');
+    }
+    this.choices = { subgroups, matmulTile: choices.matmulTile ?? null };
+    this.cache = new PipelineCache();
+  }
+
+  /**
+   * A context on the same device with some choices changed, sharing this one's
+   * compiled pipelines (their keys include every override constant, so a
+   * variant never gets another's pipeline).
+   */
+  withChoices(choices: Partial<KernelChoices>): GpuContext {
+    const other = new GpuContext(this.gpu, { ...this.choices, ...choices });
+    other.cache = this.cache;
+    return other;
   }
 
   // ── buffers ────────────────────────────────────────────────────────────────
@@ -124,7 +177,7 @@ export class GpuContext {
 
   private layoutFor(kinds: readonly BindingKind[]): GPUBindGroupLayout {
     const key = kinds.join(',');
-    let layout = this.layouts.get(key);
+    let layout = this.cache.layouts.get(key);
     if (!layout) {
       layout = this.device.createBindGroupLayout({
         label: `layout(${key})`,
@@ -134,13 +187,13 @@ export class GpuContext {
           buffer: { type: kind === 'uniform' ? 'uniform' : kind === 'read' ? 'read-only-storage' : 'storage' },
         })),
       });
-      this.layouts.set(key, layout);
+      this.cache.layouts.set(key, layout);
     }
     return layout;
   }
 
   private module(kernel: KernelSpec): Promise<GPUShaderModule> {
-    let module = this.modules.get(kernel.file + '\0' + kernel.source);
+    let module = this.cache.modules.get(kernel.file + '\0' + kernel.source);
     if (!module) {
       module = (async () => {
         const shader = this.device.createShaderModule({ label: kernel.file, code: kernel.source });
@@ -154,7 +207,7 @@ export class GpuContext {
         }
         return shader;
       })();
-      this.modules.set(kernel.file + '\0' + kernel.source, module);
+      this.cache.modules.set(kernel.file + '\0' + kernel.source, module);
     }
     return module;
   }
@@ -170,7 +223,7 @@ export class GpuContext {
   /** The compute pipeline for a kernel, compiled once per key. */
   pipeline(kernel: KernelSpec): Promise<GPUComputePipeline> {
     const key = GpuContext.pipelineKey(kernel);
-    let pipeline = this.pipelines.get(key);
+    let pipeline = this.cache.pipelines.get(key);
     if (!pipeline) {
       pipeline = (async () => {
         const module = await this.module(kernel);
@@ -190,14 +243,34 @@ export class GpuContext {
         if (error) throw new GpuValidationError(`pipeline ${kernel.name}: ${error.message}`);
         return created;
       })();
-      pipeline.catch(() => this.pipelines.delete(key));
-      this.pipelines.set(key, pipeline);
+      pipeline.catch(() => this.cache.pipelines.delete(key));
+      this.cache.pipelines.set(key, pipeline);
     }
     return pipeline;
   }
 
   get pipelineCount(): number {
-    return this.pipelines.size;
+    return this.cache.pipelines.size;
+  }
+
+  /**
+   * Compile every kernel's pipeline at once (createComputePipelineAsync, so
+   * the browser compiles them in parallel, off the calling thread); a kernel
+   * already compiled or in flight is not compiled again. Reports progress as
+   * (done, total) in completion order.
+   */
+  async compile(kernels: readonly KernelSpec[], onProgress?: (done: number, total: number) => void): Promise<CompileReport> {
+    const start = performance.now();
+    const before = this.pipelineCount;
+    const unique = new Map(kernels.map((kernel) => [GpuContext.pipelineKey(kernel), kernel]));
+    let done = 0;
+    await Promise.all(
+      [...unique.values()].map(async (kernel) => {
+        await this.pipeline(kernel);
+        onProgress?.(++done, unique.size);
+      }),
+    );
+    return { kernels: unique.size, compiled: this.pipelineCount - before, ms: performance.now() - start };
   }
 
   // ── dispatch ───────────────────────────────────────────────────────────────
@@ -301,3 +374,23 @@ export class GpuContext {
 
 /** ceil(a / b) for workgroup counts. */
 export const divUp = (a: number, b: number): number => Math.ceil(a / b);
+
+/**
+ * Invocations per workgroup of the one-invocation-per-element kernels (fill,
+ * scale, encoder, gelu, residual, adamw, error feedback): a multiple of every
+ * subgroup size, and the floor of maxComputeInvocationsPerWorkgroup.
+ */
+export const ELEMENTWISE_WORKGROUP_SIZE = 256;
+
+/**
+ * Workgroups covering `invocations` (⌈invocations / workgroupSize⌉ of them,
+ * at least one), folded into a rectangle at most `maxX` wide: one dimension
+ * holds only 65535 workgroups, fewer than a flat parameter buffer needs. The
+ * shaders rebuild the linear index as (wid.y · nwg.x + wid.x) and skip the
+ * overhang of the last row.
+ */
+export function workgroupGrid(invocations: number, workgroupSize: number, maxX = 65535): [number, number] {
+  const total = Math.max(1, divUp(invocations, workgroupSize));
+  const x = Math.min(total, maxX);
+  return [x, divUp(total, x)];
+}

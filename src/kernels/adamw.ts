@@ -5,9 +5,7 @@
 // bit per parameter here, see packDecayMask).
 // Dimension letters: N parameters.
 import source from '../../shaders/adamw.wgsl?raw';
-import { divUp, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch, type UniformField } from '../gpu/runtime.ts';
-
-const LANES = 256; // workgroup size of adamw.wgsl
+import { ELEMENTWISE_WORKGROUP_SIZE, divUp, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch, type UniformField } from '../gpu/runtime.ts';
 
 export const adamwUpdateKernel: KernelSpec = {
   name: 'adamw_update',
@@ -15,6 +13,7 @@ export const adamwUpdateKernel: KernelSpec = {
   source,
   entryPoint: 'adamw_update',
   bindings: ['write', 'read', 'write', 'write', 'read', 'read', 'uniform'],
+  constants: { WORKGROUP_SIZE: ELEMENTWISE_WORKGROUP_SIZE },
 };
 
 export const adamwKernels: readonly KernelSpec[] = [adamwUpdateKernel];
@@ -56,13 +55,6 @@ export function packDecayMask(
   return words;
 }
 
-/** A rectangle of workgroups covering ⌈N / 256⌉, at most maxX along x. */
-export function adamwWorkgroups(N: number, maxX: number): [number, number] {
-  const total = Math.max(1, divUp(N, LANES));
-  const x = Math.min(total, maxX);
-  return [x, divUp(total, x)];
-}
-
 /** The uniform for step t (1-based): bias corrections 1 − βᵗ are computed here, in float64. */
 export function adamwUniform(N: number, hyper: AdamwHyperparameters, t: number, maskOffset = 0): UniformField[] {
   if (!Number.isInteger(t) || t < 1) throw new RangeError(`adamw: step t = ${t} must be a positive integer`);
@@ -91,7 +83,7 @@ export function prepareAdamwUpdate(
   return ctx.prepare(
     adamwUpdateKernel,
     [params, grads, m, v, decayMask, gradNorm],
-    adamwWorkgroups(N, maxWorkgroupsX),
+    workgroupGrid(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX),
     adamwUniform(N, hyper, t, maskOffset),
   );
 }

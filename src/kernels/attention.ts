@@ -6,10 +6,10 @@
 // C channels, NH heads (head size hs = C / NH).
 import source from '../../shaders/attention.wgsl?raw';
 import { GpuValidationError } from '../gpu/errors.ts';
-import { divUp, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
+import { workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
 
-const WORKGROUP_SIZE = 64; // attention.wgsl's WORKGROUP_SIZE
-const MAX_GROUPS_X = 65535;
+/** Invocations per workgroup; no barriers, so only occupancy cares (64: two NVIDIA warps, one AMD wave64). */
+const WORKGROUP_SIZE = 64;
 
 const kernel = (entryPoint: string, bindings: KernelSpec['bindings']): KernelSpec => ({
   name: entryPoint,
@@ -17,6 +17,7 @@ const kernel = (entryPoint: string, bindings: KernelSpec['bindings']): KernelSpe
   source,
   entryPoint,
   bindings,
+  constants: { WORKGROUP_SIZE },
 });
 
 // out, preatt, att, inp, params
@@ -36,11 +37,9 @@ export const attentionKernels: readonly KernelSpec[] = [
   attentionBackwardInputsKernel,
 ];
 
-/** Workgroups for one invocation per item; past 65535 groups the launch wraps into y. */
-function invocationGroups(items: number): [number, number] {
-  const groups = divUp(items, WORKGROUP_SIZE);
-  return groups <= MAX_GROUPS_X ? [groups, 1] : [MAX_GROUPS_X, divUp(groups, MAX_GROUPS_X)];
-}
+/** Workgroups for one invocation per item; past the device's limit the launch wraps into y. */
+const invocationGroups = (ctx: GpuContext, items: number) =>
+  workgroupGrid(items, WORKGROUP_SIZE, ctx.gpu.adapter.limits.maxComputeWorkgroupsPerDimension);
 
 function checkShape(B: number, T: number, C: number, NH: number): void {
   if (!(B >= 1 && T >= 1 && NH >= 1 && C >= NH && C % NH === 0)) {
@@ -70,8 +69,8 @@ export async function prepareAttentionForward(
   const buffers = [out, preatt, att, inp];
   const uniform = shapeUniform(B, T, C, NH);
   return Promise.all([
-    ctx.prepare(attentionForwardScoresKernel, buffers, invocationGroups(B * NH * T), uniform),
-    ctx.prepare(attentionForwardValuesKernel, buffers, invocationGroups(B * T * C), uniform),
+    ctx.prepare(attentionForwardScoresKernel, buffers, invocationGroups(ctx, B * NH * T), uniform),
+    ctx.prepare(attentionForwardValuesKernel, buffers, invocationGroups(ctx, B * T * C), uniform),
   ]);
 }
 
@@ -97,7 +96,7 @@ export async function prepareAttentionBackward(
   const buffers = [dinp, dpreatt, datt, inp, dout, att];
   const uniform = shapeUniform(B, T, C, NH);
   return Promise.all([
-    ctx.prepare(attentionBackwardScoresKernel, buffers, invocationGroups(B * NH * T), uniform),
-    ctx.prepare(attentionBackwardInputsKernel, buffers, invocationGroups(B * T * 3 * C), uniform),
+    ctx.prepare(attentionBackwardScoresKernel, buffers, invocationGroups(ctx, B * NH * T), uniform),
+    ctx.prepare(attentionBackwardInputsKernel, buffers, invocationGroups(ctx, B * T * 3 * C), uniform),
   ]);
 }

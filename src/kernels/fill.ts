@@ -1,26 +1,13 @@
 // Kernel descriptions and dispatch helpers for shaders/fill.wgsl: set a range
 // of a float buffer to a value (gradient zeroing before backward, since every
 // backward kernel accumulates) and scale a range in place.
-// Also home of linearWorkgroups, the 2-D grid the elementwise kernels in
-// encoder/gelu/residual share. No reference twin: the expectation is one line.
+// No reference twin: the expectation is one line. Not in a tab's kernel set
+// (the trainer clears gradients with clearBuffer); tests and tools use it.
 // Dimension letters: N elements.
 import source from '../../shaders/fill.wgsl?raw';
-import { divUp, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
 
-/** Invocations per workgroup of every elementwise kernel (fill, scale, encoder_forward, gelu_*, residual_*). */
-export const ELEMENTWISE_WORKGROUP_SIZE = 256;
-
-/**
- * Workgroups covering `count` invocations, folded into a rectangle at most
- * `maxX` wide: one dimension holds only 65535 workgroups, fewer than a flat
- * parameter buffer needs. The shaders index (wid.y · nwg.x + wid.x) and skip
- * the overhang.
- */
-export function linearWorkgroups(count: number, workgroupSize: number, maxX = 65535): [number, number] {
-  const total = Math.max(1, divUp(count, workgroupSize));
-  const x = Math.min(total, maxX);
-  return [x, divUp(total, x)];
-}
+const constants = { WORKGROUP_SIZE: ELEMENTWISE_WORKGROUP_SIZE };
 
 export const fillKernel: KernelSpec = {
   name: 'fill',
@@ -28,6 +15,7 @@ export const fillKernel: KernelSpec = {
   source,
   entryPoint: 'fill',
   bindings: ['write', 'uniform'],
+  constants,
 };
 
 export const scaleKernel: KernelSpec = {
@@ -36,6 +24,7 @@ export const scaleKernel: KernelSpec = {
   source,
   entryPoint: 'scale',
   bindings: ['write', 'uniform'],
+  constants,
 };
 
 export const fillKernels: readonly KernelSpec[] = [fillKernel, scaleKernel];
@@ -62,7 +51,7 @@ export function prepareFill(
   { start = 0, maxWorkgroupsX = ctx.gpu.adapter.limits.maxComputeWorkgroupsPerDimension }: RangeOptions = {},
 ): Promise<PreparedDispatch> {
   checkRange('fill', count, start);
-  return ctx.prepare(fillKernel, [data], linearWorkgroups(count, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
+  return ctx.prepare(fillKernel, [data], workgroupGrid(count, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
     { u32: start },
     { u32: count },
     { f32: value },
@@ -78,7 +67,7 @@ export function prepareScale(
   { start = 0, maxWorkgroupsX = ctx.gpu.adapter.limits.maxComputeWorkgroupsPerDimension }: RangeOptions = {},
 ): Promise<PreparedDispatch> {
   checkRange('scale', count, start);
-  return ctx.prepare(scaleKernel, [data], linearWorkgroups(count, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
+  return ctx.prepare(scaleKernel, [data], workgroupGrid(count, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
     { u32: start },
     { u32: count },
     { f32: factor },

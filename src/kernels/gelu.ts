@@ -3,8 +3,9 @@
 // Reference twin: src/reference/gelu.ts. Dimension letters: N elements
 // (B*T*4C in the MLP).
 import source from '../../shaders/gelu.wgsl?raw';
-import type { Binding, GpuContext, KernelSpec, PreparedDispatch } from '../gpu/runtime.ts';
-import { ELEMENTWISE_WORKGROUP_SIZE, linearWorkgroups } from './fill.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
+
+const constants = { WORKGROUP_SIZE: ELEMENTWISE_WORKGROUP_SIZE };
 
 export const geluForwardKernel: KernelSpec = {
   name: 'gelu_forward',
@@ -12,6 +13,7 @@ export const geluForwardKernel: KernelSpec = {
   source,
   entryPoint: 'gelu_forward',
   bindings: ['write', 'read', 'uniform'],
+  constants,
 };
 
 export const geluBackwardKernel: KernelSpec = {
@@ -20,6 +22,7 @@ export const geluBackwardKernel: KernelSpec = {
   source,
   entryPoint: 'gelu_backward',
   bindings: ['write', 'read', 'read', 'uniform'],
+  constants,
 };
 
 export const geluKernels: readonly KernelSpec[] = [geluForwardKernel, geluBackwardKernel];
@@ -42,7 +45,7 @@ export function prepareGeluForward(
   N: number,
   maxWorkgroupsX = ctx.gpu.adapter.limits.maxComputeWorkgroupsPerDimension,
 ): Promise<PreparedDispatch> {
-  return ctx.prepare(geluForwardKernel, [out, inp], linearWorkgroups(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [{ u32: N }]);
+  return ctx.prepare(geluForwardKernel, [out, inp], workgroupGrid(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [{ u32: N }]);
 }
 
 /** dinp += gelu'(inp) · dout. */
@@ -52,7 +55,7 @@ export function prepareGeluBackward(
   N: number,
   maxWorkgroupsX = ctx.gpu.adapter.limits.maxComputeWorkgroupsPerDimension,
 ): Promise<PreparedDispatch> {
-  return ctx.prepare(geluBackwardKernel, [dinp, inp, dout], linearWorkgroups(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
+  return ctx.prepare(geluBackwardKernel, [dinp, inp, dout], workgroupGrid(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
     { u32: N },
   ]);
 }

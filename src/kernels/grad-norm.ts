@@ -1,12 +1,16 @@
 // Kernel descriptions and dispatch helpers for shaders/grad-norm.wgsl: the
 // global L2 norm of the flat gradient buffer and the clip scale
 // min(1, maxNorm / (norm + 1e-6)), left on the GPU for adamw_update to read.
+// The subgroup variant (shaders/grad-norm-subgroups.wgsl) is chosen per context
+// (ctx.choices.subgroups); both cut the gradients the same way.
 // Reference twin: src/reference/grad-norm.ts (gradNorm, clipScale).
 // Dimension letters: N gradients, P partial sums (one per pass-1 workgroup).
 import source from '../../shaders/grad-norm.wgsl?raw';
+import subgroupSource from '../../shaders/grad-norm-subgroups.wgsl?raw';
 import { divUp, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch, type UniformField } from '../gpu/runtime.ts';
 
-const LANES = 256; // workgroup size of grad-norm.wgsl
+/** Invocations per workgroup of both passes and variants; a power of two for the plain tree. */
+const WORKGROUP_SIZE = 256;
 
 /**
  * Pass-1 workgroups to aim for: plenty to fill a large GPU, few enough that the
@@ -17,25 +21,26 @@ export const GRAD_NORM_MAX_PARTIALS = 4096;
 /** Bytes of the result buffer: { norm: f32, clip_scale: f32 }. */
 export const GRAD_NORM_RESULT_BYTES = 8;
 
-export const gradNormPartialKernel: KernelSpec = {
-  name: 'grad_norm_partial',
-  file: 'grad-norm.wgsl',
-  source,
-  entryPoint: 'grad_norm_partial',
-  bindings: ['read', 'write', 'uniform'],
-};
+export interface GradNormKernels {
+  partial: KernelSpec;
+  final: KernelSpec;
+}
 
-export const gradNormFinalKernel: KernelSpec = {
-  name: 'grad_norm_final',
-  file: 'grad-norm.wgsl',
-  source,
-  entryPoint: 'grad_norm_final',
-  bindings: ['read', 'write', 'uniform'],
-};
+/** Both passes as a context compiles them: subgroup reductions when ctx.choices.subgroups. */
+export function gradNormKernels(ctx: GpuContext): GradNormKernels {
+  const subgroups = ctx.choices.subgroups;
+  const kernel = (entryPoint: string): KernelSpec => ({
+    name: subgroups ? `${entryPoint}_subgroups` : entryPoint,
+    file: subgroups ? 'grad-norm-subgroups.wgsl' : 'grad-norm.wgsl',
+    source: subgroups ? subgroupSource : source,
+    entryPoint,
+    bindings: ['read', 'write', 'uniform'],
+    constants: { WORKGROUP_SIZE },
+  });
+  return { partial: kernel('grad_norm_partial'), final: kernel('grad_norm_final') };
+}
 
-export const gradNormKernels: readonly KernelSpec[] = [gradNormPartialKernel, gradNormFinalKernel];
-
-/** How pass 1 cuts N gradients: contiguous ranges of `chunk` (a multiple of 256), one per partial. */
+/** How pass 1 cuts N gradients: contiguous ranges of `chunk` (a multiple of the workgroup size), one per partial. */
 export interface GradNormLayout {
   chunk: number;
   partials: number; // P
@@ -48,7 +53,7 @@ export interface GradNormLayout {
 export function gradNormLayout(N: number, maxPartials = GRAD_NORM_MAX_PARTIALS): GradNormLayout {
   if (!Number.isInteger(N) || N < 0) throw new RangeError(`gradNormLayout: N = ${N}`);
   if (!Number.isInteger(maxPartials) || maxPartials < 1) throw new RangeError(`gradNormLayout: maxPartials = ${maxPartials}`);
-  const chunk = LANES * Math.max(1, Math.ceil(N / (LANES * maxPartials)));
+  const chunk = WORKGROUP_SIZE * Math.max(1, Math.ceil(N / (WORKGROUP_SIZE * maxPartials)));
   return { chunk, partials: Math.max(1, divUp(N, chunk)) };
 }
 
@@ -101,12 +106,13 @@ export async function prepareGradNormSegments(
   maxPartials = GRAD_NORM_MAX_PARTIALS,
 ): Promise<PreparedDispatch[]> {
   if (segments.length === 0) throw new RangeError('prepareGradNormSegments: no segments');
+  const kernels = gradNormKernels(ctx);
   const dispatches: Promise<PreparedDispatch>[] = [];
   let offset = 0;
   for (const { grads, N } of segments) {
     const layout = gradNormLayout(N, maxPartials);
     dispatches.push(
-      ctx.prepare(gradNormPartialKernel, [grads, partials], [layout.partials], [
+      ctx.prepare(kernels.partial, [grads, partials], [layout.partials], [
         { u32: N },
         { u32: layout.chunk },
         { u32: offset },
@@ -116,7 +122,7 @@ export async function prepareGradNormSegments(
     );
     offset += layout.partials;
   }
-  dispatches.push(ctx.prepare(gradNormFinalKernel, [partials, result], [1], finalUniform(offset, maxNorm)));
+  dispatches.push(ctx.prepare(kernels.final, [partials, result], [1], finalUniform(offset, maxNorm)));
   return Promise.all(dispatches);
 }
 

@@ -1,8 +1,9 @@
 // Kernel descriptions and dispatch helpers for shaders/layernorm.wgsl:
 // LayerNorm over C (eps 1e-5) and its backward (accumulating, deterministic:
 // one invocation per row, dweight/dbias by fixed-order block partials; the
-// shader's header says why and what it measured).
-// Reference twin: src/reference/layernorm.ts.
+// shader's header says why and what it measured), and its subgroup variant
+// shaders/layernorm-subgroups.wgsl (one subgroup per row), chosen per context
+// (ctx.choices.subgroups). Reference twin: src/reference/layernorm.ts.
 //
 // Backward is three dispatches sharing a partials buffer (2, K, C) that this
 // module allocates once per (context, size) and never frees: it is small (K·C·8
@@ -10,57 +11,79 @@
 // order, so one backward's partials → reduce pair is done before the next one
 // overwrites the buffer. Run the returned dispatches together and in order.
 import source from '../../shaders/layernorm.wgsl?raw';
-import { divUp, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
-import { linearWorkgroups } from './fill.ts';
+import subgroupSource from '../../shaders/layernorm-subgroups.wgsl?raw';
+import { divUp, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
 
-/** Invocations per workgroup of every layernorm entry point (one row or column each). */
+/**
+ * Invocations per workgroup of the plain entry points (one row or column
+ * each): 64 = two NVIDIA warps, one AMD wave64. They use no barriers, so
+ * SwiftShader does not care.
+ */
 const WORKGROUP_SIZE = 64;
-/** Rows summed per dweight/dbias partial in layernorm_backward_partials. */
+/**
+ * Rows per dweight/dbias partial sum: short enough for parallelism, long
+ * enough that the partials buffer stays a small fraction of the activations.
+ */
 const ROWS_PER_BLOCK = 32;
 const constants = { WORKGROUP_SIZE, ROWS_PER_BLOCK };
 
-export const layernormForwardKernel: KernelSpec = {
-  name: 'layernorm_forward',
+const forwardBindings = ['write', 'write', 'write', 'read', 'read', 'read', 'uniform'] as const;
+const dinpBindings = ['write', 'read', 'read', 'read', 'read', 'read', 'uniform'] as const;
+
+const plain = (entryPoint: string, bindings: KernelSpec['bindings']): KernelSpec => ({
+  name: entryPoint,
   file: 'layernorm.wgsl',
   source,
-  entryPoint: 'layernorm_forward',
-  bindings: ['write', 'write', 'write', 'read', 'read', 'read', 'uniform'],
+  entryPoint,
+  bindings,
   constants,
-};
+});
 
-export const layernormBackwardDinpKernel: KernelSpec = {
-  name: 'layernorm_backward_dinp',
-  file: 'layernorm.wgsl',
-  source,
-  entryPoint: 'layernorm_backward_dinp',
-  bindings: ['write', 'read', 'read', 'read', 'read', 'read', 'uniform'],
-  constants,
-};
+/** A subgroup-variant entry point: one workgroup of `subgroupSize` lanes per row. */
+const withSubgroups = (entryPoint: string, bindings: KernelSpec['bindings'], subgroupSize: number): KernelSpec => ({
+  name: `${entryPoint}_subgroups`,
+  file: 'layernorm-subgroups.wgsl',
+  source: subgroupSource,
+  entryPoint,
+  bindings,
+  constants: { WORKGROUP_SIZE: subgroupSize },
+});
 
-export const layernormBackwardPartialsKernel: KernelSpec = {
-  name: 'layernorm_backward_partials',
-  file: 'layernorm.wgsl',
-  source,
-  entryPoint: 'layernorm_backward_partials',
-  bindings: ['write', 'read', 'read', 'read', 'read', 'uniform'],
-  constants,
-};
+export interface LayernormKernels {
+  forward: KernelSpec;
+  backwardDinp: KernelSpec;
+  backwardPartials: KernelSpec;
+  backwardReduce: KernelSpec;
+  /** Lanes per row of forward and backwardDinp (1: one invocation per row). */
+  lanesPerRow: number;
+}
 
-export const layernormBackwardReduceKernel: KernelSpec = {
-  name: 'layernorm_backward_reduce',
-  file: 'layernorm.wgsl',
-  source,
-  entryPoint: 'layernorm_backward_reduce',
-  bindings: ['write', 'write', 'read', 'uniform'],
-  constants,
-};
+/** The entry points a context compiles: the subgroup rows when ctx.choices.subgroups, else the plain ones. */
+export function layernormKernels(ctx: GpuContext): LayernormKernels {
+  const subgroupSize = ctx.choices.subgroups ? ctx.gpu.subgroupSize : null;
+  const backwardPartials = plain('layernorm_backward_partials', ['write', 'read', 'read', 'read', 'read', 'uniform']);
+  const backwardReduce = plain('layernorm_backward_reduce', ['write', 'write', 'read', 'uniform']);
+  if (subgroupSize === null) {
+    return {
+      forward: plain('layernorm_forward', forwardBindings),
+      backwardDinp: plain('layernorm_backward_dinp', dinpBindings),
+      backwardPartials,
+      backwardReduce,
+      lanesPerRow: 1,
+    };
+  }
+  return {
+    forward: withSubgroups('layernorm_forward', forwardBindings, subgroupSize),
+    backwardDinp: withSubgroups('layernorm_backward_dinp', dinpBindings, subgroupSize),
+    backwardPartials,
+    backwardReduce,
+    lanesPerRow: subgroupSize,
+  };
+}
 
-export const layernormKernels: readonly KernelSpec[] = [
-  layernormForwardKernel,
-  layernormBackwardDinpKernel,
-  layernormBackwardPartialsKernel,
-  layernormBackwardReduceKernel,
-];
+/** Workgroups giving each of `rows` rows its lanes: one invocation (plain) or one workgroup (subgroups). */
+const rowGrid = (kernels: LayernormKernels, rows: number, maxX: number) =>
+  kernels.lanesPerRow === 1 ? workgroupGrid(rows, WORKGROUP_SIZE, maxX) : workgroupGrid(rows, 1, maxX);
 
 export interface LayernormForwardBuffers {
   out: Binding; // (B, T, C)
@@ -103,7 +126,7 @@ function partialsBuffer(ctx: GpuContext, K: number, C: number): GPUBuffer {
   return buffer;
 }
 
-/** out = (inp − mean) · rstd · weight + bias per row; writes mean and rstd. One invocation per row. */
+/** out = (inp − mean) · rstd · weight + bias per row; writes mean and rstd. One invocation (or subgroup) per row. */
 export function prepareLayernormForward(
   ctx: GpuContext,
   { out, mean, rstd, inp, weight, bias }: LayernormForwardBuffers,
@@ -114,7 +137,8 @@ export function prepareLayernormForward(
 ): Promise<PreparedDispatch> {
   checkDims('layernorm_forward', { B, T, C });
   const N = B * T;
-  return ctx.prepare(layernormForwardKernel, [out, mean, rstd, inp, weight, bias], linearWorkgroups(N, WORKGROUP_SIZE, maxWorkgroupsX), [
+  const kernels = layernormKernels(ctx);
+  return ctx.prepare(kernels.forward, [out, mean, rstd, inp, weight, bias], rowGrid(kernels, N, maxWorkgroupsX), [
     { u32: N },
     { u32: C },
     { u32: 0 },
@@ -123,7 +147,7 @@ export function prepareLayernormForward(
 
 /**
  * dinp, dweight, dbias += the LayerNorm gradient, as three dispatches to run in
- * order: dinp (one invocation per row), dweight/dbias partials over blocks of
+ * order: dinp (one invocation or subgroup per row), dweight/dbias partials over blocks of
  * 32 rows (one invocation per block and column), and their fixed-order sum
  * (one invocation per column).
  */
@@ -140,9 +164,10 @@ export function prepareLayernormBackward(
   const K = layernormRowBlocks(N);
   const partials = partialsBuffer(ctx, K, C); // (2, K, C)
   const params = [{ u32: N }, { u32: C }, { u32: K }];
+  const kernels = layernormKernels(ctx);
   return Promise.all([
-    ctx.prepare(layernormBackwardDinpKernel, [dinp, dout, inp, weight, mean, rstd], linearWorkgroups(N, WORKGROUP_SIZE, maxWorkgroupsX), params),
-    ctx.prepare(layernormBackwardPartialsKernel, [partials, dout, inp, mean, rstd], linearWorkgroups(K * C, WORKGROUP_SIZE, maxWorkgroupsX), params),
-    ctx.prepare(layernormBackwardReduceKernel, [dweight, dbias, partials], linearWorkgroups(C, WORKGROUP_SIZE, maxWorkgroupsX), params),
+    ctx.prepare(kernels.backwardDinp, [dinp, dout, inp, weight, mean, rstd], rowGrid(kernels, N, maxWorkgroupsX), params),
+    ctx.prepare(kernels.backwardPartials, [partials, dout, inp, mean, rstd], workgroupGrid(K * C, WORKGROUP_SIZE, maxWorkgroupsX), params),
+    ctx.prepare(kernels.backwardReduce, [dweight, dbias, partials], workgroupGrid(C, WORKGROUP_SIZE, maxWorkgroupsX), params),
   ]);
 }

@@ -2,8 +2,9 @@
 // residual add and its backward (accumulating). Reference twin:
 // src/reference/residual.ts. Dimension letters: N = B*T*C elements.
 import source from '../../shaders/residual.wgsl?raw';
-import type { Binding, GpuContext, KernelSpec, PreparedDispatch } from '../gpu/runtime.ts';
-import { ELEMENTWISE_WORKGROUP_SIZE, linearWorkgroups } from './fill.ts';
+import { ELEMENTWISE_WORKGROUP_SIZE, workgroupGrid, type Binding, type GpuContext, type KernelSpec, type PreparedDispatch } from '../gpu/runtime.ts';
+
+const constants = { WORKGROUP_SIZE: ELEMENTWISE_WORKGROUP_SIZE };
 
 export const residualForwardKernel: KernelSpec = {
   name: 'residual_forward',
@@ -11,6 +12,7 @@ export const residualForwardKernel: KernelSpec = {
   source,
   entryPoint: 'residual_forward',
   bindings: ['write', 'read', 'read', 'uniform'],
+  constants,
 };
 
 export const residualBackwardKernel: KernelSpec = {
@@ -19,6 +21,7 @@ export const residualBackwardKernel: KernelSpec = {
   source,
   entryPoint: 'residual_backward',
   bindings: ['write', 'write', 'read', 'uniform'],
+  constants,
 };
 
 export const residualKernels: readonly KernelSpec[] = [residualForwardKernel, residualBackwardKernel];
@@ -42,7 +45,7 @@ export function prepareResidualForward(
   N: number,
   maxWorkgroupsX = ctx.gpu.adapter.limits.maxComputeWorkgroupsPerDimension,
 ): Promise<PreparedDispatch> {
-  return ctx.prepare(residualForwardKernel, [out, inp1, inp2], linearWorkgroups(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
+  return ctx.prepare(residualForwardKernel, [out, inp1, inp2], workgroupGrid(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
     { u32: N },
   ]);
 }
@@ -54,7 +57,7 @@ export function prepareResidualBackward(
   N: number,
   maxWorkgroupsX = ctx.gpu.adapter.limits.maxComputeWorkgroupsPerDimension,
 ): Promise<PreparedDispatch> {
-  return ctx.prepare(residualBackwardKernel, [dinp1, dinp2, dout], linearWorkgroups(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
+  return ctx.prepare(residualBackwardKernel, [dinp1, dinp2, dout], workgroupGrid(N, ELEMENTWISE_WORKGROUP_SIZE, maxWorkgroupsX), [
     { u32: N },
   ]);
 }

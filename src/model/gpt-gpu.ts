@@ -14,7 +14,7 @@ import type { GpuContext, PreparedDispatch, Binding } from '../gpu/runtime.ts';
 import { GpuValidationError } from '../gpu/errors.ts';
 import type { GptConfig } from './config.ts';
 import { buildLayout, decayMask, layerTensorName, type LayerTensorKey, type ParameterLayout } from './layout.ts';
-import { prepareEncoderBackward, prepareEncoderForward } from '../kernels/encoder.ts';
+import { prepareEncoderBackward, prepareEncoderForward, tokenBucketWords, tokenBuckets } from '../kernels/encoder.ts';
 import { prepareLayernormBackward, prepareLayernormForward } from '../kernels/layernorm.ts';
 import { prepareMatmulBackward, prepareMatmulForward } from '../kernels/matmul.ts';
 import { prepareAttentionBackward, prepareAttentionForward } from '../kernels/attention.ts';
@@ -64,6 +64,9 @@ export class GptGpu {
   readonly v: GPUBuffer; // (layout.size) AdamW second moment
   readonly inputs: GPUBuffer; // (B, T) u32
   readonly targets: GPUBuffer; // (B, T) u32
+  /** The inputs grouped by token id for encoder backward: (V + 1 + B·T) u32, tokenBuckets. */
+  readonly inputBuckets: GPUBuffer;
+  private readonly inputBucketsHost: Uint32Array<ArrayBuffer>; // (V + 1 + B·T), reused every batch
   readonly logits: GPUBuffer; // (B, T, V)
   readonly loss: GPUBuffer; // (1) mean loss
   private readonly toClear: GPUBuffer[] = [];
@@ -93,6 +96,8 @@ export class GptGpu {
     this.v = this.buffer('adamw.v', this.layout.size);
     this.inputs = this.buffer('inputs', B * T);
     this.targets = this.buffer('targets', B * T);
+    this.inputBucketsHost = new Uint32Array(tokenBucketWords(B * T, config.vocabSize));
+    this.inputBuckets = this.buffer('input-buckets', this.inputBucketsHost.length);
     this.logits = this.buffer('logits', B * T * config.vocabSize);
     this.loss = this.buffer('loss', 1);
   }
@@ -238,7 +243,7 @@ export class GptGpu {
         ),
       );
     }
-    bwd.push(await prepareEncoderBackward(ctx, { dwte: this.view('wte', g), dwpe: this.view('wpe', g), dout: dencoded, inp: this.inputs }, B, T, C, V));
+    bwd.push(await prepareEncoderBackward(ctx, { dwte: this.view('wte', g), dwpe: this.view('wpe', g), dout: dencoded, buckets: this.inputBuckets }, B, T, C, V));
     this.backwardPass = bwd.flat();
 
     // ── optimizer: global norm → clip scale (stays on the GPU) → AdamW ──
@@ -288,6 +293,7 @@ export class GptGpu {
     if (inputs.length !== n || targets.length !== n) throw new RangeError(`batch must hold B·T = ${n} tokens`);
     this.ctx.write(this.inputs, inputs);
     this.ctx.write(this.targets, targets);
+    this.ctx.write(this.inputBuckets, tokenBuckets(inputs, this.config.vocabSize, this.inputBucketsHost));
   }
 
   /** Forward only; resolves to the mean loss. */

@@ -8,3 +8,4 @@ export * from './outbox.ts';
 export * from './settings.ts';
 export * from './round-state.ts';
 export * from './chart-history.ts';
+export * from './kernel-tuning.ts';

@@ -20,6 +20,9 @@
 //        schedule ('by-next-attempt') is kept per entry and read with it.
 //   4  chartHistory: one record per run with the points of the dashboard's
 //        loss charts, so a reload shows the curve it had (chart-history.ts).
+//   5  kernel-tuning: the matmul tile search's result per adapter and shape
+//        (src/kernels/tab-kernels.ts), so only a tab's first start on a GPU
+//        pays for the search.
 // Changing a record shape means a new version with its own step; a step never
 // edits an earlier one, because tabs in the wild are at every version.
 //
@@ -28,11 +31,12 @@
 // Leaves out: anything the relay keeps (it has its own store).
 import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
 import type { HexHash } from '../protocol/header.ts';
+import type { TuningRecord } from '../kernels/tab-kernels.ts';
 
-export type { HexHash };
+export type { HexHash, TuningRecord };
 
 export const DATABASE_NAME = 'tessera';
-export const DATABASE_VERSION = 4;
+export const DATABASE_VERSION = 5;
 
 /** Counters that let a resumed tab continue its LR schedule and its statistics. */
 export interface CheckpointCounters {
@@ -145,6 +149,10 @@ export interface TesseraSchema extends DBSchema {
     key: string; // runId
     value: ChartHistoryRecord;
   };
+  'kernel-tuning': {
+    key: string; // TuningRecord.key: adapter identity | timed shape | digest of the candidates and shader
+    value: TuningRecord;
+  };
 }
 
 export type TesseraDatabase = IDBPDatabase<TesseraSchema>;
@@ -178,6 +186,9 @@ const UPGRADES: Record<number, (db: TesseraDatabase, tx: UpgradeTransaction) => 
   },
   4(db) {
     db.createObjectStore('chartHistory', { keyPath: 'runId' });
+  },
+  5(db) {
+    db.createObjectStore('kernel-tuning', { keyPath: 'key' });
   },
 };
 

@@ -19,7 +19,7 @@
 import { encodeUpdate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressConfig } from '../compress/sparseloco.ts';
-import type { AdapterSummary } from '../gpu/device.ts';
+import { adapterIdentity } from '../gpu/device.ts';
 import type { GpuContext } from '../gpu/runtime.ts';
 import { mulberry32 } from '../model/random.ts';
 import { CpuRoundCompressor, GpuRoundCompressor, type CompressionPath, type RoundCompressor } from './compressor.ts';
@@ -33,11 +33,6 @@ export interface CompressionMeasurement {
   path: CompressionPath;
   reason: string; // why this path, in words (shown on the dashboard)
   measuredAt: number; // ms since the epoch
-}
-
-/** What identifies an adapter's speed: vendor, architecture, device and description (the browser reports no more). */
-export function adapterIdentity(adapter: AdapterSummary): string {
-  return [adapter.vendor, adapter.architecture, adapter.device, adapter.description, adapter.isFallbackAdapter ? 'fallback' : ''].join('|');
 }
 
 /** The rule: the faster path; equal times go to the GPU. */

@@ -1,13 +1,24 @@
-// The one place a Worker session compiles the tab's kernels (warming the
-// device's pipeline cache before the first step), with progress for the page.
-// Both sessions call it, so switching to a narrower or asynchronous compile
-// (issue #15: only the kernels a tab runs) changes this one function.
+// The one place a Worker session compiles the tab's kernels, with progress for
+// the page: src/kernels/tab-kernels.ts picks the variants for this device (the
+// matmul tile from the IndexedDB cache, or a bounded search at the first start
+// on this GPU) and compiles only what training dispatches, in parallel. The
+// returned context shares the device's pipeline cache, so what the self-test
+// (tab-device.ts) or the compression measurement already compiled is reused.
 // Leaves out: which kernels exist (src/kernels/index.ts).
 import type { GpuContext } from '../gpu/runtime.ts';
-import { compileAll } from '../kernels/index.ts';
+import { prepareTabKernels } from '../kernels/tab-kernels.ts';
+import { kernelTuningCache, type TesseraDatabase } from '../storage/index.ts';
 import type { SessionControl } from './session-control.ts';
 
-export async function compileKernels(ctx: GpuContext, control: SessionControl): Promise<void> {
+/** The tab's training context: `ctx`'s pipeline cache with the variants chosen for the model shape (B·T, C). */
+export async function compileKernels(ctx: GpuContext, control: SessionControl, shape: { BT: number; C: number }, db: TesseraDatabase | null): Promise<GpuContext> {
   control.progress('compiling-shaders', 0);
-  await compileAll(ctx, (done, total) => control.progress('compiling-shaders', done / total, `${done} of ${total} kernels`));
+  const kernels = await prepareTabKernels(ctx, {
+    shape,
+    cache: kernelTuningCache(db),
+    onProgress: ({ done, total, detail }) => control.progress('compiling-shaders', done / total, detail),
+  });
+  // The tile cache is an optimisation: the tab trains without it, and says so.
+  if (kernels.cacheError) control.report(new Error(kernels.cacheError), false);
+  return kernels.ctx;
 }

@@ -3,8 +3,10 @@
 // facts, its loss, and the trainer and compressor built on it.
 //
 // gpuRoundDevice is the real one, on the tab's device (tab-device.ts):
-//   createTrainer      compile the kernels (compile-kernels.ts), build the
-//                      GPU model with the run's inner-loop settings, paced
+//   createTrainer      compile the kernels for the run's model shape
+//                      (compile-kernels.ts: variants, tile search or its
+//                      cached pick), build the GPU model with the run's
+//                      inner-loop settings, paced
 //   createCompressor   GPU or CPU compression, whichever measured faster on
 //                      this adapter for this model size: measured once
 //                      (src/swarm/compression-path.ts) and kept in the
@@ -12,12 +14,12 @@
 //                      cannot be built falls back to the CPU
 // Leaves out: the round loop (swarm-run.ts).
 import type { TensorManifest } from '../compress/manifest.ts';
-import type { AdapterSummary } from '../gpu/device.ts';
+import { adapterIdentity, type AdapterSummary } from '../gpu/device.ts';
 import type { DeviceLostError } from '../gpu/errors.ts';
 import { getSetting, setSetting, type TesseraDatabase } from '../storage/index.ts';
-import { adapterIdentity, createRoundCompressor, measureCompressionPaths } from '../swarm/compression-path.ts';
+import { createRoundCompressor, measureCompressionPaths } from '../swarm/compression-path.ts';
 import type { RoundCompressor } from '../swarm/compressor.ts';
-import type { SwarmRunInfo } from '../protocol/index.ts';
+import { gptConfigOf, type SwarmRunInfo } from '../protocol/index.ts';
 import { GpuTrainer, type LocalTrainer, type Pace } from '../swarm/trainer.ts';
 import { compileKernels } from './compile-kernels.ts';
 import type { CompressionChoice } from './protocol.ts';
@@ -38,9 +40,10 @@ export async function gpuRoundDevice(device: TabDevice, control: SessionControl,
     adapter: gpu.adapter,
     onLost: (listener) => device.onLost(listener),
     async createTrainer(info, data, pace) {
-      await compileKernels(ctx, control);
+      const { batchSize, seqLen } = info.swarm.train;
+      const training = await compileKernels(ctx, control, { BT: batchSize * seqLen, C: gptConfigOf(info.swarm).nEmbd }, db);
       control.progress('allocating-model', null);
-      return GpuTrainer.create(ctx, info.swarm, data, { pace });
+      return GpuTrainer.create(training, info.swarm, data, { pace });
     },
     async createCompressor(info, manifest, paramCount) {
       const { compression, errorFeedbackBeta } = info.swarm;

@@ -85,11 +85,11 @@ export class StandaloneRun {
       const download = (url: string, label: string) => env.downloads.get(url, (fraction) => control.progress('downloading-data', fraction, label));
       const trainData = await download(setup.trainUrl, 'training text');
       const valData = await download(setup.valUrl, 'validation text');
-      await compileKernels(ctx, control);
-      control.progress('allocating-model', null);
-      model = await GptGpu.create(ctx, config, setup.batchSize, setup.seqLen);
-      control.progress('restoring-checkpoint', null);
       const db = await env.database();
+      const training = await compileKernels(ctx, control, { BT: setup.batchSize * setup.seqLen, C: config.nEmbd }, db);
+      control.progress('allocating-model', null);
+      model = await GptGpu.create(training, config, setup.batchSize, setup.seqLen);
+      control.progress('restoring-checkpoint', null);
       const resumed = await restoreOrInit(model, setup, config, db, control);
       control.post({
         kind: 'ready',

@@ -1,8 +1,9 @@
 // The built app trains standalone in headless Chromium: the training Worker
-// acquires WebGPU (SwiftShader), downloads the shipped Brown data, compiles the
-// kernels and runs inner steps whose finite losses reach the dashboard; a
-// pause and resume work; a checkpoint lands in the page's real IndexedDB and
-// training resumes from it after a reload; the tab holds one GPUDevice (the
+// acquires WebGPU (SwiftShader), downloads the shipped Brown data, searches the
+// matmul tile and compiles the tab's kernels, and runs inner steps whose finite
+// losses reach the dashboard; a pause and resume work; a checkpoint and the
+// tile search's pick land in the page's real IndexedDB and training resumes
+// from the checkpoint after a reload; the tab holds one GPUDevice (the
 // Worker's), which the self-test, training and a restart after a stop share;
 // a guest wallet is created and
 // remembered; the demo route renders the join QR code and a live sample
@@ -16,12 +17,25 @@ import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ensureDataset } from '../../src/data/prepare.ts';
 import { isValidAddress } from '../../src/protocol/address.ts';
+import { MATMUL_TILES } from '../../src/kernels/matmul.ts';
 import { launchBrowser, pageDeviceCount, watchDevices, watchErrors, workerDeviceCount } from './support/browser.ts';
 import { serveDist } from './support/static-server.ts';
 
 const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 const DIST_DATA = fileURLToPath(new URL('../../dist/data/brown-train.bin', import.meta.url));
 const TRAINING_QUERY = '?preset=nano&batch=2&seq=16&evalEvery=4&checkpointEvery=2';
+
+// Every record of the page's kernel-tuning store (read in the page: a string, see ENVIRONMENT.md on page functions).
+const KERNEL_TUNING_RECORDS = `new Promise((resolve, reject) => {
+  const open = indexedDB.open('tessera');
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const db = open.result;
+    const read = db.transaction('kernel-tuning').objectStore('kernel-tuning').getAll();
+    read.onerror = () => reject(read.error);
+    read.onsuccess = () => { db.close(); resolve(read.result); };
+  };
+})`;
 
 let server: Awaited<ReturnType<typeof serveDist>>;
 let browser: BrowserContext;
@@ -108,6 +122,11 @@ describe('app: standalone training', () => {
 
     // checkpointEvery=2: the Worker saved one to this browser's IndexedDB.
     await page.getByTestId('last-checkpoint').filter({ hasText: /^step \d+$/ }).waitFor({ timeout: 120_000 });
+    // The first start on this adapter searched the matmul tile and cached the pick for the next start.
+    const tuning = (await page.evaluate(KERNEL_TUNING_RECORDS)) as { adapter: string; tile: string }[];
+    expect(tuning).toHaveLength(1);
+    expect(tuning[0].adapter).toContain('swiftshader');
+    expect(Object.keys(MATMUL_TILES)).toContain(tuning[0].tile);
 
     // Guest wallet: created, shown as a guest, an SS58-42 address, remembered after a reload.
     await page.getByTestId('use-guest').click();

@@ -8,7 +8,7 @@ import { gpuContext } from './gpu-context.ts';
 import { errorStats, expectClose, randomFloats } from '../compare.ts';
 import { adamwUpdate } from '../../src/reference/adamw.ts';
 import { clipScale, gradNorm, scaleInPlace } from '../../src/reference/grad-norm.ts';
-import { adamwWorkgroups, packDecayMask, prepareAdamwUpdate, setAdamwStep, type AdamwHyperparameters } from '../../src/kernels/adamw.ts';
+import { packDecayMask, prepareAdamwUpdate, setAdamwStep, type AdamwHyperparameters } from '../../src/kernels/adamw.ts';
 import { GRAD_NORM_RESULT_BYTES, gradNormLayout, prepareGradNorm } from '../../src/kernels/grad-norm.ts';
 import type { GpuContext } from '../../src/gpu/runtime.ts';
 
@@ -126,14 +126,6 @@ describe('adamw_update on WebGPU vs reference', () => {
       Object.values(g).forEach((b) => b.destroy());
     });
   }
-
-  it('the workgroup rectangle covers N with at most maxX along x', () => {
-    expect(adamwWorkgroups(1, 65535)).toEqual([1, 1]);
-    expect(adamwWorkgroups(65535 * 256, 65535)).toEqual([65535, 1]);
-    expect(adamwWorkgroups(65535 * 256 + 1, 65535)).toEqual([65535, 2]);
-    expect(adamwWorkgroups(50_000_000, 65535)).toEqual([65535, 3]);
-    expect(adamwWorkgroups(1000, 3)).toEqual([3, 2]);
-  });
 
   it('packDecayMask sets bit i of word i/32 for each non-zero element', () => {
     const mask = new Float32Array(70);

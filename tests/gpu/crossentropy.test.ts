@@ -1,11 +1,13 @@
 // Fused softmax + cross-entropy kernels against the reference twin: forward
 // (probs, losses) and backward (dlogits, accumulated, per-row dlosses) on V
 // below, at and above the workgroup size; logits of ±80 where naive exp
-// overflows and probs[target] underflows to 0; bit-identical repeats; and the
-// one-workgroup mean loss against a float64 mean.
+// overflows and probs[target] underflows to 0; bit-identical repeats (the
+// harness runs everything twice); and the one-workgroup mean loss against a
+// float64 mean. The forward runs under every reduction variant the device has.
 import { describe, expect, it } from 'vitest';
 import { gpuContext } from './gpu-context.ts';
-import { expectClose, randomFloats } from '../compare.ts';
+import { checkKernel, reductionVariants } from './check-kernel.ts';
+import { randomFloats } from '../compare.ts';
 import { crossentropySoftmaxBackward, crossentropySoftmaxForward } from '../../src/reference/crossentropy.ts';
 import {
   prepareCrossentropyBackward,
@@ -52,55 +54,38 @@ function makeCase(B: number, T: number, V: number, seed: number, logits = random
   };
 }
 
-async function runGpu(ctx: GpuContext, c: Case) {
+/** Forward and backward of one case under one variant through the harness (each run twice, bit for bit); the GPU's results. */
+async function check(ctx: GpuContext, label: string, c: Case, tolerance = { probs: TOL, losses: TOL, dlogits: TOL }) {
   const { B, T, V } = c;
-  const g = {
-    losses: ctx.upload('losses', new Float32Array(B * T).fill(7)),
-    probs: ctx.upload('probs', new Float32Array(B * T * V).fill(7)),
-    logits: ctx.upload('logits', c.logits),
-    targets: ctx.upload('targets', c.targets),
-    dlosses: ctx.upload('dlosses', c.dlosses),
-    dlogits: ctx.upload('dlogits', c.dlogits0),
-  };
-  const forward = await prepareCrossentropyForward(ctx, g, B, T, V);
-  const backward = await prepareCrossentropyBackward(ctx, g, B, T, V);
-  await ctx.run([...forward, ...backward]);
-  const result = {
-    losses: await ctx.readFloat32(g.losses, B * T),
-    probs: await ctx.readFloat32(g.probs, B * T * V),
-    dlogits: await ctx.readFloat32(g.dlogits, B * T * V),
-  };
-  ctx.release([...forward, ...backward]);
-  Object.values(g).forEach((b) => b.destroy());
-  return result;
-}
-
-function runReference(c: Case) {
-  const { B, T, V } = c;
-  const losses = new Float32Array(B * T);
-  const probs = new Float32Array(B * T * V);
-  crossentropySoftmaxForward(losses, probs, c.logits, c.targets, B, T, V);
-  const dlogits = c.dlogits0.slice();
-  crossentropySoftmaxBackward(dlogits, probs, c.targets, c.dlosses, B, T, V);
-  return { losses, probs, dlogits };
+  const tag = `${B}x${T}x${V} ${label}`;
+  // probs and losses start as garbage, so every slot must be written.
+  const forward = await checkKernel(ctx, {
+    name: `crossentropy_forward ${tag}`,
+    buffers: { losses: new Float32Array(B * T).fill(7), probs: new Float32Array(B * T * V).fill(7), logits: c.logits, targets: c.targets },
+    twin: (b) => crossentropySoftmaxForward(b.losses, b.probs, c.logits, c.targets, B, T, V),
+    prepare: (ctx, g) => prepareCrossentropyForward(ctx, g, B, T, V),
+    expect: { losses: tolerance.losses, probs: tolerance.probs },
+  });
+  // Backward from the reference's probs, so its check is independent of the forward's.
+  const backward = await checkKernel(ctx, {
+    name: `crossentropy_backward ${tag}`,
+    buffers: { dlogits: c.dlogits0, probs: forward.twin.probs, dlosses: c.dlosses, targets: c.targets },
+    twin: (b) => crossentropySoftmaxBackward(b.dlogits, b.probs, c.targets, c.dlosses, B, T, V),
+    prepare: (ctx, g) => prepareCrossentropyBackward(ctx, g, B, T, V),
+    expect: { dlogits: tolerance.dlogits },
+  });
+  return { losses: forward.gpu.losses, probs: forward.gpu.probs, dlogits: backward.gpu.dlogits };
 }
 
 describe('crossentropy on WebGPU vs reference', () => {
   SHAPES.forEach(([B, T, V], n) => {
-    it(`forward and backward, B=${B} T=${T} V=${V}`, async () => {
-      const ctx = await gpuContext();
+    it(`forward and backward, B=${B} T=${T} V=${V}, every variant`, async () => {
       const c = makeCase(B, T, V, 10 * n + 3);
-      const gpu = await runGpu(ctx, c);
-      const ref = runReference(c);
-      const tag = `${B}x${T}x${V}`;
-      expectClose(`crossentropy_forward probs ${tag}`, gpu.probs, ref.probs, TOL);
-      expectClose(`crossentropy_forward losses ${tag}`, gpu.losses, ref.losses, TOL);
-      expectClose(`crossentropy_backward dlogits ${tag}`, gpu.dlogits, ref.dlogits, TOL);
+      for (const variant of reductionVariants(await gpuContext())) await check(variant.ctx, variant.label, c);
     });
   });
 
-  it('handles logits of ±80 (exp overflows without the max; probs[target] underflows)', async () => {
-    const ctx = await gpuContext();
+  it('handles logits of ±80 (exp overflows without the max; probs[target] underflows), every variant', async () => {
     const [B, T, V] = [2, 4, 256];
     const noise = randomFloats(B * T * V, 901, 1);
     const logits = noise.map((x) => (x >= 0 ? 80 : -80) + x * 0.5);
@@ -115,38 +100,21 @@ describe('crossentropy on WebGPU vs reference', () => {
       for (let i = 1; i < V; i++) if (logits[row * V + i] < logits[row * V + argmin]) argmin = i;
       c.targets[row] = argmin;
     }
-    const gpu = await runGpu(ctx, c);
-    const ref = runReference(c);
-    expect(gpu.losses.every(Number.isFinite)).toBe(true);
-    expect(gpu.probs.every(Number.isFinite)).toBe(true);
-    expect(gpu.losses[0]).toBeCloseTo(Math.log(V), 5);
-    expect(gpu.losses[1]).toBeCloseTo(Math.log(V), 5);
-    expect(gpu.losses[2]).toBeGreaterThan(150);
-    // Losses near 160 carry float32 rounding of the logits' scale (80).
-    expectClose('crossentropy_forward losses (±80)', gpu.losses, ref.losses, { atol: 1e-4, rtol: 1e-6 });
-    expectClose('crossentropy_forward probs (±80)', gpu.probs, ref.probs, TOL);
-    expectClose('crossentropy_backward dlogits (±80)', gpu.dlogits, ref.dlogits, TOL);
+    for (const variant of reductionVariants(await gpuContext())) {
+      // Losses near 160 carry float32 rounding of the logits' scale (80).
+      const gpu = await check(variant.ctx, `(±80) ${variant.label}`, c, { probs: TOL, losses: { atol: 1e-4, rtol: 1e-6 }, dlogits: TOL });
+      expect(gpu.losses.every(Number.isFinite)).toBe(true);
+      expect(gpu.probs.every(Number.isFinite)).toBe(true);
+      expect(gpu.losses[0]).toBeCloseTo(Math.log(V), 5);
+      expect(gpu.losses[1]).toBeCloseTo(Math.log(V), 5);
+      expect(gpu.losses[2]).toBeGreaterThan(150);
+    }
   });
 
   it('wraps a launch past 65535 workgroups into y (backward over 4.2M elements)', async () => {
     // 64 invocations per workgroup: B·T·V > 65535·64 = 4 194 240 needs a second row of workgroups.
-    const ctx = await gpuContext();
-    const [B, T, V] = [1, 16400, 256];
-    const c = makeCase(B, T, V, 4242);
-    const gpu = await runGpu(ctx, c);
-    const ref = runReference(c);
-    expectClose(`crossentropy_forward losses ${B}x${T}x${V}`, gpu.losses, ref.losses, TOL);
-    expectClose(`crossentropy_backward dlogits ${B}x${T}x${V}`, gpu.dlogits, ref.dlogits, TOL);
-  });
-
-  it('gives bit-identical results when run twice', async () => {
-    const ctx = await gpuContext();
-    const c = makeCase(3, 17, 256, 444);
-    const first = await runGpu(ctx, c);
-    const second = await runGpu(ctx, c);
-    for (const name of Object.keys(first) as (keyof typeof first)[]) {
-      expect(new Uint32Array(second[name].buffer), name).toEqual(new Uint32Array(first[name].buffer));
-    }
+    const c = makeCase(1, 16400, 256, 4242);
+    for (const variant of reductionVariants(await gpuContext())) await check(variant.ctx, variant.label, c);
   });
 
   for (const [B, T] of [
@@ -156,19 +124,15 @@ describe('crossentropy on WebGPU vs reference', () => {
     [3, 1001],
   ]) {
     it(`loss_mean over B=${B} T=${T} matches a float64 mean and repeats bit for bit`, async () => {
-      const ctx = await gpuContext();
       const losses = randomFloats(B * T, B * 1000 + T, 3).map((x) => x + 5.5);
       const expected = losses.reduce((sum, x) => sum + x, 0) / losses.length;
-      const g = { mean: ctx.upload('mean', new Float32Array([7])), losses: ctx.upload('losses', losses) };
-      const dispatches = await prepareLossMean(ctx, g, B, T);
-      await ctx.run(dispatches);
-      const first = await ctx.readFloat32(g.mean, 1);
-      await ctx.run(dispatches);
-      const second = await ctx.readFloat32(g.mean, 1);
-      expectClose(`loss_mean ${B}x${T}`, first, [expected], { atol: 0, rtol: 1e-6 });
-      expect(new Uint32Array(second.buffer)).toEqual(new Uint32Array(first.buffer));
-      ctx.release(dispatches);
-      Object.values(g).forEach((b) => b.destroy());
+      await checkKernel(await gpuContext(), {
+        name: `loss_mean ${B}x${T}`,
+        buffers: { mean: new Float32Array([7]), losses },
+        twin: (b) => (b.mean[0] = expected),
+        prepare: (ctx, g) => prepareLossMean(ctx, g, B, T),
+        expect: { mean: { atol: 0, rtol: 1e-6 } },
+      });
     });
   }
 });

@@ -3,13 +3,16 @@
 // within and across sequences (dwte rows summed from several positions), odd
 // channel counts, T=1, B=1, a small vocabulary, T < maxT, and the 2-D fold.
 // Backward is checked bit for bit twice over: against the reference (the
-// kernel adds in the same (b, t) order, one float32 add at a time) and
-// against a second run of itself.
+// kernel adds each token's positions from its bucket list in the same (b, t)
+// order, one float32 add at a time) and against a second run of itself.
+// The bucket list itself (tokenBuckets) is unit-tested in
+// tests/unit/kernel-plumbing.test.ts.
 import { describe, expect, it } from 'vitest';
 import { gpuContext } from './gpu-context.ts';
-import { expectClose, randomFloats } from '../compare.ts';
+import { checkKernel } from './check-kernel.ts';
+import { randomFloats } from '../compare.ts';
 import { encoderBackward, encoderForward } from '../../src/reference/encoder.ts';
-import { prepareEncoderBackward, prepareEncoderForward } from '../../src/kernels/encoder.ts';
+import { prepareEncoderBackward, prepareEncoderForward, tokenBuckets } from '../../src/kernels/encoder.ts';
 
 interface Shape {
   B: number;
@@ -31,8 +34,8 @@ const SHAPES: Shape[] = [
   { B: 4, T: 16, C: 33, V: 256, maxT: 20, distinct: 256 },
   { B: 3, T: 5, C: 64, V: 17, maxT: 5, distinct: 17 },
   { B: 2, T: 8, C: 130, V: 256, maxT: 8, distinct: 5 },
-  // V + T = 264 workgroups folded into 5 × 53 (one idle).
-  { B: 2, T: 8, C: 9, V: 256, maxT: 8, distinct: 4, maxWorkgroupsX: 5 },
+  // (V + T)·C = 2376 invocations: 10 workgroups of 256 folded into 3 × 4 (two idle).
+  { B: 2, T: 8, C: 9, V: 256, maxT: 8, distinct: 4, maxWorkgroupsX: 3 },
 ];
 
 // Forward is one float32 add; backward repeats the reference's float32 adds in
@@ -54,52 +57,42 @@ describe('encoder on WebGPU vs reference', () => {
       const inp = tokens(B * T, distinct, V, 1 + B * T + C);
       const wte = randomFloats(V * C, 2 + C, 1);
       const wpe = randomFloats(maxT * C, 3 + T, 1);
-      const dout = randomFloats(B * T * C, 4 + B, 1);
-      const dwte0 = randomFloats(V * C, 5, 0.5);
-      const dwpe0 = randomFloats(maxT * C, 6, 0.5);
-
-      const out = new Float32Array(B * T * C);
-      encoderForward(out, inp, wte, wpe, B, T, C);
-      const dwte = dwte0.slice();
-      const dwpe = dwpe0.slice();
-      encoderBackward(dwte, dwpe, dout, inp, B, T, C);
-
-      const g = {
-        out: ctx.createBuffer('out', out.byteLength),
-        inp: ctx.upload('inp', inp),
-        wte: ctx.upload('wte', wte),
-        wpe: ctx.upload('wpe', wpe),
-        dout: ctx.upload('dout', dout),
-        dwte: ctx.upload('dwte', dwte0),
-        dwpe: ctx.upload('dwpe', dwpe0),
-      };
-      const forward = await prepareEncoderForward(ctx, g, B, T, C, maxWorkgroupsX);
-      const backward = await prepareEncoderBackward(ctx, g, B, T, C, V, maxWorkgroupsX);
-      await ctx.run([forward, backward]);
-
-      expectClose(`encoder_forward ${tag}`, await ctx.readFloat32(g.out, B * T * C), out, EXACT);
-      const gpuDwte = await ctx.readFloat32(g.dwte, V * C);
-      const gpuDwpe = await ctx.readFloat32(g.dwpe, maxT * C);
-      expectClose(`encoder_backward dwte ${tag}`, gpuDwte, dwte, EXACT);
-      // Rows t ≥ T of dwpe must keep their initial values.
-      expectClose(`encoder_backward dwpe ${tag}`, gpuDwpe, dwpe, EXACT);
-
-      // Determinism: the same backward from the same starting gradients, again.
-      ctx.write(g.dwte, dwte0);
-      ctx.write(g.dwpe, dwpe0);
-      await ctx.run([backward]);
-      expect(new Uint32Array((await ctx.readFloat32(g.dwte, V * C)).buffer)).toEqual(new Uint32Array(gpuDwte.buffer));
-      expect(new Uint32Array((await ctx.readFloat32(g.dwpe, maxT * C)).buffer)).toEqual(new Uint32Array(gpuDwpe.buffer));
-
-      ctx.release([forward, backward]);
-      Object.values(g).forEach((b) => b.destroy());
+      await checkKernel(ctx, {
+        name: `encoder_forward ${tag}`,
+        buffers: { out: B * T * C, inp, wte, wpe },
+        twin: (b) => encoderForward(b.out, inp, wte, wpe, B, T, C),
+        prepare: (ctx, g) => prepareEncoderForward(ctx, g, B, T, C, maxWorkgroupsX),
+        expect: { out: EXACT },
+      });
+      await checkKernel(ctx, {
+        name: `encoder_backward ${tag}`,
+        // Gradients start non-zero: backward accumulates. Rows t ≥ T of dwpe must keep their values.
+        buffers: { dwte: randomFloats(V * C, 5, 0.5), dwpe: randomFloats(maxT * C, 6, 0.5), dout: randomFloats(B * T * C, 4 + B, 1), buckets: tokenBuckets(inp, V) },
+        twin: (b) => encoderBackward(b.dwte, b.dwpe, b.dout, inp, B, T, C),
+        prepare: (ctx, g) => prepareEncoderBackward(ctx, g, B, T, C, V, maxWorkgroupsX),
+        expect: { dwte: EXACT, dwpe: EXACT },
+      });
     });
   }
+
+  it('backward over the nano preset\'s batch of real text shape (B=4, T=64, C=64, V=256), bit for bit', async () => {
+    const [B, T, C, V] = [4, 64, 64, 256];
+    // Bytes of English: a few tokens (space, e, t) fill large buckets, most stay empty.
+    const text = 'The quick brown fox jumps over the lazy dog; the dog sleeps on.  '.repeat(8);
+    const inp = Uint32Array.from({ length: B * T }, (_, i) => text.charCodeAt(i % text.length));
+    await checkKernel(await gpuContext(), {
+      name: 'encoder_backward text',
+      buffers: { dwte: V * C, dwpe: T * C, dout: randomFloats(B * T * C, 77, 1), buckets: tokenBuckets(inp, V) },
+      twin: (b) => encoderBackward(b.dwte, b.dwpe, b.dout, inp, B, T, C),
+      prepare: (ctx, g) => prepareEncoderBackward(ctx, g, B, T, C, V),
+      expect: { dwte: EXACT, dwpe: EXACT },
+    });
+  });
 
   it('rejects a zero dimension before binding anything', async () => {
     const ctx = await gpuContext();
     const buffer = ctx.createBuffer('x', 16);
-    const buffers = { out: buffer, inp: buffer, wte: buffer, wpe: buffer, dwte: buffer, dwpe: buffer, dout: buffer };
+    const buffers = { out: buffer, inp: buffer, wte: buffer, wpe: buffer, dwte: buffer, dwpe: buffer, dout: buffer, buckets: buffer };
     expect(() => prepareEncoderForward(ctx, buffers, 1, 0, 4)).toThrow(RangeError);
     expect(() => prepareEncoderBackward(ctx, buffers, 1, 1, 4, 0)).toThrow(RangeError);
     buffer.destroy();

@@ -1,9 +1,11 @@
 // GELU and residual kernels on WebGPU against their reference twins, forward
 // and backward (backward accumulates onto non-zero gradients), over lengths
-// around the workgroup size, and through the 2-D workgroup fold.
+// around the workgroup size, and through the 2-D workgroup fold; each run
+// twice, bit for bit.
 import { describe, it } from 'vitest';
 import { gpuContext } from './gpu-context.ts';
-import { expectClose, randomFloats } from '../compare.ts';
+import { checkKernel } from './check-kernel.ts';
+import { randomFloats } from '../compare.ts';
 import { geluBackward, geluForward } from '../../src/reference/gelu.ts';
 import { residualBackward, residualForward } from '../../src/reference/residual.ts';
 import { prepareGeluBackward, prepareGeluForward } from '../../src/kernels/gelu.ts';
@@ -37,27 +39,21 @@ describe('gelu on WebGPU vs reference', () => {
       const ctx = await gpuContext();
       const inp = randomFloats(N, 10 + N, 4);
       inp.set(EXTREMES.slice(0, Math.min(N, EXTREMES.length)));
-      const dout = randomFloats(N, 20 + N, 1);
-      const dinp0 = randomFloats(N, 30 + N, 0.5);
-
-      const out = new Float32Array(N);
-      geluForward(out, inp, N);
-      const dinp = dinp0.slice();
-      geluBackward(dinp, inp, dout, N);
-
-      const g = {
-        out: ctx.createBuffer('out', N * 4),
-        inp: ctx.upload('inp', inp),
-        dout: ctx.upload('dout', dout),
-        dinp: ctx.upload('dinp', dinp0),
-      };
-      const forward = await prepareGeluForward(ctx, g, N, maxWorkgroupsX);
-      const backward = await prepareGeluBackward(ctx, g, N, maxWorkgroupsX);
-      await ctx.run([forward, backward]);
-      expectClose(`gelu_forward N=${N}`, await ctx.readFloat32(g.out, N), out, GELU_TOL);
-      expectClose(`gelu_backward N=${N}`, await ctx.readFloat32(g.dinp, N), dinp, GELU_TOL);
-      ctx.release([forward, backward]);
-      Object.values(g).forEach((b) => b.destroy());
+      await checkKernel(ctx, {
+        name: `gelu_forward N=${N}`,
+        buffers: { out: N, inp },
+        twin: (b) => geluForward(b.out, inp, N),
+        prepare: (ctx, g) => prepareGeluForward(ctx, g, N, maxWorkgroupsX),
+        expect: { out: GELU_TOL },
+      });
+      await checkKernel(ctx, {
+        name: `gelu_backward N=${N}`,
+        // dinp starts non-zero: backward accumulates.
+        buffers: { dinp: randomFloats(N, 30 + N, 0.5), inp, dout: randomFloats(N, 20 + N, 1) },
+        twin: (b) => geluBackward(b.dinp, inp, b.dout, N),
+        prepare: (ctx, g) => prepareGeluBackward(ctx, g, N, maxWorkgroupsX),
+        expect: { dinp: GELU_TOL },
+      });
     });
   }
 });
@@ -66,34 +62,21 @@ describe('residual on WebGPU vs reference', () => {
   for (const [N, maxWorkgroupsX] of LENGTHS) {
     it(`forward and backward, N=${N}, maxWorkgroupsX ${maxWorkgroupsX ?? 'device'}`, async () => {
       const ctx = await gpuContext();
-      const inp1 = randomFloats(N, 40 + N, 2);
-      const inp2 = randomFloats(N, 50 + N, 2);
-      const dout = randomFloats(N, 60 + N, 1);
-      const dinp10 = randomFloats(N, 70 + N, 0.5);
-      const dinp20 = randomFloats(N, 80 + N, 0.5);
-
-      const out = new Float32Array(N);
-      residualForward(out, inp1, inp2, N);
-      const dinp1 = dinp10.slice();
-      const dinp2 = dinp20.slice();
-      residualBackward(dinp1, dinp2, dout, N);
-
-      const g = {
-        out: ctx.createBuffer('out', N * 4),
-        inp1: ctx.upload('inp1', inp1),
-        inp2: ctx.upload('inp2', inp2),
-        dout: ctx.upload('dout', dout),
-        dinp1: ctx.upload('dinp1', dinp10),
-        dinp2: ctx.upload('dinp2', dinp20),
-      };
-      const forward = await prepareResidualForward(ctx, g, N, maxWorkgroupsX);
-      const backward = await prepareResidualBackward(ctx, g, N, maxWorkgroupsX);
-      await ctx.run([forward, backward]);
-      expectClose(`residual_forward N=${N}`, await ctx.readFloat32(g.out, N), out, RESIDUAL_TOL);
-      expectClose(`residual_backward dinp1 N=${N}`, await ctx.readFloat32(g.dinp1, N), dinp1, RESIDUAL_TOL);
-      expectClose(`residual_backward dinp2 N=${N}`, await ctx.readFloat32(g.dinp2, N), dinp2, RESIDUAL_TOL);
-      ctx.release([forward, backward]);
-      Object.values(g).forEach((b) => b.destroy());
+      const [inp1, inp2] = [randomFloats(N, 40 + N, 2), randomFloats(N, 50 + N, 2)];
+      await checkKernel(ctx, {
+        name: `residual_forward N=${N}`,
+        buffers: { out: N, inp1, inp2 },
+        twin: (b) => residualForward(b.out, inp1, inp2, N),
+        prepare: (ctx, g) => prepareResidualForward(ctx, g, N, maxWorkgroupsX),
+        expect: { out: RESIDUAL_TOL },
+      });
+      await checkKernel(ctx, {
+        name: `residual_backward N=${N}`,
+        buffers: { dinp1: randomFloats(N, 70 + N, 0.5), dinp2: randomFloats(N, 80 + N, 0.5), dout: randomFloats(N, 60 + N, 1) },
+        twin: (b) => residualBackward(b.dinp1, b.dinp2, b.dout, N),
+        prepare: (ctx, g) => prepareResidualBackward(ctx, g, N, maxWorkgroupsX),
+        expect: { dinp1: RESIDUAL_TOL, dinp2: RESIDUAL_TOL },
+      });
     });
   }
 });

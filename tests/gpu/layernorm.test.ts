@@ -4,10 +4,13 @@
 // 130, 257, 512, 768), T=1, B=1, row counts around the 32-row dweight/dbias
 // blocks and the 64-invocation workgroups (1 … 2000 rows, a partial last
 // block), rows with a large mean (the two-pass variance), and the 2-D fold.
-// Backward is run twice from the same gradients and compared bit for bit, and
-// two backwards sharing the partials buffer run back to back in one submit.
+// Every case runs under each reduction variant the device has (plain, and the
+// subgroup rows where the device has 'subgroups'). Both passes run twice from
+// the same start and are compared bit for bit, and two backwards sharing the
+// partials buffer run back to back in one submit.
 import { describe, expect, it } from 'vitest';
 import { gpuContext } from './gpu-context.ts';
+import { checkKernel, reductionVariants } from './check-kernel.ts';
 import { expectClose, randomFloats } from '../compare.ts';
 import { layernormBackward, layernormForward } from '../../src/reference/layernorm.ts';
 import { prepareLayernormBackward, prepareLayernormForward } from '../../src/kernels/layernorm.ts';
@@ -53,72 +56,33 @@ const paramTolerance = (rows: number) => ({ atol: 1e-5 * Math.max(1, Math.sqrt(r
 describe('layernorm on WebGPU vs reference', () => {
   for (const { B, T, C, offset = 0, maxWorkgroupsX } of SHAPES) {
     const tag = `B=${B} T=${T} C=${C}${offset ? ` offset=${offset}` : ''}`;
-    it(`forward and backward, ${tag}, maxWorkgroupsX ${maxWorkgroupsX ?? 'device'}`, async () => {
-      const ctx = await gpuContext();
+    it(`forward and backward, ${tag}, maxWorkgroupsX ${maxWorkgroupsX ?? 'device'}, every variant`, async () => {
       const N = B * T;
       const inp = randomFloats(N * C, 1 + N + C, 2).map((x) => x + offset);
       const weight = randomFloats(C, 2 + C, 1).map((x) => x + 1);
       const bias = randomFloats(C, 3 + C, 0.5);
-      const dout = randomFloats(N * C, 4 + N, 1);
-      const dinp0 = randomFloats(N * C, 5, 0.5);
-      const dweight0 = randomFloats(C, 6, 0.5);
-      const dbias0 = randomFloats(C, 7, 0.5);
-
-      const out = new Float32Array(N * C);
+      // Backward starts from the reference's own mean/rstd, so its check is independent of the forward's.
       const mean = new Float32Array(N);
       const rstd = new Float32Array(N);
-      layernormForward(out, mean, rstd, inp, weight, bias, B, T, C);
-
-      const g = {
-        out: ctx.createBuffer('out', N * C * 4),
-        mean: ctx.createBuffer('mean', N * 4),
-        rstd: ctx.createBuffer('rstd', N * 4),
-        inp: ctx.upload('inp', inp),
-        weight: ctx.upload('weight', weight),
-        bias: ctx.upload('bias', bias),
-        dout: ctx.upload('dout', dout),
-        dinp: ctx.upload('dinp', dinp0),
-        dweight: ctx.upload('dweight', dweight0),
-        dbias: ctx.upload('dbias', dbias0),
-      };
-      const forward = await prepareLayernormForward(ctx, g, B, T, C, maxWorkgroupsX);
-      await ctx.run([forward]);
-      expectClose(`layernorm_forward out ${tag}`, await ctx.readFloat32(g.out, N * C), out, FORWARD_TOL);
-      expectClose(`layernorm_forward mean ${tag}`, await ctx.readFloat32(g.mean, N), mean, FORWARD_TOL);
-      const gpuRstd = await ctx.readFloat32(g.rstd, N);
-      // rstd is up to 1/√eps ≈ 316 (C = 1), so only its relative error means anything.
-      expectClose(`layernorm_forward rstd ${tag}`, gpuRstd, rstd, { atol: 0, rtol: 1e-5 });
-
-      // Backward from the reference's own mean/rstd, so its check is independent of the forward's.
-      ctx.write(g.mean, mean);
-      ctx.write(g.rstd, rstd);
-      const dinp = dinp0.slice();
-      const dweight = dweight0.slice();
-      const dbias = dbias0.slice();
-      layernormBackward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, B, T, C);
-      const backward = await prepareLayernormBackward(ctx, g, B, T, C, maxWorkgroupsX);
-      await ctx.run(backward);
-      const first = {
-        dinp: await ctx.readFloat32(g.dinp, N * C),
-        dweight: await ctx.readFloat32(g.dweight, C),
-        dbias: await ctx.readFloat32(g.dbias, C),
-      };
-      expectClose(`layernorm_backward dinp ${tag}`, first.dinp, dinp, BACKWARD_TOL);
-      expectClose(`layernorm_backward dweight ${tag}`, first.dweight, dweight, paramTolerance(N));
-      expectClose(`layernorm_backward dbias ${tag}`, first.dbias, dbias, paramTolerance(N));
-
-      // Determinism: the same backward from the same starting gradients, again.
-      ctx.write(g.dinp, dinp0);
-      ctx.write(g.dweight, dweight0);
-      ctx.write(g.dbias, dbias0);
-      await ctx.run(backward);
-      const bits = (x: Float32Array) => new Uint32Array(x.buffer);
-      expect(bits(await ctx.readFloat32(g.dinp, N * C))).toEqual(bits(first.dinp));
-      expect(bits(await ctx.readFloat32(g.dweight, C))).toEqual(bits(first.dweight));
-      expect(bits(await ctx.readFloat32(g.dbias, C))).toEqual(bits(first.dbias));
-
-      ctx.release([forward, ...backward]);
-      Object.values(g).forEach((b) => b.destroy());
+      layernormForward(new Float32Array(N * C), mean, rstd, inp, weight, bias, B, T, C);
+      for (const variant of reductionVariants(await gpuContext())) {
+        await checkKernel(variant.ctx, {
+          name: `layernorm_forward ${tag} ${variant.label}`,
+          buffers: { out: N * C, mean: N, rstd: N, inp, weight, bias },
+          twin: (b) => layernormForward(b.out, b.mean, b.rstd, inp, weight, bias, B, T, C),
+          prepare: (ctx, g) => prepareLayernormForward(ctx, g, B, T, C, maxWorkgroupsX),
+          // rstd is up to 1/√eps ≈ 316 (C = 1), so only its relative error means anything.
+          expect: { out: FORWARD_TOL, mean: FORWARD_TOL, rstd: { atol: 0, rtol: 1e-5 } },
+        });
+        await checkKernel(variant.ctx, {
+          name: `layernorm_backward ${tag} ${variant.label}`,
+          // Gradients start non-zero: backward accumulates.
+          buffers: { dinp: randomFloats(N * C, 5, 0.5), dweight: randomFloats(C, 6, 0.5), dbias: randomFloats(C, 7, 0.5), dout: randomFloats(N * C, 4 + N, 1), inp, weight, mean, rstd },
+          twin: (b) => layernormBackward(b.dinp, b.dweight, b.dbias, b.dout, inp, weight, mean, rstd, B, T, C),
+          prepare: (ctx, g) => prepareLayernormBackward(ctx, g, B, T, C, maxWorkgroupsX),
+          expect: { dinp: BACKWARD_TOL, dweight: paramTolerance(N), dbias: paramTolerance(N) },
+        });
+      }
     });
   }
 

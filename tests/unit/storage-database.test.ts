@@ -2,7 +2,8 @@
 // written by every earlier version (v1; v2 with checkpoints from before and
 // after counters.lastRound existed) to the current version without losing its
 // records, and a failing step leaves the old database as it was; a v3
-// database gains the chart history (v4) with its records kept; clearAll
+// database gains the chart history (v4) with its records kept; v4 → v5 adds
+// the kernel tuning cache, which keeps one record per key; clearAll
 // empties every store; storage usage reads navigator.storage.estimate(); a
 // QuotaExceededError from IndexedDB becomes a StorageQuotaError with a plain
 // message, and nothing is stored; settings default, validate and persist;
@@ -31,7 +32,11 @@ import {
   setSetting,
   storageError,
   storageUsage,
+  kernelTuningCache,
+  loadTuning,
+  saveTuning,
   type CheckpointState,
+  type TuningRecord,
 } from '../../src/storage/index.ts';
 
 let counter = 0;
@@ -69,11 +74,23 @@ function oldCheckpointRecord(runId: string, version: number, lastRound?: number)
   };
 }
 
+function tuningRecord(key: string): TuningRecord {
+  return {
+    key,
+    adapter: 'google|swiftshader|dev|SwiftShader driver 5.0.0',
+    tile: '32x32/4x4',
+    timings: [{ tile: '32x32/4x4', ms: 1.5, problem: null }],
+    shape: { M: 32, K: 64, N: 256 },
+    searchMs: 900,
+    savedAt: 1,
+  };
+}
+
 afterEach(() => vi.restoreAllMocks());
 
 describe('schema upgrades', () => {
   it('upgrades a v1 database to the current version and keeps its records', async () => {
-    expect(DATABASE_VERSION).toBe(4);
+    expect(DATABASE_VERSION).toBe(5);
     const name = freshName();
     const v1 = await openDatabase({ name, version: 1 });
     expect([...v1.objectStoreNames].sort()).toEqual(['checkpoints', 'settings']);
@@ -84,7 +101,7 @@ describe('schema upgrades', () => {
 
     const current = await openDatabase({ name });
     expect(current.version).toBe(DATABASE_VERSION);
-    expect([...current.objectStoreNames].sort()).toEqual(['chartHistory', 'checkpoints', 'outbox', 'settings']);
+    expect([...current.objectStoreNames].sort()).toEqual(['chartHistory', 'checkpoints', 'kernel-tuning', 'outbox', 'settings']);
     expect([...current.transaction('checkpoints').store.indexNames]).toEqual(['by-run-saved']);
     expect([...current.transaction('outbox').store.indexNames]).toEqual([]);
     // The index added in v2 covers the record written under v1; v3 gave it lastRound.
@@ -153,7 +170,7 @@ describe('schema upgrades', () => {
     await v3.put('settings', false, 'pauseOnBattery');
     v3.close();
 
-    const current = await openDatabase({ name });
+    const current = await openDatabase({ name, version: 4 });
     expect(current.version).toBe(4);
     expect([...current.objectStoreNames].sort()).toEqual(['chartHistory', 'checkpoints', 'outbox', 'settings']);
     expect((await loadLatestCheckpoint(current, 'run-a'))?.version).toBe(2);
@@ -163,6 +180,25 @@ describe('schema upgrades', () => {
     await saveChartHistory(current, 'run-a', { x: [0, 1], y: [5.5, 5.4] }, { x: [], y: [] });
     expect((await loadChartHistory(current, 'run-a'))?.innerLoss).toEqual({ x: [0, 1], y: [5.5, 5.4] });
     current.close();
+  });
+
+  it('upgrades a v4 database (a checkpoint, an outbox entry and a chart history in it) to v5 with the kernel-tuning store, keeping them', async () => {
+    const name = freshName();
+    const v4 = await openDatabase({ name, version: 4 });
+    expect([...v4.objectStoreNames].sort()).toEqual(['chartHistory', 'checkpoints', 'outbox', 'settings']);
+    await saveCheckpointWithSubmission(v4, checkpoint('run-b', 7), submission(7));
+    await saveChartHistory(v4, 'run-b', { x: [0], y: [5.5] }, { x: [], y: [] });
+    v4.close();
+
+    const v5 = await openDatabase({ name, version: 5 });
+    expect([...v5.objectStoreNames].sort()).toEqual(['chartHistory', 'checkpoints', 'kernel-tuning', 'outbox', 'settings']);
+    expect((await loadLatestCheckpoint(v5, 'run-b'))?.version).toBe(7);
+    expect(await pendingSubmissions(v5)).toHaveLength(1);
+    expect(await loadTuning(v5, 'absent')).toBeNull();
+    await saveTuning(v5, tuningRecord('google|swiftshader|dev|SwiftShader driver 5.0.0|32x64x256|abc'));
+    expect((await loadTuning(v5, 'google|swiftshader|dev|SwiftShader driver 5.0.0|32x64x256|abc'))?.tile).toBe('32x32/4x4');
+    expect((await loadChartHistory(v5, 'run-b'))?.innerLoss.x).toEqual([0]);
+    v5.close();
   });
 
   it('refuses to open a version it has no upgrade step for', async () => {
@@ -202,6 +238,22 @@ describe('chart history', () => {
     await expect(saveChartHistory(db, 'run-a', { x: [1, 2], y: [1, Number.NaN] }, none)).rejects.toThrow(/not finite/);
     await expect(saveChartHistory(db, 'run-a', none, { x: [2, 2], y: [1, 1] })).rejects.toThrow(/ascend/);
     expect(await loadChartHistory(db, 'run-a')).toBeNull();
+    db.close();
+  });
+});
+
+describe('kernel tuning cache', () => {
+  it('keeps one record per key, reads a damaged record as absent, and is null without a database', async () => {
+    const db = await openDatabase({ name: freshName() });
+    const cache = kernelTuningCache(db)!;
+    await cache.save(tuningRecord('a'));
+    await cache.save({ ...tuningRecord('a'), tile: '64x64/8x8' });
+    expect((await cache.load('a'))?.tile).toBe('64x64/8x8');
+    expect(await cache.load('b')).toBeNull();
+    // A record this version cannot read (written by a future one, or damaged): searched again, then overwritten.
+    await db.put('kernel-tuning', { key: 'c', tile: 7 } as unknown as TuningRecord);
+    expect(await cache.load('c')).toBeNull();
+    expect(kernelTuningCache(null)).toBeNull();
     db.close();
   });
 });

@@ -147,6 +147,8 @@ export const TEST_ADAPTER: AdapterSummary = {
   description: 'tier-1 fake device',
   isFallbackAdapter: false,
   features: [],
+  subgroupMinSize: null,
+  subgroupMaxSize: null,
   limits: {
     maxBufferSize: 0,
     maxStorageBufferBindingSize: 0,
