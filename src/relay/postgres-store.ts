@@ -470,6 +470,12 @@ export class PostgresRelayStore implements RelayStore {
     return params;
   }
 
+  /** The blob key of a committed checkpoint with this model hash, or null (scoring jobs name θ by it). */
+  async checkpointKeyOf(hash: HexHash): Promise<string | null> {
+    const { rows } = await this.pool.query('SELECT blob_key FROM checkpoints WHERE run_id = $1 AND model_hash = $2 ORDER BY version DESC LIMIT 1', [this.options.runId, hash]);
+    return rows[0]?.blob_key ?? null;
+  }
+
   async listCheckpoints(): Promise<number[]> {
     const { rows } = await this.pool.query('SELECT version FROM checkpoints WHERE run_id = $1 ORDER BY version', [this.options.runId]);
     return rows.map((row) => row.version);

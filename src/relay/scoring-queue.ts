@@ -48,11 +48,16 @@ export class ScoringQueue {
     private readonly runId: string,
   ) {}
 
-  /** Stores the input and queues the job; resolves with its id. */
-  async enqueue(kind: JobKind, round: number, input: unknown): Promise<string> {
-    const bytes = new Uint8Array(serialize(input));
+  /** Stores bytes a job refers to (content-addressed under jobs/); resolves with their key. */
+  async storeBlob(bytes: Uint8Array): Promise<string> {
     const key = blobKey('jobs', bytes);
     await this.blobs.put(key, bytes);
+    return key;
+  }
+
+  /** Stores the input and queues the job; resolves with its id. */
+  async enqueue(kind: JobKind, round: number, input: unknown): Promise<string> {
+    const key = await this.storeBlob(new Uint8Array(serialize(input)));
     const { rows } = await this.pool.query('INSERT INTO evaluation_jobs (run_id, round, kind, input_key, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id', [
       this.runId,
       round,
@@ -66,16 +71,19 @@ export class ScoringQueue {
   /**
    * The outcome of every job in `ids` once all are finished, or at `deadline`
    * (ms since the epoch): then the unfinished ones are abandoned and reported
-   * as errors (the relay's failure).
+   * as errors (the relay's failure). `onOutcome` hears of each job as it
+   * finishes (not for those abandoned).
    */
-  async outcomes(ids: readonly string[], deadline: number): Promise<Map<string, JobOutcome>> {
+  async outcomes(ids: readonly string[], deadline: number, onOutcome?: (id: string, outcome: JobOutcome) => void): Promise<Map<string, JobOutcome>> {
     const outcomes = new Map<string, JobOutcome>();
     for (;;) {
       const pending = ids.filter((id) => !outcomes.has(id));
       if (pending.length === 0) return outcomes;
       const { rows } = await this.pool.query("SELECT id, status, result, error FROM evaluation_jobs WHERE id = ANY($1::bigint[]) AND status IN ('done', 'failed')", [pending]);
       for (const row of rows) {
-        outcomes.set(String(row.id), row.status === 'done' ? { result: deserialize(row.result) } : { error: `the scoring worker failed: ${row.error}` });
+        const outcome: JobOutcome = row.status === 'done' ? { result: deserialize(row.result) } : { error: `the scoring worker failed: ${row.error}` };
+        outcomes.set(String(row.id), outcome);
+        onOutcome?.(String(row.id), outcome);
       }
       if (outcomes.size === ids.length) return outcomes;
       if (Date.now() >= deadline) {

