@@ -256,6 +256,13 @@ export async function benchRelay(options: BenchOptions) {
                 if (closeMs === null) await new Promise((resolve) => setTimeout(resolve, 10));
               }
               if (closeMs === null) throw new Error('the round did not close');
+              // The next round's frames are signed for what the balancer answers: every replica must have followed the close.
+              for (const url of deployment.relayUrls) {
+                for (let i = 0; (await getJson<RoundState>(url, 'api/round')).round <= state.round; i++) {
+                  if (i >= 6000) throw new Error(`${url} did not follow the close of round ${state.round}`);
+                  await new Promise((resolve) => setTimeout(resolve, 10));
+                }
+              }
               ingest.push(R / seconds);
               closes.push(closeMs);
               stored.push((await deployment.storedBytes()) - before);
