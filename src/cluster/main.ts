@@ -9,7 +9,7 @@
 // keeps the run, so the next start resumes it.
 // Leaves out: more than one machine (docs/deploy.md).
 import { resolve } from 'node:path';
-import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
+import { choiceFlag, exitWhenStopped, integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
 import { LocalCluster } from './local-cluster.ts';
 import { PostgresUnavailableError } from './postgres-server.ts';
 
@@ -36,16 +36,7 @@ async function main(): Promise<'keep-running'> {
   const stop = (signal: string) => {
     if (stopping) return;
     console.log(`[cluster] ${signal}: stopping the balancer, ${replicas} relays, the bucket and the database…`);
-    stopping = (cluster?.stop() ?? Promise.resolve()).then(
-      () => {
-        console.log('[cluster] stopped');
-        process.exit(0);
-      },
-      (error: Error) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
+    stopping = exitWhenStopped(cluster?.stop() ?? Promise.resolve(), () => console.log('[cluster] stopped'));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -18,7 +18,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { GPT_PRESET_NAMES } from '../model/config.ts';
-import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, StartError, UsageError } from '../node/cli.ts';
+import { choiceFlag, exitWhenStopped, integerFlag, numberFlag, parseCommandLine, runCli, StartError, UsageError } from '../node/cli.ts';
 import { isLoopbackUrl, isProtocolError, isValidAddress, parseJoinUrl, type HexHash } from '../protocol/index.ts';
 import { RunConfigError, type RateLimit, type RelayOptionsInput, type RunConfigInput, type ServerLimits } from './config.ts';
 import { AGGREGATION_RULES } from '../compress/aggregate.ts';
@@ -316,16 +316,7 @@ async function main(): Promise<'keep-running' | void> {
       logger.error({ signal }, `not stopped after ${grace + SHUTDOWN_BOUND_MS} ms; exiting`);
       process.exit(1);
     }, grace + SHUTDOWN_BOUND_MS).unref();
-    server.close().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: Error) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
+    void exitWhenStopped(server.close(), () => logger.info('stopped'));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

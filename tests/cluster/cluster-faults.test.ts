@@ -8,23 +8,12 @@
 //     frame is then accepted, not 'duplicate'); a close that cannot write
 //     θ(v+1) publishes nothing (same state, same checkpoint, no update, no
 //     record), and it completes, once, when the bucket is back.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { describe, expect, it } from 'vitest';
 import { BUNDLE_FORMAT, decodeBundle } from '../../src/protocol/index.ts';
-import { getBytes, getJson, post, removeTempDirs } from '../unit/relay-fixtures.ts';
-import { checkpointOf, closeLines, contributions, nextModel, postUntilAnswered, startTestCluster, waitFor, waitForVersion, type TestCluster } from './cluster-fixtures.ts';
+import { getBytes, getJson, post } from '../unit/relay-fixtures.ts';
+import { clustersOfThisFile, checkpointOf, closeLines, contributions, nextModel, postUntilAnswered, startTestCluster, waitFor, waitForVersion } from './cluster-fixtures.ts';
 
-const clusters: TestCluster[] = [];
-
-beforeAll(async () => {
-  await cryptoWaitReady();
-});
-
-afterEach(async () => {
-  for (const test of clusters.splice(0)) await test.stop();
-});
-
-afterAll(() => removeTempDirs());
+const clusters = clustersOfThisFile();
 
 describe('cluster faults', () => {
   it('keeps every acknowledged submission across a database restart mid-round', async () => {

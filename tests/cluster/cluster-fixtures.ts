@@ -6,9 +6,11 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { LocalCluster, type LocalClusterOptions } from '../../src/cluster/local-cluster.ts';
 import { hashToHex, modelHash, type HexHash } from '../../src/protocol/index.ts';
-import { getBytes, getJson, post, relayNextParams, signedFrame, tempDir, updatePayload, walletFor } from '../unit/relay-fixtures.ts';
+import { getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, tempDir, updatePayload, walletFor } from '../unit/relay-fixtures.ts';
 
 /** The unit tier's run (relay-fixtures TEST_RUN) as relay flags, without evaluation. */
 export const TEST_RUN_ARGS = ['--run-id', 'relay-test', '--preset', 'nano', '--inner-steps', '2', '--batch-size', '2', '--seq-len', '32', '--dist', 'none', '--no-eval'];
@@ -20,6 +22,22 @@ export interface TestCluster {
   /** The cluster's database (a pool: it reconnects after a database restart). */
   db: pg.Pool;
   stop(): Promise<void>;
+}
+
+/**
+ * The clusters a test file starts, each stopped after its test (and the
+ * temporary directories removed after the file); registers the hooks.
+ */
+export function clustersOfThisFile(): TestCluster[] {
+  const clusters: TestCluster[] = [];
+  beforeAll(async () => {
+    await cryptoWaitReady();
+  });
+  afterEach(async () => {
+    for (const test of clusters.splice(0)) await test.stop();
+  });
+  afterAll(() => removeTempDirs());
+  return clusters;
 }
 
 export async function startTestCluster(

@@ -8,13 +8,12 @@
 //   - the replicas racing to close the same round at its deadline: one close;
 //   - the closer killed between its blob writes and its commit: another
 //     replica takes the close over, once.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
-import { getBytes, getJson, post, removeTempDirs } from '../unit/relay-fixtures.ts';
+import { describe, expect, it } from 'vitest';
+import { getBytes, getJson, post } from '../unit/relay-fixtures.ts';
 import { BUNDLE_FORMAT } from '../../src/protocol/index.ts';
-import { checkpointOf, closeLines, contributions, nextModel, startTestCluster, waitFor, waitForVersion, type TestCluster } from './cluster-fixtures.ts';
+import { clustersOfThisFile, checkpointOf, closeLines, contributions, nextModel, startTestCluster, waitFor, waitForVersion, type TestCluster } from './cluster-fixtures.ts';
 
-const clusters: TestCluster[] = [];
+const clusters = clustersOfThisFile();
 
 async function start(label: string, relayArgs: string[], relayEnv?: Record<string, string>): Promise<TestCluster> {
   const test = await startTestCluster(label, { replicas: 3, relayArgs, relayEnv });
@@ -22,15 +21,6 @@ async function start(label: string, relayArgs: string[], relayEnv?: Record<strin
   return test;
 }
 
-beforeAll(async () => {
-  await cryptoWaitReady();
-});
-
-afterEach(async () => {
-  for (const test of clusters.splice(0)) await test.stop();
-});
-
-afterAll(() => removeTempDirs());
 
 describe('three replicas', () => {
   it('keep one model, bit for bit, with volunteers spread across them', async () => {

@@ -4,26 +4,15 @@
 // function, same bytes); every replica shows it. With no worker running, the
 // job is abandoned at the relay's deadline: the loss of that version stays
 // unknown — the relay's failure — and the round closes all the same.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cryptoWaitReady } from '@polkadot/util-crypto';
+import { describe, expect, it } from 'vitest';
 import { ensureDataset } from '../../src/data/prepare.ts';
 import { GPT_PRESETS } from '../../src/model/config.ts';
 import { buildRunConfig } from '../../src/relay/config.ts';
 import { OrtEvaluator } from '../../src/relay/evaluator.ts';
-import { getJson, post, removeTempDirs } from '../unit/relay-fixtures.ts';
-import { checkpointOf, contributions, startTestCluster, waitFor, waitForVersion, type TestCluster } from './cluster-fixtures.ts';
+import { getJson, post } from '../unit/relay-fixtures.ts';
+import { clustersOfThisFile, checkpointOf, contributions, startTestCluster, waitFor, waitForVersion } from './cluster-fixtures.ts';
 
-const clusters: TestCluster[] = [];
-
-beforeAll(async () => {
-  await cryptoWaitReady();
-});
-
-afterEach(async () => {
-  for (const test of clusters.splice(0)) await test.stop();
-});
-
-afterAll(() => removeTempDirs());
+const clusters = clustersOfThisFile();
 
 /** The loss a relay measures itself for θ (the run's evaluation settings, the shipped validation bytes). */
 function lossInProcess(params: Float32Array): Promise<number> {
