@@ -5,7 +5,9 @@
 // one round's update weighed against the dense model, this tab's copy of the
 // shared model (hash shortened, whole on hover and copy), the inner-loss chart
 // with its saw-tooth explained, "My submissions" (the relay's ledger joined with
-// this browser's outbox), and who gets the credit (the wallet).
+// this browser's outbox; a closed one says whether Gauntlet aggregated it and
+// why not) with this tab's latest signed receipt verified in the page
+// (scores-panel.tsx), and who gets the credit (the wallet).
 // Leaves out: controls (training-panel.tsx), the swarm's figures (relay-panel.tsx).
 import { useEffect, useState } from 'react';
 import type { LedgerEntry } from '../protocol/index.ts';
@@ -15,6 +17,7 @@ import { formatBytes, formatCount, formatLoss, formatPercent, formatRate, NONE }
 import { LineChart, LOSS_COLOR, VALIDATION_COLOR } from './line-chart.tsx';
 import { pageDatabase } from './local-data.ts';
 import { relayWatcher, useRelay } from './relay-watcher.ts';
+import { EXCLUSION_TEXT, ReceiptSummary } from './scores-panel.tsx';
 import { ShortHash } from './short-hash.tsx';
 import { trainingFeed, useTraining, type RoundView } from './training-feed.ts';
 import { useNow } from './use-now.ts';
@@ -192,7 +195,10 @@ export function ContributionPanel({ refreshKey }: { refreshKey: unknown }) {
               No account yet: join the swarm (or choose an account below) to see your submissions.
             </p>
           ) : (
-            <Submissions address={address} ledger={relay.ledger} outbox={outbox} rounds={view.rounds} />
+            <>
+              <ReceiptSummary receipt={relay.receipt} />
+              <Submissions address={address} ledger={relay.ledger} outbox={outbox} rounds={view.rounds} />
+            </>
           )}
         </>
       )}
@@ -210,7 +216,7 @@ interface SubmissionRow {
   round: number;
   bytes: number | null;
   status: string;
-  state: 'accepted' | 'pending' | 'outbox' | 'refused' | 'working';
+  state: 'accepted' | 'excluded' | 'pending' | 'outbox' | 'refused' | 'working';
 }
 
 function statusOfRound(r: RoundView): SubmissionRow['state'] | null {
@@ -230,11 +236,18 @@ function Submissions({ address, ledger, outbox, rounds }: { address: string; led
   const rows = new Map<number, SubmissionRow>();
   const framed = new Map(rounds.map((r) => [r.round, r.frameBytes]));
   for (const line of ledger ?? []) {
+    // Gauntlet decides at the close whether an accepted update is aggregated, and says why not.
+    const excluded = line.status === 'accepted' && line.aggregated === false;
     rows.set(line.round, {
       round: line.round,
       bytes: framed.get(line.round) ?? line.payloadBytes, // the frame this session sent, else the relay's payload count
-      status: line.status === 'accepted' ? `in the shared model since version ${line.version}` : 'received; the round is still open',
-      state: line.status,
+      status:
+        line.status === 'pending'
+          ? 'received; the round is still open'
+          : excluded
+            ? `not aggregated into version ${line.version}: ${line.reason ? EXCLUSION_TEXT[line.reason] : 'no reason given'}`
+            : `in the shared model since version ${line.version}`,
+      state: excluded ? 'excluded' : line.status,
     });
   }
   for (const entry of outbox ?? []) {

@@ -3,7 +3,8 @@
 // nothing overflows at both): big live figures — the shared model's loss,
 // tabs training now, the round's countdown and its updates, text trained —
 // the loss chart (whole-number round ticks, large type), the live activity as
-// updates arrive (push events), the leaderboard, what the model writes (only
+// updates arrive (push events), the leaderboard (Gauntlet's scoreboard: rank,
+// score, payout share), what the model writes (only
 // once its bytes are readable text), and the QR code of the join URL with a
 // warning when phones could not use it (a loopback or plain-http address).
 // With a relay everything comes from the relay (push channel, history and
@@ -19,7 +20,7 @@ import { formatCount, formatCountdown, formatLoss, formatRate } from './format.t
 import { JoinQr } from './join-qr.tsx';
 import { LineChart, LOSS_COLOR, VALIDATION_COLOR } from './line-chart.tsx';
 import { readableText, SHOW_FROM_SHARE } from './readable-text.ts';
-import { activityText, Leaderboard } from './relay-panel.tsx';
+import { activityText, SwarmLeaderboard } from './relay-panel.tsx';
 import { useRelay, type RelayView } from './relay-watcher.ts';
 import { useTraining, type TrainingView } from './training-feed.ts';
 import { useNow } from './use-now.ts';
@@ -151,7 +152,7 @@ function SwarmDemo({ relay }: { relay: RelayView }) {
           </section>
           <section className="demo-leaderboard" aria-label="Leaderboard">
             <h2>Leaderboard</h2>
-            <Leaderboard rows={relay.leaderboard} you={null} limit={LEADERBOARD_ROWS} />
+            <SwarmLeaderboard relay={relay} you={null} limit={LEADERBOARD_ROWS} compact />
           </section>
         </>
       }

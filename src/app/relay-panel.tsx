@@ -2,7 +2,9 @@
 // its countdown and the quorum in words, tabs training now, rounds closed,
 // contributors, tokens and tokens/s, the shared model's held-out loss per
 // round, the live activity (updates received, rounds closed: push events), the
-// leaderboard (GET /api/ledger: addresses by tokens in the shared model), what
+// leaderboard (Gauntlet's scoreboard, GET /api/leaderboard: rank, score,
+// payout share; before the first scored round, or from a relay without
+// Gauntlet, GET /api/ledger: addresses by tokens in the shared model), what
 // the shared model writes, and the model itself to download (safetensors,
 // ONNX and its card: docs/model-download.md). Standalone (no relay served the
 // page) it says so instead of showing numbers.
@@ -12,6 +14,7 @@ import { formatCount, formatCountdown, formatRate, NONE } from './format.ts';
 import { LineChart, VALIDATION_COLOR } from './line-chart.tsx';
 import { useRelay, type ActivityItem, type RelayView } from './relay-watcher.ts';
 import { SamplePanel } from './sample-panel.tsx';
+import { LeaderboardTable } from './scores-panel.tsx';
 import { shorten, ShortHash } from './short-hash.tsx';
 import { useTraining } from './training-feed.ts';
 import { useNow } from './use-now.ts';
@@ -29,7 +32,7 @@ export function RelayPanel() {
 export function activityText(item: ActivityItem): string {
   return item.kind === 'submission'
     ? `${shorten(item.address, 6, 4)} sent an update for round ${item.round} (${formatCount(item.tokens)} bytes of text trained)`
-    : `Round ${item.round} closed: ${item.accepted} ${item.accepted === 1 ? 'update' : 'updates'} merged into version ${item.version} of the shared model`;
+    : `Round ${item.round} closed: ${item.accepted === item.submitted ? item.accepted : `${item.accepted} of ${item.submitted}`} ${item.submitted === 1 ? 'update' : 'updates'} merged into version ${item.version} of the shared model`;
 }
 
 function SwarmPanel({ relay, address }: { relay: RelayView; address: string | null }) {
@@ -92,7 +95,7 @@ function SwarmPanel({ relay, address }: { relay: RelayView; address: string | nu
       <h3>Lately</h3>
       <Activity items={relay.activity} />
       <h3>Leaderboard</h3>
-      <Leaderboard rows={relay.leaderboard} you={address} />
+      <SwarmLeaderboard relay={relay} you={address} />
       <SamplePanel />
       <ModelDownload relay={relay} />
     </section>
@@ -110,6 +113,12 @@ function Activity({ items }: { items: ActivityItem[] }) {
       ))}
     </ul>
   );
+}
+
+/** Gauntlet's scoreboard once a round has been scored; until then (or without Gauntlet) addresses by text trained. */
+export function SwarmLeaderboard({ relay, you, limit = 10, compact = false }: { relay: RelayView; you: string | null; limit?: number; compact?: boolean }) {
+  if (relay.scoreboard && relay.scoreboard.rows.length > 0) return <LeaderboardTable board={relay.scoreboard} limit={limit} compact={compact} highlight={you} />;
+  return <Leaderboard rows={relay.leaderboard} you={you} limit={limit} />;
 }
 
 export function Leaderboard({ rows, you, limit = 10 }: { rows: LeaderboardRow[] | null; you: string | null; limit?: number }) {

@@ -3,7 +3,9 @@
 // its deadline, swarm statistics (tabs training now among them), the global
 // validation loss per model version, closed rounds, contributors, the
 // leaderboard, the live activity (submissions and closes as their push events
-// arrive), the global model's latest text sample, and one address's ledger.
+// arrive), the global model's latest text sample, one address's ledger,
+// Gauntlet's scoreboard and that address's latest receipt, verified here
+// against the run's relay key.
 // It needs no training: the demo screen on a machine that only displays uses
 // it alone. Push events (WebSocket /api/events) say when something changed;
 // the history behind them comes from GET /api/stats, /api/round and
@@ -15,13 +17,13 @@
 // /api/run and stays 'absent': the app then trains standalone.
 // Leaves out: training and signing (training-feed.ts), the tab's own bytes.
 import { useSyncExternalStore } from 'react';
-import type { LeaderboardRow, LedgerEntry, PushEvent, RoundStatus, RoundSummary, SampleBody, StatsEvent, SwarmRunInfo } from '../protocol/index.ts';
+import type { LeaderboardRow, LedgerEntry, PushEvent, ReceiptEntry, RoundStatus, RoundSummary, SampleBody, Scoreboard, StatsEvent, SwarmRunInfo } from '../protocol/index.ts';
 import { RelayClient } from '../swarm/relay-client.ts';
 
 /** One line of the swarm's live activity, newest first in RelayView.activity. */
 export type ActivityItem =
   | { kind: 'submission'; key: string; at: number; address: string; round: number; tokens: number }
-  | { kind: 'round-closed'; key: string; at: number; round: number; accepted: number; version: number };
+  | { kind: 'round-closed'; key: string; at: number; round: number; submitted: number; accepted: number; version: number }; // accepted: aggregated
 
 /** Lines of live activity kept. */
 const ACTIVITY_LENGTH = 12;
@@ -48,6 +50,12 @@ export interface RelayView {
   swarmTokensPerSecond: number | null;
   /** The watched address's submissions as the relay recorded them, newest first. */
   ledger: LedgerEntry[] | null;
+  /** The relay's receipt-signing address from its run info (null: it signs no receipts). */
+  relayAddress: string | null;
+  /** Gauntlet's scoreboard (null from a relay without one). */
+  scoreboard: Scoreboard | null;
+  /** The watched address's latest closed round, from the relay's signed receipt, verified in this page. */
+  receipt: MyReceipt | null;
   /** Addresses by tokens contributed, as GET /api/ledger ranks them. */
   leaderboard: LeaderboardRow[] | null;
   /** What happened lately, newest first: submissions received and rounds closed. */
@@ -55,6 +63,28 @@ export interface RelayView {
   /** The global model's latest text sample (one per model version). */
   sample: SampleBody | null;
   revision: number;
+}
+
+/** The tab's own line of a round's receipt, after this page checked the relay's signature. */
+export interface MyReceipt {
+  round: number;
+  /** The relay key that signed it (the run's published relayAddress). */
+  signer: string;
+  /** null: verified; otherwise why the receipt did not verify. */
+  problem: string | null;
+  entry: ReceiptEntry | null;
+  /** Rank of this submission's score among the round's evaluated submissions (1 = best), and how many were evaluated. */
+  rank: number | null;
+  evaluated: number;
+  submissions: number;
+}
+
+/** The watched address's entry of round `round`'s receipt, with its rank among the evaluated. */
+export function receiptView(round: number, signer: string, entries: readonly ReceiptEntry[], address: string): MyReceipt {
+  const entry = entries.find((e) => e.address === address) ?? null;
+  const evaluated = entries.filter((e) => e.status === 'evaluated').sort((a, b) => b.score - a.score);
+  const at = entry && entry.status === 'evaluated' ? evaluated.findIndex((e) => e.address === address) : -1;
+  return { round, signer, problem: entry ? null : 'this address is not in the receipt', entry, rank: at >= 0 ? at + 1 : null, evaluated: evaluated.length, submissions: entries.length };
 }
 
 /** Closed rounds averaged for the swarm's tokens/s. */
@@ -74,6 +104,9 @@ function initial(): RelayView {
     contributors: null,
     swarmTokensPerSecond: null,
     ledger: null,
+    relayAddress: null,
+    scoreboard: null,
+    receipt: null,
     leaderboard: null,
     activity: [],
     sample: null,
@@ -133,8 +166,10 @@ export class RelayWatcher {
     if (this.started) return;
     this.started = true;
     this.client.run().then(
-      (run) => {
-        this.update({ status: 'connected', run });
+      async (run) => {
+        // A relay from before Gauntlet signs no receipts: no address, no receipt panel.
+        const relayAddress = await this.client.gauntletRunInfo().then((g) => g.relayAddress, () => null);
+        this.update({ status: 'connected', run, relayAddress });
         this.events = this.client.events(
           (event) => this.onPush(event),
           () => this.refreshSoon(),
@@ -176,7 +211,7 @@ export class RelayWatcher {
           version: event.version,
           modelHash: event.modelHash,
           activity: withActivity(this.view.activity, [
-            { kind: 'round-closed', key: `closed:${event.round}`, at: Date.now(), round: event.round, accepted: event.accepted, version: event.version },
+            { kind: 'round-closed', key: `closed:${event.round}`, at: Date.now(), round: event.round, submitted: event.submitted, accepted: event.accepted, version: event.version },
           ]),
         });
         this.refreshSoon();
@@ -223,6 +258,10 @@ export class RelayWatcher {
       ]);
       const rounds = [...stats.rounds].sort((a, b) => a.round - b.round);
       const losses = [...stats.losses].sort((a, b) => a.version - b.version);
+      const [scoreboard, receipt] = await Promise.all([
+        this.client.scoreboard().catch(() => null), // a relay from before Gauntlet
+        address && ledger ? this.latestReceipt(address, ledger.entries) : Promise.resolve(null),
+      ]);
       this.update({
         problem: null,
         stats: { round: stats.round, peers: stats.peers, trainers: stats.trainers, recent: stats.recent, submissions: stats.submissions, tokens: stats.tokens, loss: stats.loss },
@@ -236,6 +275,8 @@ export class RelayWatcher {
         contributors: stats.contributors,
         swarmTokensPerSecond: swarmRate(rounds),
         ledger: address === this.address ? (ledger ? [...ledger.entries].sort((a, b) => b.round - a.round) : null) : this.view.ledger,
+        scoreboard,
+        receipt: address === this.address ? receipt : this.view.receipt,
       });
     } catch (error) {
       this.update({ problem: `could not read the relay's figures: ${(error as Error).message}` });
@@ -253,6 +294,24 @@ export class RelayWatcher {
     }
   }
 
+  /**
+   * The receipt of the newest closed round this address submitted to, checked
+   * here (RelayClient.receipt: canonical bytes, the run's relay key). Fetched
+   * once per round.
+   */
+  private async latestReceipt(address: string, ledger: readonly LedgerEntry[]): Promise<MyReceipt | null> {
+    const closed = ledger.filter((l) => l.status === 'accepted').sort((a, b) => b.round - a.round)[0];
+    const signer = this.view.relayAddress;
+    if (!closed || !signer) return null;
+    const previous = this.view.receipt;
+    if (previous && previous.round === closed.round && previous.entry?.address === address) return previous;
+    try {
+      return receiptView(closed.round, signer, (await this.client.receipt(closed.round, signer)).entries, address);
+    } catch (error) {
+      return { round: closed.round, signer, problem: (error as Error).message, entry: null, rank: null, evaluated: 0, submissions: 0 };
+    }
+  }
+
   close(): void {
     this.events?.close();
     this.events = null;
@@ -266,7 +325,7 @@ function submissionItems(stats: Pick<StatsEvent, 'recent'>): ActivityItem[] {
 
 /** The latest closed rounds as activity lines (a page opened after them still shows what happened lately). */
 function closedRoundItems(rounds: readonly RoundSummary[]): ActivityItem[] {
-  return rounds.slice(-ACTIVITY_LENGTH).map((r) => ({ kind: 'round-closed', key: `closed:${r.round}`, at: r.closedAt, round: r.round, accepted: r.submissions, version: r.version }));
+  return rounds.slice(-ACTIVITY_LENGTH).map((r) => ({ kind: 'round-closed', key: `closed:${r.round}`, at: r.closedAt, round: r.round, submitted: r.submissions, accepted: r.aggregated, version: r.version }));
 }
 
 let shared: RelayWatcher | null = null;

@@ -1,11 +1,11 @@
-// `npm run bench -- [matmul|step|compress|compile|download|relay|restart|throttle|shards …] [--json] [--budget-ms N] [filters]`
-// Benches: matmul, step, compress, compile, download, relay, restart, throttle,
-// shards (all when none is named). With --json the last line of stdout is one
-// JSON object. Filters (each bench reads those it knows): --models nano,tiny
-// --shapes 512x512x512,…  --submissions 10,100 (download: 4,16,100)
-// --stores file,postgres  --replicas 1,3  --in-flight 64  --check-threads N
-// --B 4  --T 64  --stored 2400  --repeat 5 (restart; relay: rounds per row;
-// compile: fresh devices, 3).
+// `npm run bench -- [matmul|step|compress|compile|download|relay|gauntlet|restart|throttle|shards …] [--json] [--budget-ms N] [filters]`
+// Benches: matmul, step, compress, compile, download, relay, gauntlet, restart,
+// throttle, shards (all when none is named). With --json the last line of
+// stdout is one JSON object. Filters (each bench reads those it knows):
+// --models nano,tiny  --shapes 512x512x512,…  --submissions 10,100 (download:
+// 4,16,100)  --stores file,postgres  --replicas 1,3  --in-flight 64
+// --check-threads N  --B 4  --T 64  --stored 2400  --repeat 5 (restart;
+// relay: rounds per row; compile: fresh devices, 3).
 // Leaves out: the measurements themselves (one file per bench).
 import { GPT_PRESET_NAMES } from '../model/config.ts';
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
@@ -14,6 +14,7 @@ import { benchCompress } from './compress.ts';
 import { benchDownload } from './download.ts';
 import { benchMatmul } from './matmul.ts';
 import { benchRelay } from './relay.ts';
+import { benchGauntlet } from './gauntlet.ts';
 import { benchRestart } from './restart.ts';
 import type { BenchOptions } from './report.ts';
 import { benchShards } from './shards.ts';
@@ -26,6 +27,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
   compress: benchCompress,
   download: benchDownload,
   relay: benchRelay,
+  gauntlet: benchGauntlet,
   restart: benchRestart,
   throttle: benchThrottle,
   shards: benchShards,

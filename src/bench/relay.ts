@@ -27,7 +27,8 @@
 //                 or the database plus the bucket's directory (postgres)
 //   peak_rss_mb   the largest peak resident memory of the relay processes
 // With --repeat n the figures are the median of n rounds and their range.
-// Leaves out: evaluation (off: it runs after the close, not in it).
+// Leaves out: evaluation (off: it runs after the close, not in it) and
+// Gauntlet's scoring (off: `npm run bench -- gauntlet` measures it).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -43,7 +44,7 @@ import { LocalCluster } from '../cluster/local-cluster.ts';
 import { encodeUpdate } from '../compress/codec.ts';
 import { compress, defaultCompressConfig } from '../compress/sparseloco.ts';
 import { GPT_PRESETS, type GptPresetName } from '../model/config.ts';
-import { buildLayout } from '../model/layout.ts';
+import { buildLayout, type ParameterLayout } from '../model/layout.ts';
 import { uniformFloats } from '../model/random.ts';
 import { encodeHeader, encodeSubmission, hexToHash, payloadHash, SS58_PREFIX, type RoundState, type RoundStatus, type StatsBody } from '../protocol/index.ts';
 import { printTable, round, type BenchOptions } from './report.ts';
@@ -59,7 +60,7 @@ interface Deployment {
 }
 
 const RUN_ARGS = (model: string, R: number, checkThreads: number | undefined) => [
-  '--run-id', 'bench', '--preset', model, '--quorum', String(R), '--round-ms', '3600000', '--no-eval', '--dist', 'none',
+  '--run-id', 'bench', '--preset', model, '--quorum', String(R), '--round-ms', '3600000', '--no-eval', '--dist', 'none', '--gauntlet', 'off',
   ...(checkThreads === undefined ? [] : ['--check-threads', String(checkThreads)]),
 ];
 
@@ -132,7 +133,7 @@ async function getJson<T>(url: string, path: string): Promise<T> {
 }
 
 /** POSTs every frame, `inFlight` at a time, client i from 127.0.0.(2 + i mod 200); resolves with the statuses and the first refusal's body. */
-async function postAll(url: string, frames: Uint8Array[], inFlight: number): Promise<{ statuses: number[]; refusal: string | null }> {
+export async function postAll(url: string, frames: Uint8Array[], inFlight: number): Promise<{ statuses: number[]; refusal: string | null }> {
   let refusal: string | null = null;
   const target = new URL('api/submissions', url);
   const agents = new Map<string, Agent>();
@@ -193,13 +194,21 @@ export function benchFrames(pairs: readonly KeyringPair[], state: RoundState, pa
   });
 }
 
+/** n sr25519 keys from the seeds 1..n (the tests' wallets use the same). */
+export function benchKeys(n: number): KeyringPair[] {
+  const keyring = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX });
+  return Array.from({ length: n }, (_, i) => keyring.addFromUri(`0x${(i + 1).toString(16).padStart(64, '0')}`));
+}
+
+/** A real compressed update of residual-like values (uniform in ±1e-3, from `seed`). */
+export function benchPayload(layout: ParameterLayout, seed: number): Uint8Array {
+  return encodeUpdate(compress(uniformFloats(layout.size, seed, 1e-3), layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig);
+}
+
 /** Four real compressed updates of the preset (distinct residual-like random values). */
 export function benchPayloads(model: GptPresetName): Uint8Array[] {
   const layout = buildLayout(GPT_PRESETS[model]);
-  return [0, 1, 2, 3].map((seed) => {
-    const e = uniformFloats(layout.size, seed + 1, 1e-3);
-    return encodeUpdate(compress(e, layout.tensors, defaultCompressConfig), layout.tensors, defaultCompressConfig);
-  });
+  return [1, 2, 3, 4].map((seed) => benchPayload(layout, seed));
 }
 
 /** Median and range of `values`, e.g. "1021 (954–1100)". */
@@ -218,8 +227,7 @@ export async function benchRelay(options: BenchOptions) {
   const replicaCounts = options.replicas ?? [1, 3];
   const inFlight = options.inFlight ?? 64;
   const repeat = options.repeat ?? 3;
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX });
-  const pairs = Array.from({ length: Math.max(...counts) }, (_, i) => keyring.addFromUri(`0x${(i + 1).toString(16).padStart(64, '0')}`));
+  const pairs = benchKeys(Math.max(...counts));
   const rows = [];
   for (const model of models) {
     const payloads = benchPayloads(model);

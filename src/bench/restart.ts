@@ -16,13 +16,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import type { GptPresetName } from '../model/config.ts';
-import { SS58_PREFIX } from '../protocol/index.ts';
 import { launchRelay } from '../relay/launch.ts';
 import { decodeLog } from '../relay/submission-log.ts';
-import { benchFrames, benchPayloads } from './relay.ts';
+import { benchFrames, benchKeys, benchPayloads } from './relay.ts';
 import { printTable, round, type BenchOptions } from './report.ts';
 
 function spread(times: number[]): { median: number; min: number; max: number } {
@@ -35,8 +33,7 @@ export async function benchRestart(options: BenchOptions) {
   const models: GptPresetName[] = options.models ?? ['nano'];
   const stored = options.stored ?? 2400;
   const repeat = options.repeat ?? 5;
-  const keyring = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX });
-  const pairs = Array.from({ length: stored }, (_, i) => keyring.addFromUri(`0x${(i + 1).toString(16).padStart(64, '0')}`));
+  const pairs = benchKeys(stored);
   const rows = [];
   for (const model of models) {
     const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-restart-'));

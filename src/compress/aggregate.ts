@@ -226,6 +226,15 @@ export function aggregateUpdates(
   return { contributorCount: ordered.length, tensors };
 }
 
+/**
+ * The aggregate of a round that aggregated nothing (Gauntlet turned every
+ * submission down): zero contributions, every tensor skipped, so applying it
+ * leaves θ bit for bit and the round still makes a new model version.
+ */
+export function emptyAggregate(manifest: TensorManifest): AggregateUpdate {
+  return { contributorCount: 0, tensors: manifest.map(() => ({ mode: 'skipped' as const })) };
+}
+
 /** Outer SGD step θ ← θ − α·G (float32), skipping skipped tensors. Returns the names of the skipped ones. */
 export function applyAggregate(
   params: Float32Array, // (P) θ, updated in place

@@ -545,9 +545,10 @@ export function checkAggregate(aggregate: AggregateUpdate, manifest: TensorManif
   const fail = (why: string): never => {
     throw new InvalidUpdateError(`aggregate: ${why}`);
   };
-  if (!Number.isInteger(aggregate.contributorCount) || aggregate.contributorCount < 1 || aggregate.contributorCount > 0xffffffff) {
+  if (!Number.isInteger(aggregate.contributorCount) || aggregate.contributorCount < 0 || aggregate.contributorCount > 0xffffffff) {
     fail(`contributor count ${aggregate.contributorCount}`);
   }
+  if (aggregate.contributorCount === 0 && aggregate.tensors.some((t) => t.mode !== 'skipped')) fail('zero contributions, yet values');
   if (aggregate.tensors.length !== manifest.length) fail(`${aggregate.tensors.length} tensors, manifest ${manifest.length}`);
   const limit = aggregateValueLimit(config);
   manifest.forEach((entry, t) => {
@@ -634,12 +635,15 @@ function writeAggregate<T extends AggregateRecord>(
   return w.bytes;
 }
 
-/** The aggregate kinds' header: the common header, then a non-zero u32 contributor count. */
+/** The aggregate kinds' header: the common header, then a u32 contributor count (0 only with every tensor skipped: refuseValuesWithoutContributors). */
 function readAggregateHeader(r: Reader, kind: number, manifest: TensorManifest, config: CompressConfig): number {
   readHeader(r, kind, manifest, config);
-  const contributorCount = r.u32('contributor count');
-  if (contributorCount === 0) throw new CodecError('bad-count', 'aggregate of zero contributions', 32);
-  return contributorCount;
+  return r.u32('contributor count');
+}
+
+/** Zero contributions (a round whose every submission was turned down) must change nothing. */
+function refuseValuesWithoutContributors(contributorCount: number, tensors: readonly { mode: string }[]): void {
+  if (contributorCount === 0 && tensors.some((t) => t.mode !== 'skipped')) throw new CodecError('bad-count', 'aggregate of zero contributions with values', 32);
 }
 
 /**
@@ -692,6 +696,7 @@ export function decodeAggregate(bytes: Uint8Array, manifest: TensorManifest, con
     return indices ? { mode: 'sparse', indices, values } : { mode: 'dense', values };
   });
   checkEnd(r);
+  refuseValuesWithoutContributors(contributorCount, tensors);
   return { contributorCount, tensors };
 }
 
@@ -787,6 +792,7 @@ export function decodeQuantizedAggregate(bytes: Uint8Array, manifest: TensorMani
     return indices ? { mode: 'sparse', indices, codes, mean, lut } : { mode: 'dense', codes, mean, lut };
   });
   checkEnd(r);
+  refuseValuesWithoutContributors(contributorCount, tensors);
   const quantized = { contributorCount, tensors };
   const applied = dequantizeAggregate(quantized);
   manifest.forEach((entry, t) => {

@@ -12,6 +12,12 @@
 //   GET  /api/health           HealthBody       parseHealthBody
 //   GET  /api/sample           SampleBody       parseSampleBody
 //   GET  /api/model.json       ModelCard        parseModelCard
+//   Gauntlet (gauntlet.ts, receipt.ts, round-archive.ts):
+//   GET  /api/weights          WeightsFile      parseWeightsFile
+//   GET  /api/leaderboard      Scoreboard       parseScoreboard
+//   GET  /api/rounds/:r/receipt     SignedReceiptBody  parseSignedReceiptBody, verifyReceipt
+//   GET  /api/rounds/:r/state       GauntletState      parseGauntletState
+//   GET  /api/rounds/:r/submissions round archive      decodeRoundArchive
 //   any refusal                ErrorBody        parseErrorBody (codes: error-codes.ts)
 //   WS   /api/events           PushEvent        parsePushEvent
 //
@@ -23,6 +29,7 @@
 // Leaves out: binary bodies (the submission frame: submission.ts; the
 // catch-up bundle: bundle.ts; the checkpoint: raw float32), HTTP plumbing.
 import { isValidRunId, type HexHash } from './header.ts';
+import { EXCLUSION_REASONS, type ExclusionReason } from './gauntlet.ts';
 import { address, array, bad, boolean, count, finite, finiteOrNull, hexHash, object, oneOf, text, u32 } from './json.ts';
 import { checkStepRange, parseSwarmSpec, type SwarmSpec } from './run-spec.ts';
 
@@ -351,10 +358,12 @@ export interface RoundSummary {
   version: number;
   modelHash: HexHash;
   submissions: number;
+  /** Submissions Gauntlet put into the aggregate. */
+  aggregated: number;
   tokens: number;
   reason: 'quorum' | 'deadline';
   closedAt: number;
-  /** Aggregation to commit, in ms; null for rounds closed before the relay's last restart. */
+  /** Scoring and aggregation to commit, in ms; null for rounds closed before the relay's last restart. */
   closeMs: number | null;
 }
 
@@ -385,6 +394,7 @@ function parseRoundSummary(json: unknown, path: string): RoundSummary {
     version: u32(o, 'version', path),
     modelHash: hexHash(o, 'modelHash', path),
     submissions: count(o, 'submissions', path),
+    aggregated: count(o, 'aggregated', path),
     tokens: count(o, 'tokens', path),
     reason: oneOf(o, 'reason', path, CLOSE_REASONS),
     closedAt: count(o, 'closedAt', path),
@@ -409,7 +419,7 @@ export function parseStatsBody(json: unknown, path = 'stats'): StatsBody {
 /** GET /api/ledger: one address on the leaderboard. */
 export interface LeaderboardRow {
   address: string;
-  /** Rounds whose aggregate includes its submission. */
+  /** Closed rounds with a submission of this address (aggregated or not). */
   rounds: number;
   /** Tokens trained on in those rounds. */
   tokens: number;
@@ -418,10 +428,14 @@ export interface LeaderboardRow {
 /** One submission as the relay recorded it. */
 export interface LedgerEntry {
   round: number;
-  /** 'pending' while its round is open, then 'accepted' (it is in the aggregate). */
+  /** 'pending' while its round is open, then 'accepted' (its round closed; `aggregated` says whether it is in the aggregate). */
   status: 'accepted' | 'pending';
-  /** The version the aggregate that includes it produced (null while pending). */
+  /** The version its round's close produced (null while pending). */
   version: number | null;
+  /** Whether Gauntlet aggregated it (null while pending). */
+  aggregated: boolean | null;
+  /** Why not, when it was not aggregated. */
+  reason: ExclusionReason | null;
   payloadHash: HexHash;
   payloadBytes: number;
   tokens: number;
@@ -451,10 +465,15 @@ function parseLedgerEntry(json: unknown, path: string): LedgerEntry {
   const o = object(json, path);
   const status = oneOf(o, 'status', path, LEDGER_STATUSES);
   const version = status === 'pending' && o.version === null ? null : u32(o, 'version', path);
+  const aggregated = status === 'pending' && o.aggregated === null ? null : boolean(o, 'aggregated', path);
+  const reason = o.reason === null ? null : oneOf(o, 'reason', path, EXCLUSION_REASONS);
+  if (aggregated === false && reason === null) bad(`${path}.reason`, 'why it was not aggregated');
   return {
     round: u32(o, 'round', path),
     status,
     version,
+    aggregated,
+    reason,
     payloadHash: hexHash(o, 'payloadHash', path),
     payloadBytes: u32(o, 'payloadBytes', path),
     tokens: count(o, 'tokens', path),

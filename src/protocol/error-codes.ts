@@ -50,6 +50,10 @@ export const PROTOCOL_ERROR_CODES = {
   // JSON from the network (api.ts), run specs (run-spec.ts) and seeds (data-seed.ts)
   'bad-message': definitive(400),
   'bad-seed': definitive(400),
+  // Gauntlet's receipts and archives (receipt.ts, round-archive.ts): checked by clients, never sent by a relay
+  'bad-receipt': definitive(400), // malformed or non-canonical receipt bytes
+  'receipt-signature': definitive(400), // the receipt does not verify as signed by the run's relay key
+  'bad-archive': definitive(400), // a round archive that does not parse
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERROR_CODES;

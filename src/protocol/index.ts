@@ -10,6 +10,9 @@
 //   run-spec.ts     what a volunteer trains by, and the check that a tab can run it
 //   bundle.ts       the binary catch-up bundle
 //   data-seed.ts    which data a peer trains on in a round (SPEC §2.1)
+//   gauntlet.ts     Gauntlet's config, state, payout vector and scoreboard (docs/gauntlet.md)
+//   receipt.ts      the relay's signed score receipt
+//   round-archive.ts  a closed round's signed frames, for audits
 //   error-codes.ts  every error code with its HTTP status and whether it is transient
 //   errors.ts       ProtocolError
 //
@@ -26,3 +29,6 @@ export * from './api.ts';
 export * from './run-spec.ts';
 export * from './bundle.ts';
 export * from './data-seed.ts';
+export * from './gauntlet.ts';
+export * from './receipt.ts';
+export * from './round-archive.ts';

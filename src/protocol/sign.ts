@@ -107,7 +107,8 @@ export function walletSignatureBytes(signature: unknown): Uint8Array {
   );
 }
 
-function signatureFromHex(signature: unknown, lengths: number[]): Uint8Array {
+/** A 0x-hex signature of one of `lengths` bytes, or ProtocolError('bad-signature'). */
+export function signatureFromHex(signature: unknown, lengths: number[]): Uint8Array {
   if (typeof signature !== 'string' || !/^0x([0-9a-fA-F]{2})+$/.test(signature)) {
     throw new ProtocolError('bad-signature', 'signature must be 0x-prefixed hex');
   }
@@ -118,7 +119,8 @@ function signatureFromHex(signature: unknown, lengths: number[]): Uint8Array {
   return out;
 }
 
-function sr25519Verifies(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
+/** sr25519 verification with the fast wasm path when it is loaded; false for anything malformed. */
+export function sr25519Verifies(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   try {
     return wasmCryptoReady() ? wasmSr25519Verify(signature, message, publicKey) : sr25519Verify(message, signature, publicKey);
   } catch {

@@ -19,8 +19,10 @@ import type { PublishedUpdateForm } from '../compress/codec.ts';
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { buildLayout, TENSOR_ALIGN_FLOATS } from '../model/layout.ts';
 import { manifestDigest } from '../compress/manifest.ts';
+import { checkGauntletConfig, gauntletConfigWith, type GauntletOverrides } from '../gauntlet/config.ts';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
+  type GauntletConfig,
   isProtocolError,
   MAX_SUBMISSION_TOKENS,
   maxSubmissionBytes,
@@ -65,6 +67,8 @@ export interface RunConfig {
   data: { name: string; trainUrl: string; trainBytes: number; trainSha256: string; valBytes: number; valSha256: string };
   /** Held-out loss measured by the relay after every outer step (0 batches = off). */
   evaluation: { batchSize: number; seqLen: number; batches: number };
+  /** Scoring, selection and payouts (SPEC §2; defaults and reasons in src/gauntlet/config.ts). */
+  gauntlet: GauntletConfig;
 }
 
 export interface RateLimit {
@@ -103,6 +107,12 @@ export interface RelayOptions {
   heartbeatMs: number;
   /** Use the first X-Forwarded-For address as the client IP (only behind a trusted proxy). */
   trustProxy: boolean;
+  /**
+   * Gauntlet's evaluation of a round must finish within this; what is missing
+   * then is the relay's failure (no penalty) and the round closes without it.
+   * Bounds the close whatever the number of submitters.
+   */
+  evaluationTimeoutMs: number;
   /**
    * Origins whose pages may read API answers ('*': any origin — the API serves
    * public, signed data and never reads cookies or credentials). The app itself
@@ -207,6 +217,8 @@ export function defaultRelayOptions(model: GptConfig): RelayOptions {
     statsIntervalMs: 2_000,
     heartbeatMs: 30_000,
     trustProxy: false,
+    // ~20 evaluations of nano take under a second here (docs/relay.md); a minute leaves room for a loaded machine.
+    evaluationTimeoutMs: 60_000,
     corsOrigins: '*',
     limits: defaultServerLimits(maxPayloadBytes),
     publicUrl: null,
@@ -240,6 +252,7 @@ export interface RunConfigInput {
   errorFeedbackBeta?: number;
   outerLearningRate?: number;
   evaluation?: Partial<RunConfig['evaluation']>;
+  gauntlet?: GauntletOverrides;
   data: RunConfig['data'];
 }
 
@@ -294,6 +307,7 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
       batches: 4, // 4·8 fixed windows: the same measurement every round, milliseconds for nano on wasm
       ...input.evaluation,
     },
+    gauntlet: gauntletConfigWith(input.gauntlet),
   };
 }
 
@@ -336,14 +350,15 @@ export function runInfoFor(config: RunConfig, options: RelayOptions): RelayRunIn
 export const DEFAULT_MAX_STEPS_PER_NOMINAL = 8;
 
 /**
- * A run stored before time-boxed rounds, aggregation options and 2-bit
- * updates existed: it keeps the rules it was created with (exactly H steps,
- * the plain mean, float aggregates), so its checkpoints and updates stay
- * reproducible.
+ * A run stored before time-boxed rounds, aggregation options, 2-bit updates
+ * and Gauntlet existed: it keeps the rules it was created with (exactly H
+ * steps, the plain mean, float aggregates, every submission aggregated), so
+ * its checkpoints and updates stay reproducible.
  */
-export function withRoundDefaults(stored: Omit<RunConfig, 'stepRange' | 'aggregation' | 'update'> & Partial<RunConfig>): RunConfig {
+export function withRoundDefaults(stored: Omit<RunConfig, 'stepRange' | 'aggregation' | 'update' | 'gauntlet'> & Partial<RunConfig>): RunConfig {
   return {
     ...stored,
+    gauntlet: stored.gauntlet ?? gauntletConfigWith({ enabled: false }),
     stepRange: stored.stepRange ?? { min: stored.innerSteps, max: stored.innerSteps },
     aggregation: stored.aggregation ?? { rule: 'mean', tokenCap: defaultAggregationOptions.tokenCap },
     update: stored.update ?? 'float',
@@ -397,5 +412,12 @@ export function checkRun(config: RunConfig, options: RelayOptions): SwarmRunInfo
   if (config.evaluation.seqLen > config.model.blockSize) {
     throw new RunConfigError('evaluation.seqLen', `evaluation.seqLen: ${config.evaluation.seqLen} exceeds the model's block size ${config.model.blockSize}`);
   }
+  try {
+    checkGauntletConfig(config.gauntlet);
+  } catch (error) {
+    const field = isProtocolError(error, 'bad-message') ? (error.field ?? 'gauntlet') : 'gauntlet';
+    throw new RunConfigError(field, (error as Error).message);
+  }
+  integerAtLeast('evaluationTimeoutMs', options.evaluationTimeoutMs, 1);
   return info;
 }

@@ -14,6 +14,7 @@
 import * as ort from 'onnxruntime-web';
 import { validationBatches } from '../data/sampler.ts';
 import type { GptConfig } from '../model/config.ts';
+import { crossEntropy } from '../onnx/cross-entropy.ts';
 import { buildGptOnnx } from '../onnx/gpt-graph.ts';
 import type { HexHash } from '../protocol/index.ts';
 
@@ -30,24 +31,6 @@ export interface EvaluationSettings {
   batchSize: number; // B
   seqLen: number; // T
   batches: number;
-}
-
-/** Mean over (B·T) positions of log Σ_v exp(logits) − logits[target]. */
-export function crossEntropy(
-  logits: Float32Array, // (B, T, V)
-  targets: Uint32Array, // (B, T)
-  V: number,
-): number {
-  let total = 0;
-  for (let p = 0; p < targets.length; p++) {
-    const row = p * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (logits[row + v] > max) max = logits[row + v];
-    let sum = 0;
-    for (let v = 0; v < V; v++) sum += Math.exp(logits[row + v] - max);
-    total += max + Math.log(sum) - logits[row + targets[p]];
-  }
-  return total / targets.length;
 }
 
 export class OrtEvaluator implements Evaluator {

@@ -10,6 +10,8 @@
 //   <dir>/rounds/r0000000011/<address>.sub    frames stored one file each by older relays (read, never written):
 //                                             52-byte header + frame, or u64 receivedAt + frame
 //   <dir>/rounds/r0000000011/record.json  RoundRecord, written when round 11 closes
+//   <dir>/rounds/r0000000011/scores.json  RoundScoresRecord: Gauntlet's receipt, weights and state after round 11
+//   <dir>/weights/r0000000011.json        the payout vector after round 11 alone (WeightsFile), for the operator
 //   <dir>/evaluations.jsonl               one EvaluationRecord per line (append-only)
 //
 // Every file except the two logs is written the crash-safe way of
@@ -50,6 +52,7 @@ import {
   type RelayStateRecord,
   type RelayStore,
   type RoundRecord,
+  type RoundScoresRecord,
   type StoredAggregate,
   type StoredRun,
   type StoredSubmission,
@@ -87,7 +90,7 @@ export class FileRelayStore implements RelayStore {
   static async open(dir: string): Promise<FileRelayStore> {
     const store = new FileRelayStore(dir);
     await store.ensureDir(dir);
-    for (const sub of ['checkpoints', 'aggregates', 'rounds']) await store.ensureDir(join(dir, sub));
+    for (const sub of ['checkpoints', 'aggregates', 'rounds', 'weights']) await store.ensureDir(join(dir, sub));
     await store.removeTemporaries();
     return store;
   }
@@ -111,7 +114,7 @@ export class FileRelayStore implements RelayStore {
   }
 
   private async removeTemporaries(): Promise<void> {
-    const dirs = [this.dir, join(this.dir, 'checkpoints'), join(this.dir, 'aggregates')];
+    const dirs = [this.dir, join(this.dir, 'checkpoints'), join(this.dir, 'aggregates'), join(this.dir, 'weights')];
     for (const entry of await readdir(join(this.dir, 'rounds'))) dirs.push(join(this.dir, 'rounds', entry));
     for (const dir of dirs) {
       for (const name of await readdir(dir)) if (isTemporary(name)) await rm(join(dir, name), { force: true });
@@ -346,6 +349,18 @@ export class FileRelayStore implements RelayStore {
     return records;
   }
 
+  // ------------------------------------------------------------ round scores
+
+  async putRoundScores(record: RoundScoresRecord): Promise<void> {
+    // The operator's payout file first: harmless if the close never commits (prune removes it).
+    await this.writeJson(join(this.dir, 'weights', `r${pad(record.round)}.json`), record.weights);
+    await this.writeJson(join(this.roundDir(record.round), 'scores.json'), record);
+  }
+
+  getRoundScores(round: number): Promise<RoundScoresRecord | null> {
+    return readJson<RoundScoresRecord>(join(this.roundDir(round), 'scores.json'));
+  }
+
   // ------------------------------------------------------------ evaluations
 
   async appendEvaluation(evaluation: EvaluationRecord): Promise<void> {
@@ -383,15 +398,22 @@ export class FileRelayStore implements RelayStore {
 
   async prune(state: RelayStateRecord, keepCheckpoints: number): Promise<void> {
     for (const version of await this.listCheckpoints()) {
-      if (version > state.version || version < state.version - keepCheckpoints) await rm(this.checkpointPath(version), { force: true });
+      const old = version < state.version - keepCheckpoints && version !== 0; // θ(0) stays: every version rebuilds from it
+      if (version > state.version || old) await rm(this.checkpointPath(version), { force: true });
     }
     for (const version of versionsIn(await readdir(join(this.dir, 'aggregates')), '.agg')) {
       if (version > state.version) await rm(this.aggregatePath(version), { force: true });
     }
-    // A record for the open round (or later) is from a close that never committed.
+    // A record or scores for the open round (or later) are from a close that never committed.
     for (const name of await readdir(join(this.dir, 'rounds'))) {
       const round = /^r(\d{10})$/.exec(name);
-      if (round && Number(round[1]) >= state.round) await rm(join(this.dir, 'rounds', name, 'record.json'), { force: true });
+      if (!round || Number(round[1]) < state.round) continue;
+      await rm(join(this.dir, 'rounds', name, 'record.json'), { force: true });
+      await rm(join(this.dir, 'rounds', name, 'scores.json'), { force: true });
+    }
+    for (const name of await readdir(join(this.dir, 'weights'))) {
+      const round = /^r(\d{10})\.json$/.exec(name);
+      if (round && Number(round[1]) >= state.round) await rm(join(this.dir, 'weights', name), { force: true });
     }
   }
 

@@ -1,21 +1,27 @@
 // Puts a relay together from plain settings: data, run configuration (stored
 // one wins), the start-time check that tabs can run it, store (the embedded
-// file store, or PostgreSQL with a blob store), submission checker (worker
-// threads), evaluator, Relay, HTTP server. Used by the CLI (main.ts), the
-// tests, the bench and `npm run cluster`, so they all run the same relay.
+// file store, or PostgreSQL with a blob store), the relay's key (a file, or
+// the database's for replicas), submission checker (worker threads),
+// evaluators (held-out loss; Gauntlet's evaluation job in a worker thread or
+// as jobs for scoring workers), Relay, HTTP server. Used by the CLI
+// (main.ts), the tests, the bench and `npm run cluster`, so they all run the
+// same relay.
 // Leaves out: argument parsing (main.ts).
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDataset, TRAIN_FILE } from '../data/prepare.ts';
+import { WorkerEvaluator, type GauntletEvaluator } from '../gauntlet/evaluator.ts';
 import { protocolReady } from '../protocol/index.ts';
 import { buildRunConfig, checkRun, relayOptionsFor, RunConfigError, withRoundDefaults, type RelayOptions, type RelayOptionsInput, type RunConfig, type RunConfigInput } from './config.ts';
 import { OrtEvaluator } from './evaluator.ts';
 import { openBlobs, type BlobSettings } from './blob-settings.ts';
+import { loadOrCreateRelayKey, sharedRelayKey } from './relay-key.ts';
 import { FileRelayStore } from './file-store.ts';
 import { lineLogger, silentLogger, type Logger } from './log.ts';
 import { PostgresRelayStore } from './postgres-store.ts';
 import { QueuedEvaluator } from './queued-evaluator.ts';
+import { DEFAULT_SCORING_PARTS, QueuedGauntletEvaluator } from './queued-gauntlet-evaluator.ts';
 import { Relay } from './relay.ts';
 import { startRelayServer, type RelayServer } from './server.ts';
 import type { RelayStore } from './store.ts';
@@ -55,10 +61,12 @@ export interface LaunchOptions {
   checkThreads?: number;
   /**
    * Where evaluations run: in this process (default), or as jobs for scoring
-   * workers (`npm run scorer`; needs the PostgreSQL store), each given
-   * `timeoutMs` before it counts as the relay's failure.
+   * workers (`npm run scorer`; needs the PostgreSQL store): the held-out
+   * loss given `timeoutMs` before it counts as the relay's failure,
+   * Gauntlet's evaluation split into up to `parts` jobs within the run's
+   * evaluation budget (evaluationTimeoutMs).
    */
-  scoring?: { kind: 'inline' } | { kind: 'workers'; timeoutMs: number };
+  scoring?: { kind: 'inline' } | { kind: 'workers'; timeoutMs: number; parts?: number };
   /** Serve https and wss with this certificate and key (PEM files, checked before anything starts). */
   tls?: TlsFiles;
   /** Turn the held-out loss measurement off (faster start, e.g. for load tests). */
@@ -94,6 +102,7 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
   const logger = options.logger ?? (options.log ? lineLogger(options.log, '') : silentLogger());
   const store = await openStore(options, requested.runId, logger);
   const stored = await store.getRun();
+  // A run created before Gauntlet (or time-boxed rounds) keeps its rules: withRoundDefaults.
   const config: RunConfig = stored ? withRoundDefaults(stored.config) : requested;
   if (stored && options.run?.runId !== undefined && options.run.runId !== stored.config.runId) {
     await store.close();
@@ -126,9 +135,22 @@ export async function launchRelay(options: LaunchOptions): Promise<RelayServer> 
         : new OrtEvaluator(config.model, dataset.val, config.evaluation);
   await protocolReady(); // wasm BLAKE2b and sr25519 for what the event loop hashes and checks itself
   let relay: Relay;
+  let scorer: GauntletEvaluator | null = null;
+  /** The round a scoring job belongs to (the jobs' rows name it, for operators). */
+  let closingRound = () => -1;
   try {
-    relay = await Relay.open(store, config, relayOptions, { evaluator, now: options.now, logger, checkThreads: options.checkThreads });
+    // Replicas sign as one relay: the key is the database's; one relay keeps it in its data directory.
+    const signer = store instanceof PostgresRelayStore ? await sharedRelayKey(store) : await loadOrCreateRelayKey(options.dataDir);
+    if (config.gauntlet.enabled) {
+      scorer =
+        scoring.kind === 'workers' && store instanceof PostgresRelayStore
+          ? new QueuedGauntletEvaluator(store.jobs, (hash) => store.checkpointKeyOf(hash), scoring.parts ?? DEFAULT_SCORING_PARTS, () => closingRound())
+          : new WorkerEvaluator();
+    }
+    relay = await Relay.open(store, config, relayOptions, { evaluator, scorer, signer, trainData: dataset.train, now: options.now, logger, checkThreads: options.checkThreads });
+    closingRound = () => relay.roundState().round;
   } catch (error) {
+    await scorer?.close();
     await store.close();
     throw error;
   }

@@ -39,10 +39,12 @@ run (only when the data directory is new; afterwards the stored run wins):
   --inner-steps H  --min-steps 1  --max-steps 8·H  --batch-size B  --seq-len T  --lr 1e-3  --warmup-steps N
   --planned-rounds N  --chunk-size 4096  --top-k 64  --ef-beta 0.95  --outer-lr 1  --rule ${AGGREGATION_RULES.join('|')}
   --token-cap 2  --update ${PUBLISHED_UPDATE_FORMS.join('|')}  --eval-batches N
+  --gauntlet on|off  --top-g 20  --evaluations 20  --copy-grace 2  --bma-warmup 0
 relay (any time):
   --round-ms 120000  --quorum 16  --min-submissions 1  --max-payload-bytes N  --allow ADDR,ADDR
   --ip-rate 120/10  --address-rate 20/1  --keep-checkpoints 2  --max-catch-up 64
   --stats-interval-ms 2000  --heartbeat-ms 30000  --trust-proxy  --cors-origins *|ORIGIN,ORIGIN
+  --evaluation-timeout-ms 60000
 resource limits (docs/relay.md "Resource limits"; rates are BURST/PER_SECOND):
   --headers-timeout-ms 10000  --request-timeout-ms 60000  --keep-alive-timeout-ms 5000
   --socket-idle-timeout-ms 60000  --max-header-bytes 16384  --max-requests-per-socket 1000
@@ -87,6 +89,12 @@ const FLAGS = {
   'ef-beta': { type: 'string' },
   'outer-lr': { type: 'string' },
   'eval-batches': { type: 'string' },
+  gauntlet: { type: 'string' },
+  'top-g': { type: 'string' },
+  evaluations: { type: 'string' },
+  'copy-grace': { type: 'string' },
+  'bma-warmup': { type: 'string' },
+  'evaluation-timeout-ms': { type: 'string' },
   'round-ms': { type: 'string' },
   quorum: { type: 'string' },
   'min-submissions': { type: 'string' },
@@ -146,6 +154,11 @@ const RUN_FLAGS: Record<string, keyof typeof FLAGS> = {
   minSubmissions: 'min-submissions',
   initSeed: 'init-seed',
   'evaluation.batches': 'eval-batches',
+  'gauntlet.selection.topG': 'top-g',
+  'gauntlet.evaluation.maxSubmissions': 'evaluations',
+  'gauntlet.copy.graceRounds': 'copy-grace',
+  'gauntlet.bma.warmupRounds': 'bma-warmup',
+  evaluationTimeoutMs: 'evaluation-timeout-ms',
 };
 
 /** Leaves out the keys whose value is undefined (so the defaults apply). */
@@ -194,6 +207,13 @@ async function main(): Promise<'keep-running' | void> {
     }),
     compression: given({ chunkSize: numberFlag(values['chunk-size'], 'chunk-size'), topK: numberFlag(values['top-k'], 'top-k') }),
     evaluation: given({ batches: numberFlag(values['eval-batches'], 'eval-batches') }),
+    gauntlet: {
+      ...given({ enabled: values.gauntlet === undefined ? undefined : choiceFlag(values.gauntlet, 'gauntlet', ['on', 'off'] as const) === 'on' }),
+      selection: given({ topG: numberFlag(values['top-g'], 'top-g') }),
+      evaluation: given({ maxSubmissions: numberFlag(values.evaluations, 'evaluations') }),
+      copy: given({ graceRounds: numberFlag(values['copy-grace'], 'copy-grace') }),
+      bma: given({ warmupRounds: numberFlag(values['bma-warmup'], 'bma-warmup') }),
+    },
   };
   const allow = listFlag(values.allow);
   for (const address of allow ?? []) if (!isValidAddress(address)) throw new UsageError(`--allow: ${address} is not an SS58 prefix-42 address`);
@@ -244,6 +264,7 @@ async function main(): Promise<'keep-running' | void> {
       maxCatchUp: limit('max-catch-up', 1),
       statsIntervalMs: limit('stats-interval-ms', 1),
       heartbeatMs: limit('heartbeat-ms', 1),
+      evaluationTimeoutMs: limit('evaluation-timeout-ms', 1),
       trustProxy: values['trust-proxy'] || undefined,
       corsOrigins: cors === undefined ? undefined : cors.includes('*') ? ('*' as const) : cors,
       publicUrl,
@@ -289,8 +310,12 @@ async function main(): Promise<'keep-running' | void> {
 
   const info = server.relay.runInfo();
   const joinUrl = info.joinUrl ?? server.url;
+  const g = info.gauntlet;
   if (logFormat === 'json') {
-    logger.info({ url: server.url, joinUrl, runId: info.runId, model: info.model.name, parameters: info.model.parameterCount, innerSteps: info.innerSteps, quorum: info.swarm.quorum, roundMs: info.roundMs }, `Tessera relay listening on ${server.url}`);
+    logger.info(
+      { url: server.url, joinUrl, runId: info.runId, model: info.model.name, parameters: info.model.parameterCount, innerSteps: info.innerSteps, quorum: info.swarm.quorum, roundMs: info.roundMs, relayAddress: info.relayAddress, gauntlet: g.enabled },
+      `Tessera relay listening on ${server.url}`,
+    );
   } else {
     // One write, so whoever waits for the "listening" line also has the rest of the banner.
     const banner = [
@@ -300,6 +325,7 @@ async function main(): Promise<'keep-running' | void> {
         ? ['  phones cannot open a loopback address: for a room, pass --public-url with an https address they reach (docs/demo.md)']
         : joinUrl.startsWith('https:') ? [] : ['  phones get no WebGPU over plain http: serve https (--tls-cert/--tls-key or a proxy, docs/demo.md)']),
       `  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`,
+      `  receipts signed by ${info.relayAddress}; Gauntlet ${g.enabled ? `on (top ${g.selection.topG}, at most ${g.evaluation.maxSubmissions} evaluations per round)` : 'off'}`,
       `  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`,
     ];
     console.log(banner.join('\n'));

@@ -9,7 +9,7 @@
 //   tessera_submissions_accepted_total         acknowledged submissions
 //   tessera_submissions_refused_total{code}    refusals by error code (docs/protocol.md's codes)
 //   tessera_submission_store_seconds           the durable write before an acknowledgement
-//   tessera_evaluation_seconds{job}            evaluation latency (validation-loss)
+//   tessera_evaluation_seconds{job}            evaluation latency (validation-loss; gauntlet: a close's trials)
 //   tessera_http_received_bytes_total{route}   request bodies
 //   tessera_http_sent_bytes_total{route}       response bodies (push events: route "events")
 //   tessera_connected_tabs                     open push channels (WebSocket /api/events) on this replica

@@ -53,19 +53,13 @@ import {
   type RelayStateRecord,
   type RelayStore,
   type RoundRecord,
+  type RoundScoresRecord,
   type StoreChange,
   type StoredAggregate,
   type StoredRun,
   type StoredSubmission,
   type SubmissionWrite,
 } from './store.ts';
-
-/**
- * Gauntlet's outcome of a round (issue #11 adds it to store.ts as
- * RoundScoresRecord: receipt, weights, state); stored as JSON and read back
- * exactly as written, so this store needs only its round.
- */
-type RoundScoresRecord = { round: number; [field: string]: unknown };
 
 /** Default of PostgresStoreOptions.inlineFrameBytes. */
 export const DEFAULT_INLINE_FRAME_BYTES = 256 * 1024;

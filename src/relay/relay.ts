@@ -8,16 +8,21 @@
 //   collect  submit(): checks (below), durable write, then the acknowledgement
 //   close    on `quorum` acknowledged submissions, or at the deadline with at
 //            least `minSubmissions` (fewer: the deadline moves by roundMs)
-//   aggregate  aggregateUpdates over every acknowledged submission (ids =
+//   score    Gauntlet (src/gauntlet/round.ts): evaluate a bounded draw of the
+//            submissions in a worker thread (with a deadline), rate, detect
+//            copies, penalise, select the top G, compute the payout vector
+//   aggregate  aggregateUpdates over the selected submissions (ids =
 //            addresses, so the result does not depend on arrival order),
-//            with the run's rule and token weights (each header's tokens)
+//            with the run's rule and token weights (each header's tokens);
+//            an empty selection makes an empty aggregate (θ unchanged)
 //   publish  G in the run's update form (2-bit by default: codec.ts
 //            encodePublishedAggregate); the bytes are what tabs download
 //   outer step θ(v+1) = θ(v) − α·Ĝ, Ĝ = what those bytes decode to, exactly
 //            what every tab applies (applyAggregate, on a copy: θ(v) may
 //            still be streaming to a client)
-//   persist  aggregate, checkpoint, round record, then state.json {r+1, v+1}:
-//            the commit point (store.ts)
+//   persist  aggregate, checkpoint, scores (signed receipt, weights, Gauntlet
+//            state), round record, then state.json {r+1, v+1}: the commit
+//            point (store.ts)
 //   publish  round-closed, round-opened, stats to every listener; then the
 //            held-out loss of θ(v+1) is measured in the background
 //
@@ -41,20 +46,36 @@
 //
 // Relays sharing a store (PostgreSQL): exactly one closes a round (the store's
 // claim); the others learn of the commit through watch() and follow it
-// (applyCommittedState): load the new checkpoint and round records, switch,
-// tell their push clients.
+// (applyCommittedState): load the new checkpoint, round records and
+// Gauntlet's scores, switch, tell their push clients.
 //
-// Leaves out: scoring and selection (SPEC §2.3–2.6: every valid submission is
-// aggregated), copy detection.
-import { aggregateUpdates, applyAggregate } from '../compress/aggregate.ts';
+// Leaves out: sharding the aggregation across processes (the evaluation
+// jobs can run in scoring workers: launch.ts, queued-gauntlet-evaluator.ts).
+import { u8aToHex } from '@polkadot/util';
+import { aggregateUpdates, applyAggregate, emptyAggregate } from '../compress/aggregate.ts';
 import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate } from '../compress/codec.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import type { CompressedUpdate } from '../compress/sparseloco.ts';
 import { buildLayout, type ParameterLayout } from '../model/layout.ts';
 import { initGptParameters } from '../model/init.ts';
+import { gauntletConfigWith } from '../gauntlet/config.ts';
+import type { GauntletEvaluator } from '../gauntlet/evaluator.ts';
+import { initialGauntletState, scoreRound, type RoundSubmission } from '../gauntlet/round.ts';
 import {
   MAX_RECENT_SUBMISSIONS,
   checkHeaderForRound,
+  encodeReceipt,
+  encodeRoundArchive,
+  receiptSigningBytes,
+  stateHash,
+  weightsHash,
+  type ExclusionReason,
+  type GauntletRunInfo,
+  type GauntletState,
+  type Scoreboard,
+  type Receipt,
+  type SignedReceiptBody,
+  type WeightsFile,
   decodeSubmission,
   encodeBundle,
   hashToHex,
@@ -83,6 +104,7 @@ import { failpoint } from './failpoint.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { RelayMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
+import type { ReceiptSigner } from './relay-key.ts';
 import {
   LostClaimError,
   STORE_FORMAT,
@@ -91,6 +113,7 @@ import {
   type RelayStateRecord,
   type RelayStore,
   type RoundRecord,
+  type RoundScoresRecord,
   type StoredSubmission,
   type StoreChange,
   type SubmissionRecord,
@@ -153,6 +176,12 @@ interface Arrival {
 export interface RelayDependencies {
   /** Measures θ's held-out loss after every outer step; null turns evaluation off. */
   evaluator: Evaluator | null;
+  /** Runs Gauntlet's evaluation jobs (a worker thread); needed when the run's Gauntlet is enabled. */
+  scorer: GauntletEvaluator | null;
+  /** The relay's own key: signs every round's receipt. */
+  signer: ReceiptSigner;
+  /** The run's training bytes (Gauntlet rebuilds assigned and random windows from them). */
+  trainData: Uint8Array;
   /** The relay's clock (ms since the epoch). Tests move it to reach a deadline without waiting. */
   now?: () => number;
   /** Structured logs (log.ts); default: none. */
@@ -168,7 +197,7 @@ export type PushListener = (event: PushEvent) => void;
 export class Relay {
   readonly layout: ParameterLayout;
   readonly manifest: TensorManifest;
-  private readonly info: RelayRunInfo; // GET /api/run: fixed by the run and the options
+  private readonly info: RelayRunInfo & GauntletRunInfo; // GET /api/run: fixed by the run, the options and the key
   private params: Float32Array; // (layout.size) θ(version); replaced, never mutated
   private paramBytes: Uint8Array; // the same memory as little-endian bytes, for streaming
   private round: OpenRound;
@@ -196,8 +225,14 @@ export class Relay {
   private closing: Promise<void> | null = null;
   private evaluation: Promise<void> = Promise.resolve();
   private stopped = false;
-  /** Milliseconds the last close took from aggregation to commit (the bench reads it). */
+  /** Gauntlet's per-address state: the input of the open round. */
+  private gauntletState: GauntletState;
+  /** The payout vector after the last closed round (null before the first close with Gauntlet). */
+  private latestWeights: WeightsFile | null = null;
+  /** Milliseconds the last close took from scoring to commit (the bench reads it). */
   lastCloseMs: number | null = null;
+  /** Gauntlet's part of the last close: submissions drawn and measured, evaluation and copy-overlap milliseconds (the bench reads it). */
+  lastScoring: { drawn: number; measured: number; evaluationMs: number; overlapMs: number } | null = null;
   /** How the open round's frames were restored at the last start. */
   lastRestore: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
   /** Decoding of restored frames, running in the background; a close waits for it. */
@@ -212,11 +247,13 @@ export class Relay {
     private readonly evaluator: Evaluator | null,
     state: RelayStateRecord,
     params: Float32Array,
-    deps: RelayDependencies,
+    private readonly deps: RelayDependencies,
+    gauntletState: GauntletState,
   ) {
+    this.gauntletState = gauntletState;
     this.layout = buildLayout(config.model);
     this.manifest = this.layout.tensors;
-    this.info = runInfoFor(config, options);
+    this.info = { ...runInfoFor(config, options), relayAddress: deps.signer.address, gauntlet: config.gauntlet };
     this.params = params;
     this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
     this.round = openRound(state);
@@ -250,7 +287,8 @@ export class Relay {
       await store.putRun(run);
       run = (await store.getRun()) ?? run; // another replica may have created it first
     }
-    const runConfig = run.config;
+    // A run created before Gauntlet keeps its rules: every submission aggregated.
+    const runConfig: RunConfig = { ...run.config, gauntlet: run.config.gauntlet ?? gauntletConfigWith({ enabled: false }) };
     let state = await store.getState();
     if (!state) {
       const now = (deps.now ?? Date.now)();
@@ -262,7 +300,13 @@ export class Relay {
     if (!params) throw new Error(`checkpoint v${state.version} named by state.json is missing from the store`);
     await store.prune(state, options.keepCheckpoints);
 
-    const relay = new Relay(runConfig, options, store, deps.evaluator, state, params, deps);
+    // Gauntlet picks up where the last committed close left it (a run from before Gauntlet starts fresh at its round).
+    const previous = state.round > 0 ? await store.getRoundScores(state.round - 1) : null;
+    const gauntletState = previous?.state ?? { ...initialGauntletState(), round: state.round };
+    if (runConfig.gauntlet.enabled && !deps.scorer) throw new Error('this run scores with Gauntlet: the relay needs an evaluator for it');
+    const relay = new Relay(runConfig, options, store, deps.evaluator, state, params, deps, gauntletState);
+    deps.scorer?.prepare(runConfig.model); // the first close should not wait for the worker to start
+    relay.latestWeights = previous?.weights ?? null;
     try {
       await relay.restore();
     } catch (error) {
@@ -330,8 +374,8 @@ export class Relay {
 
   // ------------------------------------------------------------------ reads
 
-  /** GET /api/run. */
-  runInfo(): RelayRunInfo {
+  /** GET /api/run: the run, plus Gauntlet's rules and the key that signs receipts. */
+  runInfo(): RelayRunInfo & GauntletRunInfo {
     return this.info;
   }
 
@@ -433,6 +477,65 @@ export class Relay {
       losses: this.evaluations.slice(-HISTORY_LENGTH),
       rounds: this.history.slice(-50),
     };
+  }
+
+  // ----------------------------------------------------------- Gauntlet reads
+
+  /** The payout vector after `round` (default: the last closed round); null if none was written. */
+  async weights(round?: number): Promise<WeightsFile | null> {
+    if (round === undefined || round === this.latestWeights?.round) return this.latestWeights;
+    this.checkClosed(round);
+    return (await this.store.getRoundScores(round))?.weights ?? null;
+  }
+
+  /** Gauntlet's leaderboard: addresses by payout share, then by final score (top `limit`). */
+  scoreboard(limit = 100): Scoreboard {
+    const weightOf = new Map((this.latestWeights?.weights ?? []).map((w) => [w.address, w.weight]));
+    const rows = this.gauntletState.peers
+      .map((p) => ({ address: p.address, score: p.score, weight: weightOf.get(p.address) ?? 0, rounds: p.aggregated, submitted: p.submitted }))
+      .sort((a, b) => b.weight - a.weight || b.score - a.score || (a.address < b.address ? -1 : 1))
+      .slice(0, limit)
+      .map((row, i) => ({ ...row, rank: i + 1 }));
+    return { round: this.gauntletState.round - 1, rows };
+  }
+
+  private checkClosed(round: number): void {
+    if (!Number.isSafeInteger(round) || round < 0 || round >= this.round.round) {
+      throw new RelayError('not-found', `round ${round} has not closed (round ${this.round.round} is open)`);
+    }
+  }
+
+  /** The signed receipt of a closed round (GET /api/rounds/:r/receipt). */
+  async receipt(round: number): Promise<SignedReceiptBody> {
+    this.checkClosed(round);
+    const scores = await this.store.getRoundScores(round);
+    if (!scores) throw new RelayError('not-found', `round ${round} closed before this relay signed receipts`);
+    return { round, signer: this.deps.signer.address, bytes: scores.receipt.bytes, signature: scores.receipt.signature };
+  }
+
+  /** A closed round's submission frames in ascending address order (GET /api/rounds/:r/submissions). */
+  async roundArchive(round: number): Promise<Uint8Array> {
+    this.checkClosed(round);
+    const stored = await this.store.listSubmissions(round);
+    return encodeRoundArchive(stored.sort((a, b) => (a.address < b.address ? -1 : 1)).map((s) => ({ receivedAt: s.receivedAt, frame: s.frame })));
+  }
+
+  /** The Gauntlet state a closed or the open round started from (GET /api/rounds/:r/state). */
+  async stateBefore(round: number): Promise<GauntletState> {
+    if (round === this.round.round) return this.gauntletState;
+    this.checkClosed(round);
+    if (round === 0) return initialGauntletState();
+    const scores = await this.store.getRoundScores(round - 1);
+    if (!scores) throw new RelayError('not-found', `round ${round - 1} closed before this relay kept Gauntlet state`);
+    return scores.state;
+  }
+
+  /** θ(0) as float32 LE bytes (kept forever, so any version can be rebuilt with the aggregates). */
+  async genesisCheckpoint(): Promise<Uint8Array> {
+    const run = await this.store.getRun();
+    const params = await this.store.getCheckpoint(0, run?.genesisHash);
+    if (!params) throw new RelayError('gone', 'θ(0) is missing from the store');
+    return new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
   }
 
   // ------------------------------------------------------------ submissions
@@ -585,6 +688,8 @@ export class Relay {
       round: round.round,
       status: 'pending',
       version: null,
+      aggregated: null,
+      reason: null,
       payloadHash: record.payloadHash,
       payloadBytes: record.payloadBytes,
       tokens: record.tokens,
@@ -642,23 +747,33 @@ export class Relay {
       }
       const started = performance.now();
       const { compression, outerLearningRate } = this.config;
-      const aggregate = aggregateUpdates(
-        accepted.map((s) => ({ id: s.record.address, update: s.update!, tokens: s.record.tokens })),
-        this.manifest,
-        compression,
-        this.config.aggregation,
-      );
+      const scoring = await this.scoreRound(round, accepted);
+      failpoint('close:after-scoring');
+      const selected = accepted.filter((s) => scoring.decision.aggregated.includes(s.record.address));
+      const aggregate = selected.length
+        ? aggregateUpdates(
+            selected.map((s) => ({ id: s.record.address, update: s.update!, tokens: s.record.tokens })),
+            this.manifest,
+            compression,
+            this.config.aggregation,
+          )
+        : emptyAggregate(this.manifest);
       // The relay applies what its published bytes decode to, exactly as every tab does.
       const aggregateBytes = encodePublishedAggregate(aggregate, this.config.update, this.manifest, compression);
       const next = this.params.slice(); // θ(v) may still be streaming to a client
-      const skipped = applyAggregate(next, decodePublishedAggregate(aggregateBytes, this.manifest, compression), this.manifest, outerLearningRate);
+      const skippedAll = applyAggregate(next, decodePublishedAggregate(aggregateBytes, this.manifest, compression), this.manifest, outerLearningRate);
+      const skipped = selected.length ? skippedAll : []; // an empty aggregate skips by design, not for non-finite values
       const nextHash = hashToHex(modelHash(next));
       const version = round.version + 1;
+      const closedAt = this.now();
+      const scores = this.roundScores(round, scoring, version, nextHash, closedAt);
       await this.store.putAggregate({ version, modelHash: nextHash, bytes: aggregateBytes });
       failpoint('close:after-aggregate');
       await this.store.putCheckpoint(version, next, nextHash);
       failpoint('close:after-checkpoint');
-      const closedAt = this.now();
+      await this.store.putRoundScores(scores);
+      failpoint('close:after-scores');
+      const excluded = scoring.decision.entries.filter((e) => !e.aggregated).map((e) => ({ address: e.address, reason: e.reason! }));
       const record: RoundRecord = {
         round: round.round,
         baseVersion: round.version,
@@ -671,6 +786,7 @@ export class Relay {
         closedAt,
         skippedTensors: skipped,
         submissions: accepted.map((s) => s.record).sort((a, b) => (a.address < b.address ? -1 : 1)),
+        excluded,
       };
       await this.store.putRoundRecord(record);
       failpoint('close:after-record');
@@ -685,20 +801,36 @@ export class Relay {
       await this.store.putState(state, claim); // commit
       failpoint('close:after-state');
       this.lastCloseMs = performance.now() - started;
+      this.lastScoring = { drawn: scoring.evaluated, measured: scoring.measured, evaluationMs: scoring.evaluationMs, overlapMs: scoring.overlapMs };
 
       // Committed: switch the in-memory state over and tell everyone.
       this.recordClosedRound(record, this.lastCloseMs);
+      this.gauntletState = scoring.decision.state;
+      this.latestWeights = scores.weights;
       this.params = next;
       this.paramBytes = new Uint8Array(next.buffer, next.byteOffset, next.byteLength);
       this.round = openRound(state);
       this.logger.info(
-        { round: record.round, reason, submissions: accepted.length, version, modelHash: nextHash, closeMs: Math.round(this.lastCloseMs), ...(skipped.length ? { skippedTensors: skipped } : {}) },
+        {
+          round: record.round,
+          reason,
+          submissions: accepted.length,
+          aggregated: selected.length,
+          evaluated: scoring.evaluated,
+          measured: scoring.measured,
+          evaluationMs: Math.round(scoring.evaluationMs),
+          version,
+          modelHash: nextHash,
+          closeMs: Math.round(this.lastCloseMs),
+          ...(skipped.length ? { skippedTensors: skipped } : {}),
+        },
         'round closed',
       );
       this.metrics.roundsClosed.inc({ reason });
+      if (scoring.evaluated > 0) this.metrics.evaluationSeconds.observe({ job: 'gauntlet' }, scoring.evaluationMs / 1000);
       this.metrics.closeSeconds.observe(this.lastCloseMs / 1000);
       this.metrics.roundDuration.observe({ reason }, (closedAt - record.openedAt) / 1000);
-      this.broadcast({ type: 'round-closed', round: record.round, submitted: accepted.length, accepted: accepted.length, version, modelHash: nextHash });
+      this.broadcast({ type: 'round-closed', round: record.round, submitted: accepted.length, accepted: selected.length, version, modelHash: nextHash });
       this.broadcast({ type: 'round-opened', state: this.roundState() });
       this.broadcast(this.statsEvent());
       this.scheduleDeadline();
@@ -749,6 +881,79 @@ export class Relay {
     }, CLOSE_RETRY_MS);
   }
 
+  /**
+   * Gauntlet for the closing round (src/gauntlet/round.ts): the evaluation runs
+   * in the scorer's worker within evaluationTimeoutMs; what does not come back
+   * in time is the relay's failure (no penalty).
+   */
+  private async scoreRound(round: OpenRound, accepted: Accepted[]) {
+    const submissions: RoundSubmission[] = accepted.map((s) => ({
+      address: s.record.address,
+      payloadHash: s.record.payloadHash,
+      receivedAt: s.record.receivedAt,
+      update: s.update!, // a close waits for the restored frames' decoding
+    }));
+    const c = this.config;
+    let outcomes = 0;
+    const { decision, measurements, timings } = await scoreRound(
+      this.gauntletState,
+      {
+        config: c.gauntlet,
+        runSeed: c.runSeed,
+        round: round.round,
+        version: round.version,
+        modelHash: round.modelHash,
+        params: this.params,
+        model: c.model,
+        manifest: this.manifest,
+        compression: c.compression,
+        outerLearningRate: c.outerLearningRate,
+        innerSteps: c.innerSteps,
+        batchSize: c.train.batchSize,
+        seqLen: c.train.seqLen,
+        data: this.deps.trainData,
+        submissions,
+      },
+      this.deps.scorer!,
+      this.options.evaluationTimeoutMs,
+      () => {
+        outcomes += 1;
+        if (outcomes === 1) failpoint('close:during-evaluation');
+      },
+    );
+    const measured = [...measurements.outcomes.values()].filter((o) => !('error' in o)).length;
+    return { decision, seed: measurements.plan.seed, evaluated: measurements.plan.evaluate.length, measured, ...timings };
+  }
+
+  /** The round's receipt (signed by the relay's key), weights and Gauntlet state, as one record for the store. */
+  private roundScores(
+    round: OpenRound,
+    scoring: Awaited<ReturnType<Relay['scoreRound']>>,
+    version: number,
+    nextHash: HexHash,
+    closedAt: number,
+  ): RoundScoresRecord {
+    const weights: WeightsFile = { round: round.round, version, burn: this.config.gauntlet.weights.burn, weights: scoring.decision.weights };
+    const receipt: Receipt = {
+      runId: this.config.runId,
+      round: round.round,
+      baseVersion: round.version,
+      modelHashBefore: round.modelHash,
+      version,
+      modelHashAfter: nextHash,
+      stateHashBefore: stateHash(this.gauntletState),
+      stateHashAfter: stateHash(scoring.decision.state),
+      weightsHash: weightsHash(weights),
+      roundSeed: scoring.seed,
+      relayAddress: this.deps.signer.address,
+      closedAt,
+      entries: scoring.decision.entries,
+    };
+    const bytes = encodeReceipt(receipt);
+    const signature = this.deps.signer.sign(receiptSigningBytes(bytes));
+    return { round: round.round, receipt: { bytes: u8aToHex(bytes), signature: u8aToHex(signature) }, weights, state: scoring.decision.state };
+  }
+
   /** No (or too few) submissions at the deadline: keep the round open for another roundMs. */
   private async extendRound(round: OpenRound, claim: CloseClaim): Promise<void> {
     const now = this.now();
@@ -776,17 +981,20 @@ export class Relay {
   private recordClosedRound(record: RoundRecord, closeMs: number | null): void {
     this.lastRoundAddresses = new Set(record.submissions.map((s) => s.address));
     let tokens = 0;
+    const excluded = new Map((record.excluded ?? []).map((e) => [e.address, e.reason]));
     for (const s of record.submissions) {
       tokens += s.tokens;
       this.contributors.add(s.address);
       const entries = this.ledgerEntries(s.address);
       const pending = entries.find((e) => e.round === record.round);
-      if (pending) Object.assign(pending, { status: 'accepted', version: record.version });
+      if (pending) Object.assign(pending, { status: 'accepted', version: record.version, aggregated: !excluded.has(s.address), reason: excluded.get(s.address) ?? null });
       else {
         entries.push({
           round: record.round,
           status: 'accepted',
           version: record.version,
+          aggregated: !excluded.has(s.address),
+          reason: excluded.get(s.address) ?? null,
           payloadHash: s.payloadHash,
           payloadBytes: s.payloadBytes,
           tokens: s.tokens,
@@ -801,6 +1009,7 @@ export class Relay {
       version: record.version,
       modelHash: record.modelHash,
       submissions: record.submissions.length,
+      aggregated: record.submissions.length - excluded.size,
       tokens,
       reason: record.reason,
       closedAt: record.closedAt,
@@ -881,14 +1090,21 @@ export class Relay {
     const params = await this.store.getCheckpoint(state.version, state.modelHash);
     if (!params) throw new Error(`checkpoint v${state.version} named by the committed state is missing from the store`);
     const records = (await this.store.listRoundRecords(round.round)).filter((r) => r.round < state.round);
+    // Gauntlet goes on from the committed round's state (absent for rounds closed before Gauntlet).
+    const scores = await this.store.getRoundScores(state.round - 1);
     if (this.round !== round) return; // switched meanwhile
     for (const record of records) this.recordClosedRound(record, null);
+    if (scores) {
+      this.gauntletState = scores.state;
+      this.latestWeights = scores.weights;
+    }
     this.params = params;
     this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
     this.round = openRound(state);
     for (const record of records) {
       const count = record.submissions.length;
-      this.broadcast({ type: 'round-closed', round: record.round, submitted: count, accepted: count, version: record.version, modelHash: record.modelHash });
+      const aggregated = count - (record.excluded?.length ?? 0);
+      this.broadcast({ type: 'round-closed', round: record.round, submitted: count, accepted: aggregated, version: record.version, modelHash: record.modelHash });
     }
     this.broadcast({ type: 'round-opened', state: this.roundState() });
     this.broadcast(this.statsEvent());
@@ -1000,6 +1216,7 @@ export class Relay {
     await this.following;
     this.clearDeadline();
     await this.checker.close();
+    await this.deps.scorer?.close();
     await this.store.close();
   }
 }

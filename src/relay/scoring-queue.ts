@@ -22,7 +22,7 @@ import type pg from 'pg';
 import { blobKey, type BlobStore } from './blob-store.ts';
 
 /** What a job computes (scoring-worker.ts has the functions). */
-export type JobKind = 'validation-loss';
+export type JobKind = 'validation-loss' | 'gauntlet-trials';
 
 /** A job's outcome as the relay sees it. */
 export type JobOutcome = { result: unknown } | { error: string };

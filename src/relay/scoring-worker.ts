@@ -11,15 +11,24 @@
 //                    blob store and checked against its hash, the validation
 //                    bytes the worker prepared itself and checked by SHA-256.
 //
-// Leaves out: Gauntlet's trial evaluations (the second kind, once Gauntlet's
-// evaluation job is in the tree), more than one job at a time per worker
-// (run more workers: evaluation is CPU-bound).
+//   gauntlet-trials  {job without θ, paramsKey, modelHash} → TrialOutcome[]:
+//                    Gauntlet's evaluation job (src/gauntlet/evaluate.ts
+//                    runEvaluationJob, the function the relay's worker thread
+//                    runs) on part of a round's trials, θ read from the blob
+//                    store and checked against its hash
+//                    (queued-gauntlet-evaluator.ts splits and sends them).
+//
+// Leaves out: more than one job at a time per worker (run more workers:
+// evaluation is CPU-bound).
 import { ensureDataset } from '../data/prepare.ts';
+import { runEvaluationJob } from '../gauntlet/evaluate.ts';
+import type { TrialOutcome } from '../gauntlet/evaluation-job.ts';
 import type { GptConfig } from '../model/config.ts';
 import { hashToHex, modelHash, type HexHash } from '../protocol/index.ts';
 import { OrtEvaluator, type EvaluationSettings } from './evaluator.ts';
 import type { Logger } from './log.ts';
 import type { BlobStore } from './blob-store.ts';
+import type { GauntletTrialsInput } from './queued-gauntlet-evaluator.ts';
 import type { JobKind, ScoringJobs, TakenJob } from './scoring-queue.ts';
 
 export interface ValidationLossInput {
@@ -54,8 +63,15 @@ async function validationLoss(input: unknown, blobs: BlobStore): Promise<{ loss:
   return { loss: await evaluator.evaluate(params) };
 }
 
+async function gauntletTrials(input: unknown, blobs: BlobStore): Promise<TrialOutcome[]> {
+  const { job, paramsKey, modelHash: hash } = input as GauntletTrialsInput;
+  const params = await readParams(blobs, paramsKey, hash);
+  return runEvaluationJob({ ...job, params });
+}
+
 export const JOB_FUNCTIONS: Record<JobKind, JobFunction> = {
   'validation-loss': validationLoss,
+  'gauntlet-trials': gauntletTrials,
 };
 
 export interface ScoringWorkerOptions {

@@ -12,6 +12,12 @@
 //   GET  /api/ledger              LeaderboardRow[]: addresses by tokens contributed
 //   GET  /api/ledger/:address     AddressLedger: one address's contributions, round by round
 //   GET  /api/stats               StatsBody: swarm stats, loss history, recent rounds
+//   GET  /api/weights[?round=r]   WeightsFile: Gauntlet's payout vector after the last (or round r's) close
+//   GET  /api/leaderboard         Scoreboard: addresses by payout share and score
+//   GET  /api/rounds/:r/receipt   SignedReceiptBody: the round's signed score receipt
+//   GET  /api/rounds/:r/submissions  the round's signed frames (round archive, binary)
+//   GET  /api/rounds/:r/state     GauntletState: the state round r started from
+//   GET  /api/checkpoint?version=0  θ(0), kept forever (rebuild any version with /api/updates)
 //   GET  /api/health              HealthBody {ok: true}
 //   GET  /api/sample              SampleBody: what the current model writes (sample-writer.ts)
 //   GET  /api/model.json          ModelCard: architecture, version, hash (model-files.ts)
@@ -309,10 +315,13 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       return;
     }
     const ledgerMatch = /^\/api\/ledger\/([^/]+)$/.exec(path);
-    const route = ledgerMatch ? '/api/ledger/:address' : path;
+    const roundMatch = /^\/api\/rounds\/(\d{1,10})\/(receipt|submissions|state)$/.exec(path);
+    const route = ledgerMatch ? '/api/ledger/:address' : roundMatch ? `/api/rounds/:round/${roundMatch[2]}` : path;
+    const roundNumber = roundMatch ? Number(roundMatch[1]) : -1;
     if (route !== '/api/submissions' && !read) throw new RelayError('method-not-allowed', `${method} ${path}: use GET`);
-    if (route === '/api/checkpoint' || route === '/api/updates' || route === '/api/model.safetensors' || route === '/api/model.onnx') {
-      spend(bulkReadRate, ip, 'checkpoint, update and model downloads');
+    if (route === '/api/checkpoint' || route === '/api/updates' || route === '/api/model.safetensors' || route === '/api/model.onnx' || route === '/api/rounds/:round/submissions') {
+      // The round archive holds every signed frame of a round: a bulk read like the checkpoint.
+      spend(bulkReadRate, ip, 'checkpoint, update, model and round-archive downloads');
     }
     else if (route !== '/api/submissions') spend(apiReadRate, ip, 'requests');
     switch (route) {
@@ -335,6 +344,11 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
         return sendModelBytes(req, res, model, bytes, { 'Content-Disposition': `attachment; filename="${name}"` });
       }
       case '/api/checkpoint': {
+        const asked = url.searchParams.get('version');
+        if (asked !== null) {
+          if (asked !== '0') throw new RelayError('bad-request', 'only ?version=0 (θ(0)) is kept; rebuild other versions with /api/updates');
+          return sendBytes(req, res, await relay.genesisCheckpoint(), { 'Cache-Control': 'public, max-age=31536000, immutable', 'X-Tessera-Model-Version': '0' });
+        }
         const { version, modelHash, bytes } = relay.checkpoint();
         const etag = `"${modelHash}"`;
         const match = req.headers['if-none-match'];
@@ -381,6 +395,21 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       }
       case '/api/ledger':
         return sendJson(req, res, 200, relay.leaderboard());
+      case '/api/weights': {
+        const roundText = url.searchParams.get('round');
+        if (roundText !== null && !/^\d{1,10}$/.test(roundText)) throw new RelayError('bad-request', 'give ?round=<closed round>');
+        const weights = await relay.weights(roundText === null ? undefined : Number(roundText));
+        if (!weights) throw new RelayError('not-found', 'no payout vector yet: no round has closed with Gauntlet');
+        return sendJson(req, res, 200, weights);
+      }
+      case '/api/leaderboard':
+        return sendJson(req, res, 200, relay.scoreboard());
+      case '/api/rounds/:round/receipt':
+        return sendJson(req, res, 200, await relay.receipt(roundNumber), { 'Cache-Control': 'public, max-age=31536000, immutable' });
+      case '/api/rounds/:round/state':
+        return sendJson(req, res, 200, await relay.stateBefore(roundNumber));
+      case '/api/rounds/:round/submissions':
+        return sendBytes(req, res, await relay.roundArchive(roundNumber), { 'Cache-Control': 'public, max-age=31536000, immutable' });
       case '/api/ledger/:address': {
         let address = '';
         try {

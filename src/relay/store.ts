@@ -11,10 +11,13 @@
 //   - a write is all or nothing: a reader sees the old value or the new one,
 //     never part of one;
 //   - putState is the commit point of a round close: whatever a close writes
-//     before it (aggregate, checkpoint, round record) is invisible to the
-//     relay after a restart unless the state that points at it was committed.
-//     Those writes are deterministic functions of the stored submissions, so
-//     a restart that closes the round again writes the same bytes;
+//     before it (aggregate, checkpoint, Gauntlet's scores, ratings, weights
+//     and signed receipt, round record) is invisible to the relay after a
+//     restart unless the state that points at it was committed. Those writes
+//     are deterministic functions of the stored submissions (and the Gauntlet
+//     state of the previous round), so a restart that closes the round again
+//     writes the same content (a receipt's signature differs: sr25519 signs
+//     with fresh randomness; an uncommitted receipt was never served);
 //   - getCheckpoint/getAggregate verify content hashes and throw
 //     CorruptStoreError rather than return damaged bytes;
 //   - one round, one close: claimClose hands at most one live claim per round
@@ -22,7 +25,7 @@
 //     claim commits only if the claim still holds (a replica that lost its
 //     claim, e.g. to a database restart and another replica's takeover,
 //     commits nothing). An implementation may hold what a close writes before
-//     its commit (rows of aggregate, checkpoint, round record) and write it
+//     its commit (rows of aggregate, checkpoint, scores, round record) and write it
 //     in the commit itself; blobs are written at once (content-addressed, so
 //     a repeated close writes the same objects);
 //   - putSubmission is the arbiter of "one per address per round" and of
@@ -30,7 +33,7 @@
 //     'closed' instead of storing.
 //
 // Leaves out: in-memory caching (the relay keeps θ and the open round in memory).
-import type { HexHash } from '../protocol/index.ts';
+import type { ExclusionReason, GauntletState, HexHash, WeightsFile } from '../protocol/index.ts';
 import type { RunConfig } from './config.ts';
 
 export const STORE_FORMAT = 1;
@@ -93,7 +96,24 @@ export interface RoundRecord {
   closedAt: number;
   /** Tensors whose aggregate was not finite and were left unchanged (SPEC §1.5). */
   skippedTensors: string[];
+  /** Every accepted submission of the round. */
   submissions: SubmissionRecord[];
+  /** Submissions Gauntlet kept out of the aggregate, and why (absent in records from before Gauntlet: all were aggregated). */
+  excluded?: { address: string; reason: ExclusionReason }[];
+}
+
+/**
+ * Gauntlet's outcome of one round (SPEC §2), written with the close it belongs
+ * to, before the commit: the signed receipt, the payout vector and the
+ * per-address state the next round starts from.
+ */
+export interface RoundScoresRecord {
+  round: number;
+  /** The receipt's canonical bytes and the relay key's signature, 0x hex (src/protocol/receipt.ts). */
+  receipt: { bytes: `0x${string}`; signature: `0x${string}` };
+  weights: WeightsFile;
+  /** The Gauntlet state after the round (the input of round + 1). */
+  state: GauntletState;
 }
 
 export interface StoredAggregate {
@@ -200,6 +220,11 @@ export interface RelayStore {
   getAggregate(version: number): Promise<StoredAggregate | null>;
 
   putRoundRecord(record: RoundRecord): Promise<void>;
+
+  /** Gauntlet's outcome of a round; part of its close, before the commit. */
+  putRoundScores(record: RoundScoresRecord): Promise<void>;
+  /** Null for a round closed before Gauntlet, an open round, or a close that never committed (pruned). */
+  getRoundScores(round: number): Promise<RoundScoresRecord | null>;
   /** Every committed round record from round `fromRound` on (default 0), ascending by round. */
   listRoundRecords(fromRound?: number): Promise<RoundRecord[]>;
 
@@ -216,8 +241,10 @@ export interface RelayStore {
 
   /**
    * Deletes what no committed state refers to: leftovers of a close that
-   * crashed before its commit (objects beyond `state`) and checkpoints older
-   * than the newest `keepCheckpoints` before the current one.
+   * crashed before its commit (objects beyond `state`: aggregates,
+   * checkpoints, round records and scores) and checkpoints older than the
+   * newest `keepCheckpoints` before the current one — except θ(0), which
+   * stays so anyone can rebuild any version from it and the aggregates.
    */
   prune(state: RelayStateRecord, keepCheckpoints: number): Promise<void>;
   close(): Promise<void>;

@@ -18,16 +18,23 @@ import {
   parseAddressLedger,
   parseErrorBody,
   parseJson,
+  parseGauntletRunInfo,
   parseLeaderboard,
   parsePushEvent,
   parseModelCard,
+  parseScoreboard,
+  parseSignedReceiptBody,
   parseRoundStatus,
   parseSampleBody,
   parseStatsBody,
   parseSubmissionAck,
   parseSwarmRunInfo,
   ProtocolError,
+  verifyReceipt,
   type AddressLedger,
+  type GauntletRunInfo,
+  type Receipt,
+  type Scoreboard,
   type BundleEntry,
   type ErrorCode,
   type HexHash,
@@ -183,6 +190,25 @@ export class RelayClient {
   /** Addresses by tokens contributed (the relay's top 100). */
   async leaderboard(): Promise<LeaderboardRow[]> {
     return parseLeaderboard(await this.json('/api/ledger'));
+  }
+
+  /** Gauntlet's rules and the address of the key that signs receipts (GET /api/run). */
+  async gauntletRunInfo(): Promise<GauntletRunInfo> {
+    return parseGauntletRunInfo(await this.json('/api/run'));
+  }
+
+  /** Gauntlet's scoreboard: addresses by payout share, then score. */
+  async scoreboard(): Promise<Scoreboard> {
+    return parseScoreboard(await this.json('/api/leaderboard'));
+  }
+
+  /**
+   * Round `round`'s receipt, verified here: canonical bytes and the sr25519
+   * signature of `relayAddress` (the run's, from gauntletRunInfo). Throws
+   * ProtocolError ('bad-receipt', 'receipt-signature') when it does not verify.
+   */
+  async receipt(round: number, relayAddress: string): Promise<Receipt> {
+    return verifyReceipt(parseSignedReceiptBody(await this.json(`/api/rounds/${round}/receipt`)), relayAddress);
   }
 
   /** Text the current global model wrote (the relay writes one per model version). */

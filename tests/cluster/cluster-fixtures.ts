@@ -12,8 +12,13 @@ import { LocalCluster, type LocalClusterOptions } from '../../src/cluster/local-
 import { hashToHex, modelHash, type HexHash } from '../../src/protocol/index.ts';
 import { getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, tempDir, updatePayload, walletFor } from '../unit/relay-fixtures.ts';
 
-/** The unit tier's run (relay-fixtures TEST_RUN) as relay flags, without evaluation. */
-export const TEST_RUN_ARGS = ['--run-id', 'relay-test', '--preset', 'nano', '--inner-steps', '2', '--batch-size', '2', '--seq-len', '32', '--dist', 'none', '--no-eval'];
+/**
+ * The unit tier's run (relay-fixtures TEST_RUN) as relay flags, without
+ * evaluation and with Gauntlet off: every acknowledged submission is
+ * aggregated, so a test can compute the next model itself (a test turns
+ * Gauntlet on with `--gauntlet on`; the last flag wins).
+ */
+export const TEST_RUN_ARGS = ['--run-id', 'relay-test', '--preset', 'nano', '--inner-steps', '2', '--batch-size', '2', '--seq-len', '32', '--dist', 'none', '--no-eval', '--gauntlet', 'off'];
 
 export interface TestCluster {
   cluster: LocalCluster;

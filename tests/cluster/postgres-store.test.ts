@@ -24,7 +24,8 @@ import { migrate, MIGRATIONS } from '../../src/relay/postgres-schema.ts';
 import { PostgresRelayStore } from '../../src/relay/postgres-store.ts';
 import { S3BlobStore } from '../../src/relay/s3-blob-store.ts';
 import { ScoringJobs } from '../../src/relay/scoring-queue.ts';
-import { CorruptStoreError, LostClaimError, type StoreChange } from '../../src/relay/store.ts';
+import { CorruptStoreError, LostClaimError, type RoundScoresRecord, type StoreChange } from '../../src/relay/store.ts';
+import { initialGauntletState } from '../../src/gauntlet/round.ts';
 import { buildRunConfig } from '../../src/relay/config.ts';
 import { freePort } from '../../src/cluster/child-process.ts';
 import { removeTempDirs, residual, tempDir } from '../unit/relay-fixtures.ts';
@@ -148,7 +149,7 @@ describe('PostgresRelayStore', () => {
       expect(await stores[1].sharedRelayKey('later words')).toBe(keys[0]);
 
       const hash = await createRun(stores[0], 'scores');
-      const scores = { round: 0, receipt: { bytes: '0x01', signature: '0x02' }, weights: { round: 0, version: 1, burn: 0, weights: [] }, state: { round: 1, peers: [] } };
+      const scores: RoundScoresRecord = { round: 0, receipt: { bytes: '0x01', signature: '0x02' }, weights: { round: 0, version: 1, burn: 0, weights: [] }, state: { ...initialGauntletState(), round: 1 } };
       // A close whose claim is lost: its scores never become visible.
       const lost = (await stores[0].claimClose(0))!;
       await stores[0].putRoundScores(scores);

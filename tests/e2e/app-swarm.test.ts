@@ -19,10 +19,13 @@
 //   - the GPU process crashes (CDP Browser.crashGpuProcess: a real device
 //     loss): both tabs explain it and offer a restart; restarted, they resume
 //     from their checkpoints and close another round with the relay's hashes;
+//   - the dashboard shows the tab's latest Gauntlet receipt, verified in the
+//     page against the relay's key, and the leaderboard; closed submissions say
+//     whether they were aggregated;
 //   - a display-only context (no wallet, not training) opens #/demo and shows
-//     the swarm's loss curve, contributors, bytes/s, the relay's sample of the
-//     global model (its text once readable, else how readable it is) and the
-//     QR code of the join URL;
+//     the swarm's loss curve, contributors, bytes/s, the leaderboard, the
+//     relay's sample of the global model (its text once readable, else how
+//     readable it is) and the QR code of the join URL;
 //   - each tab shows whether it compresses on the GPU or the CPU (measured once
 //     on the adapter; the reloaded tab reuses the kept measurement);
 //   - screenshots of the dashboard and the demo screen go to
@@ -284,7 +287,15 @@ describe('app: tabs train for the swarm against a real relay', () => {
     expect(busyShare).toBeLessThanOrEqual(1);
     expect(roundRate).toBeGreaterThan(0);
     expect(Number(await a.page.getByTestId('global-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
-    await a.page.getByTestId('submissions').locator('tr[data-state="accepted"]').first().waitFor();
+    // Closed rounds say whether Gauntlet aggregated them (and why not).
+    await a.page.getByTestId('submissions').locator('tr[data-state="accepted"], tr[data-state="excluded"]').first().waitFor();
+    // The tab's latest receipt, verified in the page against the relay's key, and the leaderboard.
+    const receipt = a.page.getByTestId('my-receipt').and(a.page.locator('[data-state="verified"]'));
+    await receipt.waitFor({ timeout: 120_000 });
+    expect(await receipt.innerText()).toMatch(/^Round \d+: your update (improved|worsened) the loss by [\d.]+ %, rank \d+ of \d+;|^Round \d+: your update was not drawn/);
+    const board = a.page.getByTestId('leaderboard');
+    await board.waitFor({ timeout: 60_000 });
+    expect(await board.locator('tbody tr').count()).toBeGreaterThanOrEqual(2);
     await a.page.screenshot({ path: `${SCREENSHOTS}swarm-dashboard-1280.png`, fullPage: true });
     await a.page.setViewportSize({ width: 375, height: 812 });
     expect(await fitsWidth(a.page)).toBe(true);
@@ -344,6 +355,7 @@ describe('app: tabs train for the swarm against a real relay', () => {
     expect(await d.page.getByTestId('demo-sample').innerText()).not.toContain('\ufffd');
     expect(Number(await d.page.getByTestId('demo-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(ROUNDS + 1);
     expect(await d.page.getByTestId('demo-tokens-per-second').innerText()).toMatch(/^bytes of text · [\d.]+ k?B\/s$/);
+    expect(await d.page.getByTestId('leaderboard').locator('tbody tr').count()).toBeGreaterThanOrEqual(2);
     await d.page.screenshot({ path: `${SCREENSHOTS}swarm-demo-1280.png` });
     await d.page.setViewportSize({ width: 375, height: 812 });
     expect(await fitsWidth(d.page)).toBe(true);

@@ -101,6 +101,9 @@ describe('app: standalone training', () => {
     expect(Number(await page.getByTestId('validation-loss-chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(1);
     expect(await page.getByTestId('training-panel').getAttribute('data-state')).toBe('training');
     expect(await page.getByTestId('model-summary').innerText()).toContain('nano');
+    // The figure is over the last minute of wall time, redrawn on the page's 1 s clock: it may
+    // still read "—" in the moment the second step lands, so wait for its first value.
+    await page.getByTestId('tokens-per-second').and(page.locator(':not([data-rate=""])')).waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('tokens-per-second').innerText()).toMatch(/tok\/s$/);
     expect(await page.getByTestId('gflops').innerText()).toMatch(/GFLOP\/s$/);
 

@@ -3,7 +3,7 @@
 // Each run opens a fresh browser profile (first visit: nothing cached) and then,
 // with --reload, the same page again in that profile (a later visit).
 // Usage: npx tsx tests/e2e/measure-first-step.ts [--runs 3] [--reload]
-// (not a test: a measurement, run by hand; docs/results.md has its figures)
+// (not a test: a measurement, run by hand; docs/kernels.md has its figures)
 // Needs `npm run build` first. Prints one line per run and the spread.
 import { parseArgs } from 'node:util';
 import { launchBrowser, openPage } from './support/browser.ts';

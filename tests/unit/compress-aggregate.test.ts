@@ -13,6 +13,7 @@ import {
   AggregateInputError,
   aggregateUpdates,
   applyAggregate,
+  emptyAggregate,
   lowerMedian,
   medianClipFactors,
   tokenWeights,
@@ -137,6 +138,21 @@ describe('order independence', () => {
   it('rejects duplicate ids and an empty round', () => {
     expect(() => aggregateUpdates([submissions[0], { ...submissions[1], id: submissions[0].id }], manifest, config)).toThrow(AggregateInputError);
     expect(() => aggregateUpdates([], manifest, config)).toThrow(AggregateInputError);
+  });
+
+  it('an empty aggregate (nothing selected) round-trips and leaves θ bit for bit; zero contributors with values is refused', () => {
+    const empty = emptyAggregate(manifest);
+    const bytes = encodeAggregate(empty, manifest, config);
+    expect(decodeAggregate(bytes, manifest, config)).toEqual(empty);
+    const theta = randomFloats(P, 5);
+    const after = theta.slice();
+    applyAggregate(after, decodeAggregate(bytes, manifest, config), manifest, 1);
+    expect(Buffer.from(after.buffer).equals(Buffer.from(theta.buffer))).toBe(true);
+    const lying = aggregateUpdates(submissions.slice(0, 1), manifest, config);
+    expect(() => encodeAggregate({ ...lying, contributorCount: 0 }, manifest, config)).toThrow(/zero contributions/);
+    const forged = encodeAggregate(lying, manifest, config);
+    new DataView(forged.buffer).setUint32(32, 0, true);
+    expect(() => decodeAggregate(forged, manifest, config)).toThrow(/zero contributions/);
   });
 });
 

@@ -299,7 +299,7 @@ describe('JSON validators', () => {
     }
   });
 
-  const summary = { round: 3, version: 4, modelHash: round.modelHash, submissions: 2, tokens: 512, reason: 'quorum', closedAt: 1_790_000_000_500, closeMs: 12.5 };
+  const summary = { round: 3, version: 4, modelHash: round.modelHash, submissions: 2, aggregated: 1, tokens: 512, reason: 'quorum', closedAt: 1_790_000_000_500, closeMs: 12.5 };
 
   it('parse /api/round, /api/stats and /api/health strictly', () => {
     const status = { ...round, openedAt: 1_789_999_999_000, submissions: 2, quorum: 16, closing: false, now: 1_790_000_000_050, futureField: 1 };
@@ -331,10 +331,15 @@ describe('JSON validators', () => {
     expect(codeOf(() => parseLeaderboard([{ ...row, address: 'alice' }]))).toBe('bad-message');
     expect(codeOf(() => parseLeaderboard(row))).toBe('bad-message');
 
-    const accepted = { round: 3, status: 'accepted', version: 4, payloadHash: round.modelHash, payloadBytes: 3400, tokens: 256, innerSteps: 2, receivedAt: 1_790_000_000_100 };
-    const pending = { ...accepted, round: 4, status: 'pending', version: null };
-    const ledger = { address: alice.address, totals: { accepted: 1, pending: 1, tokens: 256 }, entries: [accepted, pending] };
+    const accepted = { round: 3, status: 'accepted', version: 4, aggregated: true, reason: null, payloadHash: round.modelHash, payloadBytes: 3400, tokens: 256, innerSteps: 2, receivedAt: 1_790_000_000_100 };
+    const excluded = { ...accepted, round: 2, aggregated: false, reason: 'not-improving' };
+    const pending = { ...accepted, round: 4, status: 'pending', version: null, aggregated: null };
+    const ledger = { address: alice.address, totals: { accepted: 2, pending: 1, tokens: 512 }, entries: [excluded, accepted, pending] };
     expect(parseAddressLedger(ledger)).toEqual(ledger);
+    // Gauntlet's verdict: aggregated or why not; an exclusion without a reason is refused.
+    expect(codeOf(() => parseAddressLedger({ ...ledger, entries: [{ ...excluded, reason: null }] }))).toBe('bad-message');
+    expect(codeOf(() => parseAddressLedger({ ...ledger, entries: [{ ...excluded, reason: 'bad-luck' }] }))).toBe('bad-message');
+    expect(codeOf(() => parseAddressLedger({ ...ledger, entries: [{ ...accepted, aggregated: null }] }))).toBe('bad-message');
     expect(codeOf(() => parseAddressLedger({ ...ledger, entries: [{ ...accepted, version: null }] }))).toBe('bad-message');
     expect(codeOf(() => parseAddressLedger({ ...ledger, entries: [{ ...accepted, status: 'refused' }] }))).toBe('bad-message');
     expect(codeOf(() => parseAddressLedger({ ...ledger, totals: undefined }))).toBe('bad-message');

@@ -8,8 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { aggregateUpdates, applyAggregate } from '../../src/compress/aggregate.ts';
+import { aggregateUpdates, applyAggregate, emptyAggregate } from '../../src/compress/aggregate.ts';
 import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate, encodeUpdate } from '../../src/compress/codec.ts';
+import { ensureDataset } from '../../src/data/prepare.ts';
+import { batchFor } from '../../src/data/sampler.ts';
+import { createGptReference, gptBackward, gptForward, gptZeroGrad } from '../../src/model/gpt-reference.ts';
+import { samplerSeed } from '../../src/protocol/index.ts';
 import { compress, defaultCompressConfig } from '../../src/compress/sparseloco.ts';
 import { GPT_PRESETS } from '../../src/model/config.ts';
 import { buildLayout } from '../../src/model/layout.ts';
@@ -59,17 +63,17 @@ export function removeTempDirs(): void {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-/** A relay in this process on 127.0.0.1, a free port, no app, no evaluation unless asked. */
+/** A relay in this process on 127.0.0.1, a free port, no app, no evaluation unless asked; TEST_RUN (Gauntlet on) unless another run is given. */
 export function startTestRelay(
   dataDir: string,
   relay: RelayOptionsInput = {},
-  extra: { evaluate?: boolean; now?: () => number; log?: (m: string) => void } = {},
+  extra: { evaluate?: boolean; now?: () => number; log?: (m: string) => void; run?: Omit<RunConfigInput, 'data'> } = {},
 ): Promise<RelayServer> {
   return launchRelay({
     dataDir,
     port: 0,
     distDir: null,
-    run: TEST_RUN,
+    run: extra.run ?? TEST_RUN,
     relay: { roundMs: 600_000, quorum: 1000, ...relay },
     evaluate: extra.evaluate ?? false,
     now: extra.now,
@@ -88,19 +92,53 @@ export function residual(seed: number, scale = 1e-3): Float32Array {
 }
 
 /**
+ * The payload an honest tab of TEST_RUN would send for `round` from θ(version):
+ * `steps` sign-gradient steps (AdamW's first steps are ≈ lr·sign(g)) of the CPU
+ * reference model on the address's assigned batches, Δ = θ − θ_local, then
+ * top-k + 2-bit. Not the GPU inner loop, but trained on exactly the data
+ * Gauntlet checks, so it lowers the loss like an honest update (scale −1:
+ * raises it).
+ */
+export function trainedPayload(address: string, round: number, version: number, theta: Float32Array, options: { scale?: number; runSeed?: HexHash } = {}): Uint8Array {
+  const runSeed = options.runSeed ?? DEFAULT_RUN_SEED;
+  const scale = options.scale ?? 1; // −1: the sign-flipped update of an attacker who trained and sends the opposite
+  const { batchSize: B, seqLen: T } = TEST_RUN.train as { batchSize: number; seqLen: number };
+  const H = TEST_RUN.innerSteps!;
+  const data = ensureDataset().train;
+  const model = createGptReference(GPT_PRESETS.nano, theta.slice());
+  const seed = samplerSeed(runSeed, address, round);
+  for (let i = 0; i < H; i++) {
+    const batch = batchFor(data, seed, version * H + i, B, T);
+    gptZeroGrad(model);
+    gptForward(model, batch.inputs, batch.targets, B, T);
+    gptBackward(model);
+    for (const t of NANO_LAYOUT.tensors) for (let j = t.offset; j < t.offset + t.size; j++) model.params[j] -= 3e-3 * Math.sign(model.grads[j]);
+  }
+  const delta = theta.map((v, j) => scale * (v - model.params[j]));
+  return encodeUpdate(compress(delta, NANO_LAYOUT.tensors, COMPRESSION), NANO_LAYOUT.tensors, COMPRESSION);
+}
+
+/** The relay's default run seed (src/relay/config.ts). */
+export const DEFAULT_RUN_SEED = `0x${'00'.repeat(31)}01` as const;
+
+/**
  * θ(v+1) as the test run's relay makes it from θ(v) and these submissions
  * (each of the default 2 steps unless it says): its aggregation rule and token
- * weights, its published form, and the update those bytes decode to.
+ * weights, its published form, and the update those bytes decode to. With
+ * Gauntlet on, pass the submissions its receipt says it aggregated.
  */
 export function relayNextParams(theta: Float32Array, submissions: { address: string; payload: Uint8Array; tokens?: number }[], run: Omit<RunConfigInput, 'data'> = TEST_RUN): Float32Array {
   const manifest = NANO_LAYOUT.tensors;
   const config = buildRunConfig({ ...run, data: { name: '', trainUrl: '', trainBytes: 1, trainSha256: '', valBytes: 1, valSha256: '' } });
-  const aggregate = aggregateUpdates(
-    submissions.map((s) => ({ id: s.address, update: decodeUpdate(s.payload, manifest, COMPRESSION), tokens: s.tokens ?? 128 })),
-    manifest,
-    COMPRESSION,
-    config.aggregation,
-  );
+  // No submission (Gauntlet selected none): the empty aggregate, which changes nothing.
+  const aggregate = submissions.length
+    ? aggregateUpdates(
+        submissions.map((s) => ({ id: s.address, update: decodeUpdate(s.payload, manifest, COMPRESSION), tokens: s.tokens ?? 128 })),
+        manifest,
+        COMPRESSION,
+        config.aggregation,
+      )
+    : emptyAggregate(manifest);
   const published = encodePublishedAggregate(aggregate, config.update, manifest, COMPRESSION);
   const next = theta.slice();
   applyAggregate(next, decodePublishedAggregate(published, manifest, COMPRESSION), manifest, config.outerLearningRate);

@@ -1,12 +1,14 @@
 // Load: 200 signed submissions from 200 keys, all in flight at once against a
 // real relay on 127.0.0.1. Every one must be answered with its own
 // acknowledgement (round, address, payload hash); the 200th closes the round
-// (quorum 200) and the published aggregate counts 200 contributors. Then the
-// same 200 frames again, at once: every one refused as wrong-round.
+// (quorum 200). Gauntlet evaluates its budget of 20 of them; the published
+// aggregate counts exactly the ones the signed receipt says it aggregated, and
+// the receipt lists all 200. Then the same 200 frames again, at once: every
+// one refused as wrong-round.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { decodePublishedAggregate } from '../../src/compress/codec.ts';
-import { hashToHex, payloadHash } from '../../src/protocol/index.ts';
+import { hashToHex, parseSignedReceiptBody, payloadHash, verifyReceipt } from '../../src/protocol/index.ts';
 import type { RelayServer } from '../../src/relay/server.ts';
 import { decodeBundle } from '../../src/protocol/bundle.ts';
 import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, removeTempDirs, signedFrame, startTestRelay, tempDir, updatePayload, walletFor } from './relay-fixtures.ts';
@@ -47,11 +49,17 @@ describe('relay under load', () => {
     });
     console.log(`${SUBMITTERS} concurrent submissions: all acknowledged in ${seconds.toFixed(2)} s (${(SUBMITTERS / seconds).toFixed(0)}/s)`);
 
-    // The 200th closed the round: one aggregate of all of them.
-    for (let i = 0; i < 600 && (await getJson(url, 'api/round')).version === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    // The 200th closed the round.
+    for (let i = 0; i < 1200 && (await getJson(url, 'api/round')).version === 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await getJson(url, 'api/round')).toMatchObject({ round: 1, version: 1 });
+    const receipt = verifyReceipt(parseSignedReceiptBody(await getJson(url, 'api/rounds/0/receipt')));
+    expect(receipt.entries).toHaveLength(SUBMITTERS);
+    const evaluated = receipt.entries.filter((e) => e.status === 'evaluated');
+    expect(evaluated.length).toBe(20);
+    const aggregated = receipt.entries.filter((e) => e.aggregated);
+    for (const e of receipt.entries) if (e.status === 'not-drawn') expect(e.reason).toBe('unproven');
     const [entry] = decodeBundle((await getBytes(url, 'api/updates?since=0&format=2')).bytes, 0);
-    expect(decodePublishedAggregate(entry.aggregate, NANO_LAYOUT.tensors, COMPRESSION).contributorCount).toBe(SUBMITTERS);
+    expect(decodePublishedAggregate(entry.aggregate, NANO_LAYOUT.tensors, COMPRESSION).contributorCount).toBe(aggregated.length);
     const leaderboard = await getJson(url, 'api/ledger');
     expect(leaderboard).toHaveLength(100); // the board shows the top 100
     expect(leaderboard.every((row: { rounds: number }) => row.rounds === 1)).toBe(true);

@@ -54,11 +54,12 @@ describe('GET /metrics', () => {
       expect(sample(text, 'tessera_round_close_seconds_count')).toBe(1);
       expect(sample(text, 'tessera_round_duration_seconds_count', 'reason="quorum"')).toBe(1);
       expect(sample(text, 'tessera_submission_store_seconds_count')).toBe(2);
+      expect(sample(text, 'tessera_evaluation_seconds_count', 'job="gauntlet"')).toBe(1); // the close's trials
       expect(sample(text, 'tessera_round')).toBe(1);
       expect(sample(text, 'tessera_model_version')).toBe(1);
       expect(sample(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
       // The same close in the log, with its fields.
-      expect(lines.find((l) => l.startsWith('round closed'))).toMatch(/^round closed round=0 reason=quorum submissions=2 version=1 modelHash=0x[0-9a-f]{64} closeMs=\d+$/);
+      expect(lines.find((l) => l.startsWith('round closed'))).toMatch(/^round closed round=0 reason=quorum submissions=2 aggregated=\d evaluated=2 measured=2 evaluationMs=\d+ version=1 modelHash=0x[0-9a-f]{64} closeMs=\d+$/);
     } finally {
       await relay.close();
     }

@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { hashToHex, modelHash } from '../../src/protocol/index.ts';
 import { logEntries } from '../support/submission-log-entries.ts';
-import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, startTestRelay, tempDir, updatePayload, walletFor } from './relay-fixtures.ts';
+import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, startTestRelay, tempDir, TEST_RUN, updatePayload, walletFor } from './relay-fixtures.ts';
+
+/** Gauntlet off: the close must be the model of every surviving frame (what Gauntlet selects is relay-gauntlet.test.ts's). */
+const RUN = { ...TEST_RUN, gauntlet: { enabled: false } };
 
 beforeAll(async () => {
   await cryptoWaitReady();
@@ -24,7 +27,7 @@ describe('relay restart', () => {
     const dir = tempDir('restart');
     const wallets = [400, 401, 402, 403].map(walletFor);
     const payloads = wallets.map((_, i) => updatePayload(400 + i));
-    const first = await startTestRelay(dir);
+    const first = await startTestRelay(dir, {}, { run: RUN });
     const round = await getJson(first.url, 'api/round');
     const theta0 = new Float32Array((await getBytes(first.url, 'api/checkpoint')).bytes.slice().buffer);
     for (const [i, wallet] of wallets.entries()) {
@@ -33,7 +36,7 @@ describe('relay restart', () => {
     }
     await first.close();
 
-    const second = await startTestRelay(dir);
+    const second = await startTestRelay(dir, {}, { run: RUN });
     expect(second.relay.lastRestore).toEqual({ fromRecord: 4, checkedNow: 0, refused: 0 });
     expect((await getJson(second.url, 'api/round')).submissions).toBe(4);
     await second.close();
@@ -54,7 +57,7 @@ describe('relay restart', () => {
     writeFileSync(log, Buffer.concat([damaged.subarray(0, entry(3).start), damaged.subarray(entry(3).end)]));
 
     const logs: string[] = [];
-    const third = await startTestRelay(dir, {}, { log: (m) => logs.push(m) });
+    const third = await startTestRelay(dir, {}, { log: (m) => logs.push(m), run: RUN });
     expect(third.relay.lastRestore).toEqual({ fromRecord: 1, checkedNow: 1, refused: 2 });
     expect(logs.filter((m) => /fails its checks/.test(m))).toHaveLength(2);
     expect((await getJson(third.url, 'api/round')).submissions).toBe(2);
@@ -63,7 +66,7 @@ describe('relay restart', () => {
     await third.close();
 
     // Checked once: the next start trusts the frame it recorded.
-    const fourth = await startTestRelay(dir);
+    const fourth = await startTestRelay(dir, {}, { run: RUN });
     expect(fourth.relay.lastRestore).toEqual({ fromRecord: 2, checkedNow: 0, refused: 2 });
     // The round closes to the model of the two frames that survived, decoded in the background.
     await fourth.relay.closeRound('quorum');

@@ -66,16 +66,29 @@ describe('FileRelayStore', () => {
     expect(await store.listSubmissions(3)).toEqual([{ address: 'A', frame: new Uint8Array([9, 8, 7]), receivedAt: 1234, verifiedBy: 5 }]);
     expect(await store.listSubmissions(4)).toEqual([]);
 
-    // A close of round 3 that crashed before its commit left v4 objects and a round-3 record behind.
-    for (const v of [1, 2, 3, 4]) await store.putCheckpoint(v, residual(v), hashToHex(modelHash(residual(v))));
+    // A close of round 3 that crashed before its commit left v4 objects, a round-3 record and round-3 scores behind.
+    for (const v of [0, 1, 2, 3, 4]) await store.putCheckpoint(v, residual(v), hashToHex(modelHash(residual(v))));
+    const scores = (round: number) => ({
+      round,
+      receipt: { bytes: hash, signature: hash },
+      weights: { round, version: round + 1, burn: 0, weights: [] },
+      state: { format: 1 as const, round: round + 1, peers: [] },
+    });
+    await store.putRoundScores(scores(2));
+    await store.putRoundScores(scores(3));
+    expect(await store.getRoundScores(3)).toEqual(scores(3));
+    expect(readdirSync(join(dir, 'weights'))).toEqual(['r0000000002.json', 'r0000000003.json']);
     await store.putAggregate({ version: 4, modelHash: hash, bytes });
     await store.putRoundRecord({ round: 2, baseVersion: 2, version: 3, modelHash: hash, aggregateHash: hash, aggregateBytes: 5, reason: 'quorum', openedAt: 0, closedAt: 1, skippedTensors: [], submissions: [] });
     await store.putRoundRecord({ round: 3, baseVersion: 3, version: 4, modelHash: hash, aggregateHash: hash, aggregateBytes: 5, reason: 'quorum', openedAt: 0, closedAt: 1, skippedTensors: [], submissions: [] });
     writeFileSync(join(dir, 'checkpoints', 'v0000000005.ckpt.tmp-1-abc'), 'half');
     await store.prune(state(3, 3, hash), 1);
-    expect(await store.listCheckpoints()).toEqual([2, 3]);
+    expect(await store.listCheckpoints()).toEqual([0, 2, 3]); // θ(0) always stays
     expect(await store.getAggregate(4)).toBeNull();
     expect((await store.listRoundRecords()).map((r) => r.round)).toEqual([2]);
+    expect(await store.getRoundScores(2)).toEqual(scores(2));
+    expect(await store.getRoundScores(3)).toBeNull();
+    expect(readdirSync(join(dir, 'weights'))).toEqual(['r0000000002.json']);
     await FileRelayStore.open(dir); // opening removes temporaries
     expect(readdirSync(join(dir, 'checkpoints')).some((n) => n.includes('.tmp-'))).toBe(false);
   });

@@ -21,7 +21,8 @@ beforeAll(async () => {
     dataDir: tempDir('time-boxed'),
     port: 0,
     distDir: null,
-    run: { ...TEST_RUN, innerSteps: H, stepRange: { min: 2, max: 8 }, aggregation: { rule: 'selected-mean', tokenCap: 2 } },
+    // Gauntlet off: this file checks token weights over every submission (relay-gauntlet.test.ts checks what Gauntlet selects).
+    run: { ...TEST_RUN, innerSteps: H, stepRange: { min: 2, max: 8 }, aggregation: { rule: 'selected-mean', tokenCap: 2 }, gauntlet: { enabled: false } },
     relay: { roundMs: 600_000, quorum: 1000 },
     evaluate: false,
   });
