@@ -3,6 +3,8 @@
 //   fuzz — Node, no GPU: a hostile client against a relay process.  tests/fuzz/**
 //   gpu  — Node, Dawn (npm `webgpu`) on SwiftShader.  tests/gpu/**
 //   e2e  — headless Debian Chromium against the built app on 127.0.0.1.  tests/e2e/**
+//   cluster — Node, real PostgreSQL (Debian's, in a private directory), the S3
+//             test server, relay replicas as child processes, HAProxy.  tests/cluster/**
 // GPU tests run in forked processes: the Vulkan loader reads VK_ICD_FILENAMES
 // from the real process environment, which a worker thread cannot change.
 import { defineConfig } from 'vitest/config';
@@ -27,6 +29,17 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['tests/cluster/**/*.test.ts'],
+          pool: 'forks',
+          // One cluster at a time: each is a database, a bucket and several relays on two cores.
+          fileParallelism: false,
+          testTimeout: 400_000,
+          hookTimeout: 180_000,
         },
       },
       {

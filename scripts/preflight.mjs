@@ -9,13 +9,16 @@
 //   chromium                           e2e (headless Chromium), and gpu: its SwiftShader
 //                                      Vulkan driver gives Node's Dawn a WebGPU adapter
 //   libvulkan1                         gpu: the Vulkan loader Dawn opens
+//   postgresql                         cluster: its own PostgreSQL in a private directory,
+//                                      socket only (Debian's cluster on 5432 is not used)
+//   haproxy                            cluster: the load balancer in front of relay replicas
 //
 // A tier that needs another system package adds a row to REQUIREMENTS.
 // Plain JavaScript with no dependencies: it must run before `npm ci` has.
 // Usage: node scripts/preflight.mjs [--system]   (--system: packages only, before npm ci)
 // Leaves out: other systems' package managers (it names the packages, and stops).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,7 +36,25 @@ export const REQUIREMENTS = [
     why: 'the Vulkan loader the GPU tests open',
     present: () => ['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/aarch64-linux-gnu/libvulkan.so.1'].some(existsSync) || ldconfigHas('libvulkan.so.1'),
   },
+  {
+    package: 'postgresql',
+    why: 'the cluster tests start their own PostgreSQL (initdb, postgres) in a private directory',
+    present: () => postgresBinDirectory() !== null,
+  },
+  {
+    package: 'haproxy',
+    why: 'the cluster tests put HAProxy in front of relay replicas',
+    present: () => existsSync('/usr/sbin/haproxy') || spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0,
+  },
 ];
+
+/** Debian installs PostgreSQL's server programs under /usr/lib/postgresql/<major>/bin. */
+function postgresBinDirectory() {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return null;
+  const found = readdirSync(root).find((major) => existsSync(join(root, major, 'bin', 'initdb')));
+  return found === undefined ? null : join(root, found, 'bin');
+}
 
 function ldconfigHas(library) {
   try {

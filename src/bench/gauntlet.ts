@@ -53,15 +53,14 @@ export async function benchGauntlet(options: BenchOptions) {
         },
         evaluate: false,
       });
-      const url = new URL('api/submissions', server.url);
       try {
         // Warm-up round: two submissions, closed by hand.
-        const warm = await postAll(url, benchFrames(pairs.slice(0, 2), server.relay.roundState(), payloads, model));
+        const { statuses: warm } = await postAll(server.url, benchFrames(pairs.slice(0, 2), server.relay.roundState(), payloads, model), 2);
         if (warm.some((s) => s !== 200)) throw new Error(`warm-up submissions refused: ${warm.join(', ')}`);
         await server.relay.closeRound('deadline');
         const state = server.relay.roundState();
         if (state.version !== 1) throw new Error('the warm-up round did not close');
-        const statuses = await postAll(url, benchFrames(pairs.slice(0, R), state, payloads, model));
+        const { statuses } = await postAll(server.url, benchFrames(pairs.slice(0, R), state, payloads, model), 64);
         const refused = statuses.filter((s) => s !== 200).length;
         if (refused) throw new Error(`${refused} of ${R} bench submissions were refused`);
         for (let i = 0; i < 60_000 && server.relay.roundState().version === state.version; i++) await new Promise((r) => setTimeout(r, 10));

@@ -3,7 +3,9 @@
 // throttle, shards (all when none is named). With --json the last line of
 // stdout is one JSON object. Filters (each bench reads those it knows):
 // --models nano,tiny  --shapes 512x512x512,…  --submissions 10,100 (download:
-// 4,16,100)  --B 4  --T 64  --stored 2400  --repeat 5 (restart; compile: fresh devices, 3).
+// 4,16,100)  --stores file,postgres  --replicas 1,3  --in-flight 64
+// --check-threads N  --B 4  --T 64  --stored 2400  --repeat 5 (restart;
+// relay: rounds per row; compile: fresh devices, 3).
 // Leaves out: the measurements themselves (one file per bench).
 import { GPT_PRESET_NAMES } from '../model/config.ts';
 import { choiceFlag, integerFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
@@ -34,7 +36,8 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<object>> = {
 
 const USAGE = `usage: npm run bench -- [${Object.keys(BENCHES).join('|')} …] [--json] [--budget-ms 1500]
                     [--models ${GPT_PRESET_NAMES.join(',')}] [--shapes MxKxN,…] [--submissions 10,100] [--B 4] [--T 64]
-                    [--stored 2400] [--repeat 5]`;
+                    [--stored 2400] [--repeat 5]
+                    relay: [--stores file,postgres] [--replicas 1,3] [--in-flight 64] [--check-threads N]`;
 
 const FLAGS = {
   json: { type: 'boolean', default: false },
@@ -42,6 +45,10 @@ const FLAGS = {
   models: { type: 'string' },
   shapes: { type: 'string' },
   submissions: { type: 'string' },
+  stores: { type: 'string' },
+  replicas: { type: 'string' },
+  'in-flight': { type: 'string' },
+  'check-threads': { type: 'string' },
   B: { type: 'string' },
   T: { type: 'string' },
   stored: { type: 'string' },
@@ -68,6 +75,10 @@ async function main(): Promise<void> {
       return [dims[0], dims[1], dims[2]];
     }),
     submissions: list(values.submissions, (n) => integerFlag(n, 'submissions', 1)!),
+    stores: list(values.stores, (name) => choiceFlag(name, 'stores', ['file', 'postgres'] as const)!),
+    replicas: list(values.replicas, (n) => integerFlag(n, 'replicas', 1)!),
+    inFlight: integerFlag(values['in-flight'], 'in-flight', 1),
+    checkThreads: integerFlag(values['check-threads'], 'check-threads', 0),
     batchSize: integerFlag(values.B, 'B', 1),
     seqLen: integerFlag(values.T, 'T', 1),
     stored: integerFlag(values.stored, 'stored', 1),

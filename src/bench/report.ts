@@ -12,10 +12,14 @@ export interface BenchOptions {
   models?: GptPresetName[]; // --models nano,tiny
   shapes?: [number, number, number][]; // --shapes MxKxN,… (matmul)
   submissions?: number[]; // --submissions 10,100 (relay; download: R)
+  stores?: ('file' | 'postgres')[]; // --stores file,postgres (relay)
+  replicas?: number[]; // --replicas 1,3 (relay, postgres rows)
+  inFlight?: number; // --in-flight 64 (relay)
+  checkThreads?: number; // --check-threads N (relay; default: the relay's)
   batchSize?: number; // --B (step)
   seqLen?: number; // --T (step)
   stored?: number; // --stored 2400 (restart)
-  repeat?: number; // --repeat 5 (restart; compile: fresh devices)
+  repeat?: number; // --repeat 5 (restart; relay: rounds per row; compile: fresh devices)
 }
 
 /** Median wall time of `run` (ms): one warm-up call, then repeats until the budget is spent (≥ 1, ≤ maxRuns). */

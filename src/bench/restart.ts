@@ -4,24 +4,24 @@
 // hash check, the round's frames), measured on the same data directory
 //   with_record_ms     frames carry their verification record (this relay):
 //                      no signature check, decoding left to the background
-//   checked_ms         the same frames without a record (an older relay's
-//                      files): every frame verified and decoded before listening,
+//   checked_ms         the same frames without a record (stored the way the
+//                      first relays did, a file each with no record): every
+//                      frame verified and decoded before listening,
 //                      as every start did before records (recording them is
 //                      left to the background)
 //   decoded_after_ms   with records: until the background decoding is done
 //                      (a round close waits for it; requests are answered meanwhile)
 // Each figure is the median of `repeat` restarts, with the range.
 // Leaves out: the ingest itself (bench relay), evaluation (off).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import type { GptPresetName } from '../model/config.ts';
 import { launchRelay } from '../relay/launch.ts';
+import { decodeLog } from '../relay/submission-log.ts';
 import { benchFrames, benchKeys, benchPayloads } from './relay.ts';
 import { printTable, round, type BenchOptions } from './report.ts';
-
-const RECORD_HEADER = 52; // "TSSB" format receivedAt verifiedBy record (file-store.ts)
 
 function spread(times: number[]): { median: number; min: number; max: number } {
   const sorted = [...times].sort((a, b) => a - b);
@@ -61,9 +61,19 @@ export async function benchRestart(options: BenchOptions) {
       };
       // A restart that checks a frame records it: put the round's files back the way each measurement needs them.
       const roundDir = join(dir, 'rounds', 'r0000000000');
-      const files = readdirSync(roundDir).filter((n) => n.endsWith('.sub')).map((n) => [n, readFileSync(join(roundDir, n))] as const);
+      const log = readFileSync(join(roundDir, 'submissions.log'));
+      const entries = decodeLog(log, 0).entries;
       const reset = (legacy: boolean) => {
-        for (const [name, bytes] of files) writeFileSync(join(roundDir, name), legacy ? Buffer.concat([bytes.subarray(8, 16), bytes.subarray(RECORD_HEADER)]) : bytes);
+        for (const e of entries) {
+          const path = join(roundDir, `${e.address}.sub`);
+          if (!legacy) rmSync(path, { force: true });
+          else {
+            const prefix = Buffer.alloc(8);
+            prefix.writeBigUInt64LE(BigInt(e.receivedAt));
+            writeFileSync(path, Buffer.concat([prefix, e.frame]));
+          }
+        }
+        writeFileSync(join(roundDir, 'submissions.log'), legacy ? new Uint8Array(0) : log);
       };
       const withRecord: { listen: number; decoded: number; counts: string }[] = [];
       const checked: { listen: number; decoded: number; counts: string }[] = [];

@@ -95,3 +95,17 @@ export function runCli(usage: string, main: () => Promise<'keep-running' | void>
     },
   );
 }
+
+/** Ends a long-running CLI once its shutdown settles: `stopped` (logged by the caller) and exit 0, or the error and exit 1. */
+export function exitWhenStopped(shutdown: Promise<void>, stopped: () => void): Promise<void> {
+  return shutdown.then(
+    () => {
+      stopped();
+      process.exit(0);
+    },
+    (error: Error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -8,6 +8,12 @@
 // accepts any prefix too. A relay that credits work to addresses must map one
 // key to one string, so everything else is refused with a typed error.
 //
+// The full check costs four BLAKE2b-512 hashes and three base58 conversions
+// (≈ 0.1 ms), and a relay runs it several times per submission (framing,
+// signature check) for addresses it sees every round, so addresses that
+// passed are remembered (a bounded map; failures are never remembered, so a
+// flood of bad addresses costs the sender, not the memory).
+//
 // Leaves out: the key type. SS58 does not record it; sr25519 is enforced where
 // signatures are verified (sign.ts).
 import { base58Decode, checkAddress, checkAddressChecksum, encodeAddress } from '@polkadot/util-crypto';
@@ -21,12 +27,17 @@ const BASE58 = /^[1-9A-HJ-NP-Za-km-z]+$/;
 // 1 prefix byte + 32-byte key + 2 checksum bytes, base58: 47 or 48 characters;
 // anything much longer is refused before decoding.
 const MAX_ADDRESS_CHARS = 64;
+/** Addresses remembered as valid; the map starts over when full (≈ 150 bytes each). */
+const REMEMBERED_ADDRESSES = 100_000;
+const validAddresses = new Map<string, Uint8Array>();
 
 /**
  * Returns the 32-byte public key of a canonical SS58 prefix-42 address, or
  * throws ProtocolError 'bad-address' / 'wrong-prefix'.
  */
 export function publicKeyFromAddress(address: unknown): Uint8Array {
+  const known = typeof address === 'string' ? validAddresses.get(address) : undefined;
+  if (known) return known.slice();
   if (typeof address !== 'string') throw new ProtocolError('bad-address', `address must be an SS58 string, got ${typeof address}`);
   if (address.length === 0 || address.length > MAX_ADDRESS_CHARS) {
     throw new ProtocolError('bad-address', `address must be 1..${MAX_ADDRESS_CHARS} characters, got ${address.length}`);
@@ -54,6 +65,8 @@ export function publicKeyFromAddress(address: unknown): Uint8Array {
   if (!libraryValid) throw new ProtocolError('bad-address', `address refused: ${libraryReason ?? 'invalid'}`);
   // base58 has one spelling per byte string; this guards the assumption.
   if (encodeAddress(publicKey, SS58_PREFIX) !== address) throw new ProtocolError('bad-address', 'address is not in canonical form');
+  if (validAddresses.size >= REMEMBERED_ADDRESSES) validAddresses.clear();
+  validAddresses.set(address, publicKey.slice());
   return publicKey;
 }
 

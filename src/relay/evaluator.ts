@@ -16,10 +16,15 @@ import { validationBatches } from '../data/sampler.ts';
 import type { GptConfig } from '../model/config.ts';
 import { crossEntropy } from '../onnx/cross-entropy.ts';
 import { buildGptOnnx } from '../onnx/gpt-graph.ts';
+import type { HexHash } from '../protocol/index.ts';
 
 export interface Evaluator {
-  /** Mean validation cross-entropy (nats per byte) of θ. */
-  evaluate(params: Float32Array): Promise<number>;
+  /**
+   * Mean validation cross-entropy (nats per byte) of θ. `model` names θ's
+   * version and hash, for an evaluator that fetches θ from the store itself
+   * (QueuedEvaluator: a scoring worker reads the checkpoint's blob).
+   */
+  evaluate(params: Float32Array, model: { version: number; modelHash: HexHash }): Promise<number>;
 }
 
 export interface EvaluationSettings {

@@ -1,22 +1,22 @@
 // The embedded RelayStore: plain files in one directory, nothing to install.
+// One relay process owns the directory (claims and watches are trivial).
 //
 //   <dir>/run.json                        StoredRun (written once)
 //   <dir>/state.json                      RelayStateRecord — the commit point
 //   <dir>/checkpoints/v0000000012.ckpt    θ(12): 64-byte header + float32 LE
 //   <dir>/aggregates/v0000000012.agg      the aggregate that made θ(12): 80-byte header + bytes
-//   <dir>/rounds/r0000000011/<address>.sub  acknowledged frames: 52-byte header + frame
+//   <dir>/rounds/r0000000011/submissions.log  acknowledged frames with their verification records, appended
+//                                             with group commit (submission-log.ts)
+//   <dir>/rounds/r0000000011/<address>.sub    frames stored one file each by older relays (read, never written):
+//                                             52-byte header + frame, or u64 receivedAt + frame
 //   <dir>/rounds/r0000000011/record.json  RoundRecord, written when round 11 closes
 //   <dir>/rounds/r0000000011/scores.json  RoundScoresRecord: Gauntlet's receipt, weights and state after round 11
 //   <dir>/weights/r0000000011.json        the payout vector after round 11 alone (WeightsFile), for the operator
 //   <dir>/evaluations.jsonl               one EvaluationRecord per line (append-only)
 //
-// Every file except the .jsonl is written the one crash-safe way POSIX offers:
-// write a temporary file in the same directory, fsync it, rename it over the
-// final name, fsync the directory. rename is atomic, so a reader finds the old
-// file or the new one; the two fsyncs order the data before the name and make
-// the name itself durable before the caller is told "done". New directories
-// are fsync'd into their parent the same way. Leftover temporaries (a crash
-// between write and rename) are deleted at open.
+// Every file except the two logs is written the crash-safe way of
+// durable-file.ts (temporary, fsync, rename, fsync of the directory).
+// Leftover temporaries (a crash between write and rename) are deleted at open.
 //
 // Binary headers (little-endian):
 //   checkpoint  "TSCK" u32 format u32 version u32 floats [32] modelHash [20] zero
@@ -36,18 +36,18 @@
 // damage and against reuse, not against the machine's owner.
 // The evaluation log tolerates a torn last line (losses are advisory).
 //
-// Leaves out: replication and object storage (another RelayStore), compaction
-// of old rounds' frames (they are the ledger's evidence and stay).
-import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, rm, mkdir, appendFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { u8aConcat } from '@polkadot/util';
-import { blake2AsU8a } from '@polkadot/util-crypto';
+// Leaves out: replication (PostgresRelayStore shares a run between
+// processes), compaction of old rounds' frames (they are the ledger's
+// evidence and stay).
+import { appendFile, open, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { bytesEqual, hashToHex, hexToHash, modelHash, payloadHash, type HexHash } from '../protocol/index.ts';
-import { failpoint } from './failpoint.ts';
+import { DurableDirectories, isTemporary, readdirIfExists, readIfExists } from './durable-file.ts';
+import { decodeLog, encodeLogEntry, SubmissionLog, verificationRecord } from './submission-log.ts';
 import {
   CorruptStoreError,
   STORE_FORMAT,
+  type CloseClaim,
   type EvaluationRecord,
   type RelayStateRecord,
   type RelayStore,
@@ -56,26 +56,33 @@ import {
   type StoredAggregate,
   type StoredRun,
   type StoredSubmission,
+  type SubmissionWrite,
 } from './store.ts';
 
 const CHECKPOINT_MAGIC = 0x4b435354; // "TSCK" read as u32 LE
 const AGGREGATE_MAGIC = 0x47415354; // "TSAG"
 const CHECKPOINT_HEADER_BYTES = 64;
 const AGGREGATE_HEADER_BYTES = 80;
-const SUBMISSION_MAGIC = 0x42535354; // "TSSB"
+const SUBMISSION_MAGIC = 0x42535354; // "TSSB": a .sub file of the relays before the submission log
 const SUBMISSION_FORMAT = 2;
 const SUBMISSION_HEADER_BYTES = 52;
 const LEGACY_SUBMISSION_PREFIX_BYTES = 8;
-const VERIFIED_DOMAIN = new TextEncoder().encode('tessera/verified-submission/v1');
 /** Submission files read at once at a restart. */
 const READ_CONCURRENCY = 64;
-const TEMPORARY = '.tmp-';
+const SUBMISSION_LOG = 'submissions.log';
 
 const pad = (n: number) => String(n).padStart(10, '0');
-const isTemporary = (name: string) => name.includes(TEMPORARY);
+
+/** A round's open submission log and the addresses stored in the round (log and older .sub files). */
+interface RoundSubmissions {
+  log: SubmissionLog;
+  addresses: Set<string>;
+}
 
 export class FileRelayStore implements RelayStore {
-  private readonly madeDirs = new Set<string>();
+  private readonly directories = new DurableDirectories();
+  /** Open logs by round (the open round's, and the previous one's while its close finishes). */
+  private readonly logs = new Map<number, Promise<RoundSubmissions>>();
 
   private constructor(readonly dir: string) {}
 
@@ -94,36 +101,12 @@ export class FileRelayStore implements RelayStore {
   private aggregatePath = (version: number) => join(this.dir, 'aggregates', `v${pad(version)}.agg`);
   private roundDir = (round: number) => join(this.dir, 'rounds', `r${pad(round)}`);
 
-  /** mkdir -p, then fsync the parent so the new entry survives a crash. */
-  private async ensureDir(path: string): Promise<void> {
-    if (this.madeDirs.has(path)) return;
-    const target = resolve(path);
-    const created = await mkdir(target, { recursive: true });
-    if (created !== undefined) {
-      // Each new directory's entry lives in its parent: sync from the deepest new one up to the first.
-      for (let dir = target; ; dir = dirname(dir)) {
-        await syncDir(dirname(dir));
-        if (dir === resolve(created) || dir === dirname(dir)) break;
-      }
-    }
-    this.madeDirs.add(path);
+  private ensureDir(path: string): Promise<void> {
+    return this.directories.ensure(path);
   }
 
-  /** temp + fsync + rename + fsync(dir): all or nothing, durable on return. */
-  private async writeAtomic(path: string, parts: readonly Uint8Array[], failpointName?: string): Promise<void> {
-    const dir = join(path, '..');
-    await this.ensureDir(dir);
-    const temporary = `${path}${TEMPORARY}${process.pid}-${randomBytes(6).toString('hex')}`;
-    const handle = await open(temporary, 'wx');
-    try {
-      for (const part of parts) await handle.writeFile(part);
-      if (failpointName) failpoint(failpointName);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-    await syncDir(dir);
+  private writeAtomic(path: string, parts: readonly Uint8Array[], failpointName?: string): Promise<void> {
+    return this.directories.writeAtomic(path, parts, failpointName);
   }
 
   private writeJson(path: string, value: unknown): Promise<void> {
@@ -153,25 +136,101 @@ export class FileRelayStore implements RelayStore {
   }
 
   putState(state: RelayStateRecord): Promise<void> {
+    // One process owns the directory, so a claim it handed out always holds.
     return this.writeJson(join(this.dir, 'state.json'), state);
+  }
+
+  async claimClose(round: number): Promise<CloseClaim | null> {
+    return { round, release: async () => {} };
+  }
+
+  watch(): () => void {
+    return () => {}; // nobody else writes here
   }
 
   // ------------------------------------------------------------ submissions
 
-  putSubmission(round: number, submission: StoredSubmission): Promise<void> {
-    const { address, frame, receivedAt } = submission;
-    const verifiedBy = submission.verifiedBy ?? 0;
-    const header = new Uint8Array(SUBMISSION_HEADER_BYTES);
-    const view = new DataView(header.buffer);
-    view.setUint32(0, SUBMISSION_MAGIC, true);
-    view.setUint32(4, SUBMISSION_FORMAT, true);
-    view.setBigUint64(8, BigInt(receivedAt), true);
-    view.setUint32(16, verifiedBy, true);
-    header.set(verificationRecord(round, address, receivedAt, verifiedBy, frame), 20);
-    return this.writeAtomic(join(this.roundDir(round), `${address}.sub`), [header, frame]);
+  async putSubmission(round: number, submission: StoredSubmission): Promise<SubmissionWrite> {
+    const entry = encodeLogEntry(round, { ...submission, verifiedBy: submission.verifiedBy ?? 0 });
+    const submissions = await this.roundSubmissions(round);
+    if (submissions.addresses.has(submission.address)) return { outcome: 'duplicate' };
+    submissions.addresses.add(submission.address);
+    try {
+      await this.append(round, submissions, entry);
+    } catch (error) {
+      submissions.addresses.delete(submission.address);
+      throw error;
+    }
+    return { outcome: 'stored', count: submissions.addresses.size };
   }
 
-  async listSubmissions(round: number): Promise<StoredSubmission[]> {
+  /** A second entry for the same frame with the new record: listSubmissions takes the later record. */
+  async recordVerified(round: number, submission: StoredSubmission & { verifiedBy: number }): Promise<void> {
+    await this.append(round, await this.roundSubmissions(round), encodeLogEntry(round, submission));
+  }
+
+  private async append(round: number, submissions: RoundSubmissions, entry: Uint8Array): Promise<void> {
+    try {
+      await submissions.log.append(entry);
+    } catch (error) {
+      if (submissions.log.broken) {
+        // Reopened (its tail cut) by the next write, unless that happened already.
+        const current = this.logs.get(round);
+        if (current && (await current.catch(() => null)) === submissions) this.logs.delete(round);
+      }
+      throw error;
+    }
+  }
+
+  /** The round's log, opened once (creating its directory and file), with the addresses already stored. */
+  private roundSubmissions(round: number): Promise<RoundSubmissions> {
+    let opened = this.logs.get(round);
+    if (!opened) {
+      opened = (async (): Promise<RoundSubmissions> => {
+        await this.ensureDir(this.roundDir(round));
+        const legacy = await this.legacySubmissions(round);
+        const { log, entries } = await SubmissionLog.open(join(this.roundDir(round), SUBMISSION_LOG), round);
+        return { log, addresses: new Set([...legacy, ...entries].map((e) => e.address)) };
+      })();
+      opened.catch(() => this.logs.delete(round));
+      this.logs.set(round, opened);
+      // Older rounds' logs are done with once a newer round is written.
+      for (const [other, previous] of this.logs) {
+        if (other < round - 1) {
+          this.logs.delete(other);
+          void previous.then((s) => s.log.close()).catch(() => {});
+        }
+      }
+    }
+    return opened;
+  }
+
+  async countSubmissions(round: number): Promise<number> {
+    return (await this.roundSubmissions(round)).addresses.size;
+  }
+
+  /**
+   * The .sub files of older relays, then the log in order. A later log entry
+   * for the same address and the very same frame is a newer record of it
+   * (recordVerified); any other repeat is ignored (the first one stands).
+   */
+  async listSubmissions(round: number, skip: ReadonlySet<string> = new Set()): Promise<StoredSubmission[]> {
+    const open = this.logs.get(round);
+    if (open) await (await open).log.flushed();
+    const log = await readIfExists(join(this.roundDir(round), SUBMISSION_LOG));
+    const byAddress = new Map<string, StoredSubmission>();
+    for (const stored of await this.legacySubmissions(round)) byAddress.set(stored.address, stored);
+    for (const entry of log ? decodeLog(log, round).entries : []) {
+      const known = byAddress.get(entry.address);
+      const verifiedBy = entry.recordMatches && entry.verifiedBy !== 0 ? entry.verifiedBy : null;
+      if (!known) byAddress.set(entry.address, { address: entry.address, frame: entry.frame, receivedAt: entry.receivedAt, verifiedBy });
+      else if (verifiedBy !== null && bytesEqual(known.frame, entry.frame) && known.receivedAt === entry.receivedAt) known.verifiedBy = verifiedBy;
+    }
+    return [...byAddress.values()].filter((s) => !skip.has(s.address)).sort((a, b) => (a.address < b.address ? -1 : 1));
+  }
+
+  /** Frames stored one file each by relays before the submission log (format 2 with a record, or the first format without). */
+  private async legacySubmissions(round: number): Promise<StoredSubmission[]> {
     const dir = this.roundDir(round);
     const names = (await readdirIfExists(dir)).filter((name) => name.endsWith('.sub') && !isTemporary(name)).sort();
     const out: StoredSubmission[] = [];
@@ -193,7 +252,7 @@ export class FileRelayStore implements RelayStore {
         out.push({ address, frame, receivedAt, verifiedBy: matches && recorded !== 0 ? recorded : null });
         continue;
       }
-      // Written by an older relay (u64 receivedAt + frame), or a damaged header: no record, so every check runs.
+      // The first format (u64 receivedAt + frame), or a damaged header: no record, so every check runs.
       if (bytes.length < LEGACY_SUBMISSION_PREFIX_BYTES) throw new CorruptStoreError(`round ${round} ${name}`, 'shorter than its prefix');
       const receivedAt = Number(view.getBigUint64(0, true));
       out.push({ address, frame: bytes.subarray(LEGACY_SUBMISSION_PREFIX_BYTES), receivedAt, verifiedBy: null });
@@ -280,8 +339,8 @@ export class FileRelayStore implements RelayStore {
     return this.writeJson(join(this.roundDir(record.round), 'record.json'), record);
   }
 
-  async listRoundRecords(): Promise<RoundRecord[]> {
-    const rounds = (await readdir(join(this.dir, 'rounds'))).filter((name) => /^r\d{10}$/.test(name)).sort();
+  async listRoundRecords(fromRound = 0): Promise<RoundRecord[]> {
+    const rounds = (await readdir(join(this.dir, 'rounds'))).filter((name) => /^r\d{10}$/.test(name) && Number(name.slice(1)) >= fromRound).sort();
     const records: RoundRecord[] = [];
     for (const name of rounds) {
       const record = await readJson<RoundRecord>(join(this.dir, 'rounds', name, 'record.json'));
@@ -319,11 +378,15 @@ export class FileRelayStore implements RelayStore {
     const bytes = await readIfExists(join(this.dir, 'evaluations.jsonl'));
     if (!bytes) return [];
     const out: EvaluationRecord[] = [];
+    const versions = new Set<number>();
     for (const line of new TextDecoder().decode(bytes).split('\n')) {
       if (!line) continue;
       try {
         const record = JSON.parse(line) as EvaluationRecord;
-        if (Number.isInteger(record.version) && Number.isFinite(record.loss)) out.push(record);
+        if (Number.isInteger(record.version) && Number.isFinite(record.loss) && !versions.has(record.version)) {
+          versions.add(record.version);
+          out.push(record);
+        }
       } catch {
         // A line torn by a crash mid-append: skip it.
       }
@@ -355,53 +418,10 @@ export class FileRelayStore implements RelayStore {
   }
 
   async close(): Promise<void> {
-    // Every write is durable when its promise resolves; nothing is buffered here.
-  }
-}
-
-/** What a submission file's record vouches for (see the file header): these bytes, in this round, under this address. */
-function verificationRecord(round: number, address: string, receivedAt: number, verifiedBy: number, frame: Uint8Array): Uint8Array {
-  const name = new TextEncoder().encode(address);
-  const fields = new Uint8Array(2 + VERIFIED_DOMAIN.length + 4 + 2 + name.length + 8 + 4);
-  const view = new DataView(fields.buffer);
-  let at = 0;
-  view.setUint16(at, VERIFIED_DOMAIN.length, true);
-  fields.set(VERIFIED_DOMAIN, at + 2);
-  at += 2 + VERIFIED_DOMAIN.length;
-  view.setUint32(at, round, true);
-  view.setUint16(at + 4, name.length, true);
-  fields.set(name, at + 6);
-  at += 6 + name.length;
-  view.setBigUint64(at, BigInt(receivedAt), true);
-  view.setUint32(at + 8, verifiedBy, true);
-  return blake2AsU8a(u8aConcat(fields, frame), 256);
-}
-
-async function syncDir(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function readIfExists(path: string): Promise<Uint8Array | null> {
-  try {
-    const buffer = await readFile(path);
-    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
-
-async function readdirIfExists(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    // Every write is durable when its promise resolves; only the logs' files are open.
+    const logs = [...this.logs.values()];
+    this.logs.clear();
+    await Promise.allSettled(logs.map(async (opened) => (await opened).log.close()));
   }
 }
 

@@ -7,18 +7,25 @@
 // the model's context…) is refused at start, by the parser the tabs run on
 // GET /api/run, with a message naming the flag (RUN_FLAGS below). Every option
 // of docs/relay.md is a flag; values are checked here, with the flag's name.
+// Storage: the embedded file store in --data-dir by default; `--store
+// postgres` keeps records in PostgreSQL (--database, or the PG* environment
+// variables) and blobs in --blobs (a directory, or s3://bucket/prefix with
+// credentials from the AWS environment variables): docs/deploy.md.
 // The join URL (--public-url) is checked by the parser tabs read it with; TLS
 // files (--tls-cert, --tls-key) are read and matched before anything starts
 // (docs/demo.md). A port in use ends the start with one line naming --port.
 // Leaves out: the configuration's defaults and checks (config.ts), assembly (launch.ts).
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { GPT_PRESET_NAMES } from '../model/config.ts';
-import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, StartError, UsageError } from '../node/cli.ts';
+import { choiceFlag, exitWhenStopped, integerFlag, numberFlag, parseCommandLine, runCli, StartError, UsageError } from '../node/cli.ts';
 import { isLoopbackUrl, isProtocolError, isValidAddress, parseJoinUrl, type HexHash } from '../protocol/index.ts';
 import { RunConfigError, type RateLimit, type RelayOptionsInput, type RunConfigInput, type ServerLimits } from './config.ts';
 import { AGGREGATION_RULES } from '../compress/aggregate.ts';
 import { PUBLISHED_UPDATE_FORMS } from '../compress/codec.ts';
 import { launchRelay } from './launch.ts';
+import { jsonLogger, lineLogger } from './log.ts';
+import { STORE_FLAGS, storeSettings } from './store-flags.ts';
 import { TlsConfigError } from './tls.ts';
 
 /** After the grace period, the relay's own stop (a round close, an evaluation) gets this long before the process exits anyway. */
@@ -44,6 +51,13 @@ resource limits (docs/relay.md "Resource limits"; rates are BURST/PER_SECOND):
   --connections-per-ip 256  --max-connections 4096  --uploads-per-ip 8  --max-uploads N
   --api-read-rate 600/100  --bulk-read-rate 120/4  --websockets-per-ip 128  --max-websockets 4096
   --websocket-max-message-bytes 1024  --shutdown-grace-ms 5000
+  --check-threads N (signature checks and decoding in N worker threads; default: cores, at most 4; 0: on the event loop)
+storage (docs/deploy.md):
+  --store file|postgres  --database postgresql://…  --replica NAME  --inline-frame-bytes 262144
+  --blobs DIR|s3://BUCKET/PREFIX  --s3-endpoint URL  --s3-region us-east-1  --s3-path-style
+  --blob-redirect none|public:BASE-URL|presigned:SECONDS
+  --scoring inline|workers (workers: evaluations as jobs for npm run scorer)  --scoring-timeout-ms 60000
+logs: --log-format text|json (text: lines for a terminal; json: one pino object per line)
   --help`;
 
 const FLAGS = {
@@ -110,6 +124,11 @@ const FLAGS = {
   'max-websockets': { type: 'string' },
   'websocket-max-message-bytes': { type: 'string' },
   'shutdown-grace-ms': { type: 'string' },
+  'check-threads': { type: 'string' },
+  ...STORE_FLAGS,
+  scoring: { type: 'string', default: 'inline' },
+  'scoring-timeout-ms': { type: 'string' },
+  'log-format': { type: 'string', default: 'text' },
 } as const;
 
 /** The flag behind each field the start-time check can refuse (RunConfigError.field). */
@@ -253,6 +272,8 @@ async function main(): Promise<'keep-running' | void> {
     limits,
   };
 
+  const logFormat = choiceFlag(values['log-format'], 'log-format', ['text', 'json'] as const);
+  const logger = logFormat === 'json' ? jsonLogger(values.replica ? { replica: values.replica } : {}) : lineLogger((line) => console.log(line));
   const port = integerFlag(values.port, 'port') ?? 8787;
   let server;
   try {
@@ -265,7 +286,13 @@ async function main(): Promise<'keep-running' | void> {
       run,
       relay,
       evaluate: !values['no-eval'],
-      log: (message) => console.log(`[relay] ${message}`),
+      store: storeSettings(values),
+      scoring:
+        choiceFlag(values.scoring, 'scoring', ['inline', 'workers'] as const) === 'workers'
+          ? { kind: 'workers', timeoutMs: integerFlag(values['scoring-timeout-ms'], 'scoring-timeout-ms', 1) ?? 60_000 }
+          : { kind: 'inline' },
+      checkThreads: integerFlag(values['check-threads'], 'check-threads') ?? Math.min(4, availableParallelism()),
+      logger,
     });
   } catch (error) {
     if (error instanceof TlsConfigError) throw new UsageError(error.message);
@@ -284,40 +311,38 @@ async function main(): Promise<'keep-running' | void> {
   const info = server.relay.runInfo();
   const joinUrl = info.joinUrl ?? server.url;
   const g = info.gauntlet;
-  // One write, so whoever waits for the "listening" line also has the rest of the banner.
-  const banner = [
-    `Tessera relay listening on ${server.url}`,
-    `  join URL (the demo screen's QR code): ${joinUrl}`,
-    ...(isLoopbackUrl(joinUrl)
-      ? ['  phones cannot open a loopback address: for a room, pass --public-url with an https address they reach (docs/demo.md)']
-      : joinUrl.startsWith('https:') ? [] : ['  phones get no WebGPU over plain http: serve https (--tls-cert/--tls-key or a proxy, docs/demo.md)']),
-    `  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`,
-    `  receipts signed by ${info.relayAddress}; Gauntlet ${g.enabled ? `on (top ${g.selection.topG}, at most ${g.evaluation.maxSubmissions} evaluations per round)` : 'off'}`,
-    `  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`,
-  ];
-  console.log(banner.join('\n'));
+  if (logFormat === 'json') {
+    logger.info(
+      { url: server.url, joinUrl, runId: info.runId, model: info.model.name, parameters: info.model.parameterCount, innerSteps: info.innerSteps, quorum: info.swarm.quorum, roundMs: info.roundMs, relayAddress: info.relayAddress, gauntlet: g.enabled },
+      `Tessera relay listening on ${server.url}`,
+    );
+  } else {
+    // One write, so whoever waits for the "listening" line also has the rest of the banner.
+    const banner = [
+      `Tessera relay listening on ${server.url}`,
+      `  join URL (the demo screen's QR code): ${joinUrl}`,
+      ...(isLoopbackUrl(joinUrl)
+        ? ['  phones cannot open a loopback address: for a room, pass --public-url with an https address they reach (docs/demo.md)']
+        : joinUrl.startsWith('https:') ? [] : ['  phones get no WebGPU over plain http: serve https (--tls-cert/--tls-key or a proxy, docs/demo.md)']),
+      `  run ${info.runId}: ${info.model.name} (${info.model.parameterCount} parameters), H = ${info.innerSteps}, quorum ${info.swarm.quorum}, rounds of ${info.roundMs / 1000} s`,
+      `  receipts signed by ${info.relayAddress}; Gauntlet ${g.enabled ? `on (top ${g.selection.topG}, at most ${g.evaluation.maxSubmissions} evaluations per round)` : 'off'}`,
+      `  volunteer: npm run volunteer -- --relay ${server.url.replace(/\/$/, '')} --key //Alice`,
+    ];
+    console.log(banner.join('\n'));
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) process.exit(1); // a second signal does not wait
     stopping = true;
     const grace = server.relay.options.limits.shutdownGraceMs;
-    console.log(`[relay] ${signal}: refusing new requests, ${grace} ms for those in flight…`);
+    logger.info({ signal, graceMs: grace }, 'refusing new requests; finishing those in flight');
     // Whatever happens below (a stuck disk under a round close), the process ends.
     setTimeout(() => {
-      console.error(`[relay] ${signal}: not stopped after ${grace + SHUTDOWN_BOUND_MS} ms; exiting`);
+      logger.error({ signal }, `not stopped after ${grace + SHUTDOWN_BOUND_MS} ms; exiting`);
       process.exit(1);
     }, grace + SHUTDOWN_BOUND_MS).unref();
-    server.close().then(
-      () => {
-        console.log('[relay] stopped');
-        process.exit(0);
-      },
-      (error: Error) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
+    void exitWhenStopped(server.close(), () => logger.info('stopped'));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

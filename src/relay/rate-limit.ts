@@ -12,6 +12,16 @@ export class RateLimiter {
 
   constructor(private readonly limit: RateLimit) {}
 
+  /** Like take() without spending: 0 when a token is available now, else the seconds until one is. */
+  peek(key: string, nowMs: number): number {
+    const { burst, perSecond } = this.limit;
+    const bucket = this.buckets.get(key);
+    if (!bucket) return 0;
+    const tokens = Math.min(burst, bucket.tokens + (Math.max(0, nowMs - bucket.updatedMs) / 1000) * perSecond);
+    if (tokens >= 1) return 0;
+    return perSecond > 0 ? Math.ceil((1 - tokens) / perSecond) : 3600;
+  }
+
   /** Spends one token for `key`; returns 0 when allowed, else the seconds until one is available. */
   take(key: string, nowMs: number): number {
     const { burst, perSecond } = this.limit;

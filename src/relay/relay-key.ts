@@ -6,6 +6,8 @@
 // a contributor can check who signed. Losing the file loses the identity:
 // receipts signed so far still verify against the published address, new ones
 // would come from a new one.
+// Replicas sharing a PostgreSQL store keep the run's key in the database
+// instead (sharedRelayKey), so every replica signs as the same address.
 // Leaves out: key rotation and hardware keys (an operator with a KMS would
 // provide another ReceiptSigner).
 import { open, readFile, rename } from 'node:fs/promises';
@@ -51,6 +53,22 @@ export async function loadOrCreateRelayKey(dataDir: string): Promise<ReceiptSign
       await dir.close();
     }
   }
+  return signerFor(mnemonic);
+}
+
+/**
+ * Replicas on PostgreSQL sign as one relay: the run's key lives in the
+ * database (postgres-store.ts sharedRelayKey). The first replica to start
+ * offers a fresh mnemonic and it stands; the others get it back.
+ */
+export async function sharedRelayKey(store: { sharedRelayKey(candidate: string): Promise<string> }): Promise<ReceiptSigner> {
+  await cryptoWaitReady();
+  const mnemonic = await store.sharedRelayKey(mnemonicGenerate(24));
+  if (!mnemonicValidate(mnemonic)) throw new Error('the database holds no valid relay key for this run (relay_keys)');
+  return signerFor(mnemonic);
+}
+
+function signerFor(mnemonic: string): ReceiptSigner {
   const pair = new Keyring({ type: 'sr25519', ss58Format: SS58_PREFIX }).addFromUri(mnemonic);
   return { address: pair.address, sign: (message) => pair.sign(message) };
 }

@@ -27,22 +27,30 @@
 //            held-out loss of θ(v+1) is measured in the background
 //
 // Checks on a submission, cheapest first, each a typed error (errors.ts), in
-// one pipeline (checkSubmission) that a new POST and a frame restored from
-// disk both pass. Before it, the server has applied the per-IP submission
-// rate and the uploads-in-flight limits, before reading the body (server.ts).
-// Frame and header (decodeSubmission: truncation, size, trailing bytes, header
-// fields, SS58 prefix) → allowlist* → run, round, base version and hash
-// (checkHeaderForRound) → deadline* → one per address per round* → sr25519
-// signature over <Bytes>header</Bytes> and payload hash
-// (verifySignedSubmission) → per-address rate limit* → inner steps within
-// the run's stepRange and tokens = steps·B·T (checkSubmissionCounts, in the
-// protocol) → codec decode (every tensor, indices, finiteness, bounds).
+// one pipeline that a new POST and a frame restored from the store both pass.
+// Before it, the server has applied the per-IP submission rate and the
+// uploads-in-flight limits, before reading the body (server.ts). On the event
+// loop (checkFrame): frame and header (decodeSubmission: truncation, size,
+// trailing bytes, header fields, SS58 prefix) → allowlist* → run, round, base
+// version and hash (checkHeaderForRound) → deadline* → one per address per
+// round*; then per-address rate limit* (refused at once if the address has no
+// token left). In the checker's worker threads (submission-check-worker.ts):
+// sr25519 signature over <Bytes>header</Bytes> and payload hash
+// (verifySignedSubmission) → inner steps within the run's stepRange and
+// tokens = steps·B·T (checkSubmissionCounts, in the protocol) → codec decode
+// (every tensor, indices, finiteness, bounds); a frame whose signature verified spends one token of its address.
 // (* a new POST only: these judge the request, not the bytes.) Then the
-// durable write and the acknowledgement.
-// Nothing before the write changes any state; a refusal leaves the relay as it was.
+// durable write (the store answers 'duplicate' or 'closed' for another relay's
+// copy or a round another relay is closing) and the acknowledgement. Nothing
+// before the write changes any state; a refusal leaves the relay as it was.
 //
-// Leaves out: sharding across processes (issue #13 moves evaluation jobs to
-// scoring workers; scoreRound's job is already a pure inputs → losses step).
+// Relays sharing a store (PostgreSQL): exactly one closes a round (the store's
+// claim); the others learn of the commit through watch() and follow it
+// (applyCommittedState): load the new checkpoint, round records and
+// Gauntlet's scores, switch, tell their push clients.
+//
+// Leaves out: sharding the aggregation across processes (the evaluation
+// jobs can run in scoring workers: launch.ts, queued-gauntlet-evaluator.ts).
 import { u8aToHex } from '@polkadot/util';
 import { aggregateUpdates, applyAggregate, emptyAggregate } from '../compress/aggregate.ts';
 import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate } from '../compress/codec.ts';
@@ -68,7 +76,6 @@ import {
   type Receipt,
   type SignedReceiptBody,
   type WeightsFile,
-  checkSubmissionCounts,
   decodeSubmission,
   encodeBundle,
   hashToHex,
@@ -76,7 +83,6 @@ import {
   modelHash,
   payloadHash,
   ProtocolError,
-  verifySignedSubmission,
   type AddressLedger,
   type HexHash,
   type LeaderboardRow,
@@ -95,18 +101,25 @@ import { runInfoFor, type RelayOptions, type RunConfig } from './config.ts';
 import { RelayError } from './errors.ts';
 import type { Evaluator } from './evaluator.ts';
 import { failpoint } from './failpoint.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { RelayMetrics } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 import type { ReceiptSigner } from './relay-key.ts';
 import {
+  LostClaimError,
   STORE_FORMAT,
+  type CloseClaim,
   type EvaluationRecord,
   type RelayStateRecord,
   type RelayStore,
   type RoundRecord,
   type RoundScoresRecord,
   type StoredSubmission,
+  type StoreChange,
   type SubmissionRecord,
 } from './store.ts';
+import { InlineSubmissionChecker, SubmissionCheckPool, type SubmissionChecker } from './submission-check-pool.ts';
+import { checkFailureError } from './submission-check-worker.ts';
 
 /**
  * Version of the checks submit() runs (signature, payload hash, codec, counts).
@@ -150,13 +163,9 @@ interface OpenRound {
   reserved: Set<string>;
   /** In-flight writes; a close waits for them, so every acknowledged submission is aggregated. */
   writes: Set<Promise<unknown>>;
+  /** Submissions the store holds for the round, by every relay sharing it (as last reported to this one). */
+  storedCount: number;
   closing: boolean;
-}
-
-/** A submission that passed every check: its decoded frame and update. */
-interface CheckedSubmission {
-  submission: Submission;
-  update: CompressedUpdate;
 }
 
 /** What a new POST adds to the checks: when it arrived (its address's limits were applied by the server). */
@@ -175,7 +184,12 @@ export interface RelayDependencies {
   trainData: Uint8Array;
   /** The relay's clock (ms since the epoch). Tests move it to reach a deadline without waiting. */
   now?: () => number;
-  log?: (message: string) => void;
+  /** Structured logs (log.ts); default: none. */
+  logger?: Logger;
+  /** Default: a fresh registry (metrics.ts). */
+  metrics?: RelayMetrics;
+  /** Worker threads for signature checks and payload decoding (submission-check-pool.ts); 0 or absent: inline. */
+  checkThreads?: number;
 }
 
 export type PushListener = (event: PushEvent) => void;
@@ -194,7 +208,12 @@ export class Relay {
   private readonly addressLimiter: RateLimiter;
   private readonly allowlist: Set<string> | null;
   private readonly now: () => number;
-  private readonly log: (message: string) => void;
+  private readonly logger: Logger;
+  readonly metrics: RelayMetrics;
+  private readonly checker: SubmissionChecker;
+  private readonly unwatch: () => void;
+  /** Changes other relays committed, applied one at a time. */
+  private following: Promise<void> = Promise.resolve();
   private tokensClosed = 0;
   /** Addresses with at least one accepted submission (the demo screen's "contributors"). */
   private readonly contributors = new Set<string>();
@@ -241,7 +260,12 @@ export class Relay {
     this.addressLimiter = new RateLimiter(options.addressRateLimit);
     this.allowlist = options.allowlist ? new Set(options.allowlist) : null;
     this.now = deps.now ?? Date.now;
-    this.log = deps.log ?? (() => {});
+    this.logger = deps.logger ?? silentLogger();
+    this.metrics = deps.metrics ?? new RelayMetrics();
+    this.metrics.observe(() => ({ round: this.round.round, version: this.round.version, submissions: Math.max(this.round.storedCount, this.round.submissions.size) }));
+    const checkSettings = { maxPayloadBytes: options.maxPayloadBytes, manifest: this.manifest, compression: config.compression, swarm: this.info.swarm };
+    this.checker = deps.checkThreads ? new SubmissionCheckPool(checkSettings, deps.checkThreads) : new InlineSubmissionChecker(checkSettings);
+    this.unwatch = store.watch((change) => this.onStoreChange(change));
   }
 
   /**
@@ -261,6 +285,7 @@ export class Relay {
       await store.putCheckpoint(0, params, genesisHash);
       run = { format: STORE_FORMAT, config, genesisHash, createdAt: (deps.now ?? Date.now)() };
       await store.putRun(run);
+      run = (await store.getRun()) ?? run; // another replica may have created it first
     }
     // A run created before Gauntlet keeps its rules: every submission aggregated.
     const runConfig: RunConfig = { ...run.config, gauntlet: run.config.gauntlet ?? gauntletConfigWith({ enabled: false }) };
@@ -269,6 +294,7 @@ export class Relay {
       const now = (deps.now ?? Date.now)();
       state = { format: STORE_FORMAT, round: 0, version: 0, modelHash: run.genesisHash, openedAt: now, deadline: now + options.roundMs };
       await store.putState(state);
+      state = (await store.getState()) ?? state;
     }
     const params = await store.getCheckpoint(state.version, state.modelHash);
     if (!params) throw new Error(`checkpoint v${state.version} named by state.json is missing from the store`);
@@ -281,7 +307,13 @@ export class Relay {
     const relay = new Relay(runConfig, options, store, deps.evaluator, state, params, deps, gauntletState);
     deps.scorer?.prepare(runConfig.model); // the first close should not wait for the worker to start
     relay.latestWeights = previous?.weights ?? null;
-    await relay.restore();
+    try {
+      await relay.restore();
+    } catch (error) {
+      relay.unwatch();
+      await relay.checker.close();
+      throw error;
+    }
     return relay;
   }
 
@@ -292,50 +324,24 @@ export class Relay {
       this.recordClosedRound(record, null);
     }
     this.evaluations.push(...(await this.store.listEvaluations()));
-    const counts: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
-    const toRecord: StoredSubmission[] = [];
-    for (const stored of await this.store.listSubmissions(this.round.round)) {
-      try {
-        const submission = decodeSubmission(stored.frame, { maxPayloadBytes: this.options.maxPayloadBytes });
-        if (submission.header.address !== stored.address) throw new ProtocolError('address-mismatch', `the frame is signed for ${submission.header.address}`);
-        if (stored.verifiedBy === SUBMISSION_CHECKS) {
-          // Verified when it was acknowledged, and the store vouches these are the same bytes:
-          // no signature check, and the codec runs in the background (decodeRestored).
-          checkHeaderForRound(submission.header, this.config.runId, this.roundState());
-          this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), submission.payload, null);
-          counts.fromRecord += 1;
-          continue;
-        }
-        // No record (an older relay's file, older checks) or one that does not match: the whole pipeline, once.
-        const { update } = this.checkSubmission(stored.frame, null);
-        toRecord.push(stored);
-        this.acceptInMemory(this.round, submissionRecord(submission.header, stored.receivedAt), submission.payload, update);
-        counts.checkedNow += 1;
-      } catch (error) {
-        counts.refused += 1;
-        this.log(`round ${this.round.round}: stored submission of ${stored.address} fails its checks (${(error as Error).message}); ignored`);
-      }
-    }
+    const counts = await this.loadStoredSubmissions(this.round);
     this.lastRestore = counts;
-    if (counts.fromRecord > 0) this.restoredDecoding = this.decodeRestored(this.round);
-    // Checked now, recorded in the background: the next start trusts them (a crash before that only means checking again).
-    if (toRecord.length > 0) this.recording = this.recordVerified(this.round.round, toRecord);
-    this.log(
-      `resumed round ${this.round.round} (model v${this.round.version}) with ${this.round.submissions.size} submissions ` +
-        `(${counts.fromRecord} by their verification record, ${counts.checkedNow} checked now, ${counts.refused} refused)`,
+    this.logger.info(
+      { round: this.round.round, version: this.round.version, submissions: this.round.submissions.size, ...counts },
+      'resumed the open round (fromRecord: trusted by their verification record; checkedNow: checked in full; refused: failed their checks)',
     );
-    if (this.evaluator && !this.evaluations.some((e) => e.version === this.round.version)) this.queueEvaluation(this.round.version, this.params);
+    if (this.evaluator && !this.evaluations.some((e) => e.version === this.round.version)) this.queueEvaluation(this.round.version, this.round.modelHash, this.params);
     this.scheduleDeadline();
     if (this.round.submissions.size >= this.options.quorum) void this.closeRound('quorum');
   }
 
-  private async recordVerified(round: number, frames: StoredSubmission[]): Promise<void> {
+  private async recordVerified(round: number, frames: (StoredSubmission & { verifiedBy: number })[]): Promise<void> {
     for (const stored of frames) {
       if (this.stopped) return;
       try {
-        await this.store.putSubmission(round, { ...stored, verifiedBy: SUBMISSION_CHECKS });
+        await this.store.recordVerified(round, stored);
       } catch (error) {
-        this.log(`recording the check of ${stored.address}'s frame failed (${(error as Error).message}); it is checked again at the next start`);
+        this.logger.warn({ round, address: stored.address, reason: (error as Error).message }, 'recording the check of a frame failed; it is checked again at the next start');
       }
     }
   }
@@ -354,7 +360,7 @@ export class Relay {
       try {
         accepted.update = decodeUpdate(accepted.payload, this.manifest, this.config.compression);
       } catch (error) {
-        this.log(`round ${round.round}: the recorded submission of ${address} no longer decodes (${(error as Error).message}); bump SUBMISSION_CHECKS. Dropped`);
+        this.logger.error({ round: round.round, address, reason: (error as Error).message }, 'a recorded submission no longer decodes (bump SUBMISSION_CHECKS); dropped');
         round.submissions.delete(address);
         const entries = this.ledger.get(address);
         if (entries) this.ledger.set(address, entries.filter((e) => e.round !== round.round));
@@ -393,6 +399,21 @@ export class Relay {
   /** The current θ as little-endian float32 bytes (shared memory: never mutated), its version and hash. */
   checkpoint(): { version: number; modelHash: HexHash; bytes: Uint8Array } {
     return { version: this.round.version, modelHash: this.round.modelHash, bytes: this.paramBytes };
+  }
+
+  /** Where a tab may download the current θ from object storage instead (store.ts downloadUrl), or null. */
+  async checkpointUrl(): Promise<string | null> {
+    return (await this.store.downloadUrl?.('checkpoint', this.round.version)) ?? null;
+  }
+
+  /**
+   * Where a tab one version behind (`since` = current − 1) may download the
+   * update as a one-entry bundle from object storage, or null (then, and for
+   * a tab further behind, the relay assembles the bundle itself).
+   */
+  async updatesUrl(since: number): Promise<string | null> {
+    if (since + 1 !== this.round.version) return null;
+    return (await this.store.downloadUrl?.('update', since + 1)) ?? null;
   }
 
   /** Aggregates that take θ(since) forward, at most maxCatchUp of them, as a bundle (run-spec.ts). */
@@ -524,42 +545,55 @@ export class Relay {
     if (this.stopped) throw new RelayError('unavailable', 'the relay is shutting down');
     const now = this.now();
     const round = this.round;
-    const { submission, update } = this.checkSubmission(frame, { now });
+    const arrival = { now };
+    const submission = this.checkFrame(frame, arrival);
     const { header } = submission;
-
-    // Everything above was synchronous: the round cannot have changed under it.
-    const record = submissionRecord(header, now);
+    // Held from here to the write, so a second submission of this address is a duplicate meanwhile.
     round.reserved.add(header.address);
-    const write = (async () => {
-      try {
-        await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now, verifiedBy: SUBMISSION_CHECKS });
-      } catch (error) {
-        this.log(`storing a submission failed: ${(error as Error).message}`);
-        throw new RelayError('unavailable', 'the relay could not store the submission; nothing was recorded, retry');
-      } finally {
-        round.reserved.delete(header.address);
-      }
-      failpoint('submission:after-write');
-      this.acceptInMemory(round, record, submission.payload, update);
-    })();
-    round.writes.add(write);
+    let count: number;
+    const record = submissionRecord(header, now);
     try {
-      await write;
+      const update = await this.checkContent(submission, frame, arrival);
+      // The costly checks ran off the event loop: the round may have started closing meanwhile.
+      if (round !== this.round || round.closing) throw lateFor(round);
+      const write = (async () => {
+        let outcome;
+        const storeTimer = this.metrics.storeSeconds.startTimer();
+        try {
+          outcome = await this.store.putSubmission(round.round, { address: header.address, frame, receivedAt: now, verifiedBy: SUBMISSION_CHECKS });
+          storeTimer();
+        } catch (error) {
+          this.logger.error({ err: error, round: round.round, address: header.address }, 'storing a submission failed');
+          throw new RelayError('unavailable', 'the relay could not store the submission; nothing was recorded, retry');
+        }
+        if (outcome.outcome === 'duplicate') throw new RelayError('duplicate', `${header.address} already submitted to round ${round.round}`);
+        if (outcome.outcome === 'closed') throw lateFor(round);
+        failpoint('submission:after-write');
+        this.acceptInMemory(round, record, submission.payload, update);
+        return outcome.count;
+      })();
+      round.writes.add(write);
+      try {
+        count = await write;
+      } finally {
+        round.writes.delete(write);
+      }
     } finally {
-      round.writes.delete(write);
+      round.reserved.delete(header.address);
     }
+    round.storedCount = Math.max(round.storedCount, count, round.submissions.size);
     this.statsSoon();
-    if (round.submissions.size >= this.options.quorum && round === this.round) void this.closeRound('quorum');
+    if (round.storedCount >= this.options.quorum && round === this.round) void this.closeRound('quorum');
     return { round: round.round, address: header.address, payloadHash: record.payloadHash, receivedAt: now };
   }
 
   /**
-   * The one submission pipeline (file header), for a new POST (`arrival`) and
-   * for a frame restored from the store (null: it was acknowledged once, so
-   * only the checks on its bytes run again). Synchronous: the open round
-   * cannot change while it runs.
+   * The submission pipeline (file header), for a new POST (`arrival`) and for
+   * a frame restored from the store (null: it was acknowledged once, so only
+   * the checks on its bytes run again). This part is synchronous: the checks
+   * that read the open round see one consistent round.
    */
-  private checkSubmission(frame: Uint8Array, arrival: Arrival | null): CheckedSubmission {
+  private checkFrame(frame: Uint8Array, arrival: Arrival | null): Submission {
     const submission = decodeSubmission(frame, { maxPayloadBytes: this.options.maxPayloadBytes });
     const { header } = submission;
     if (arrival && this.allowlist && !this.allowlist.has(header.address)) {
@@ -568,15 +602,78 @@ export class Relay {
     const round = this.round;
     checkHeaderForRound(header, this.config.runId, this.roundState());
     if (arrival) {
-      if (round.closing || arrival.now > round.deadline) throw new RelayError('late', `round ${round.round} closed for submissions at ${new Date(round.deadline).toISOString()}`);
+      if (round.closing || arrival.now > round.deadline) throw lateFor(round);
       if (round.submissions.has(header.address) || round.reserved.has(header.address)) {
         throw new RelayError('duplicate', `${header.address} already submitted to round ${round.round}`);
       }
     }
-    verifySignedSubmission(submission);
-    if (arrival) this.takeToken(this.addressLimiter, header.address, arrival.now);
-    checkSubmissionCounts(header, this.info.swarm);
-    return { submission, update: decodeUpdate(submission.payload, this.manifest, this.config.compression) };
+    return submission;
+  }
+
+  /**
+   * The rest of the pipeline: signature and payload hash, counts and codec
+   * decode run in the checker (a worker pool); the address's rate limit is
+   * charged here, only for frames its key signed. A new POST is refused at
+   * once when the address has no token left (peek), so signed junk never
+   * reaches the pool faster than the limit allows; forged frames cannot
+   * spend an honest address's tokens.
+   */
+  private async checkContent(submission: Submission, frame: Uint8Array, arrival: Arrival | null): Promise<CompressedUpdate> {
+    const { address } = submission.header;
+    if (arrival) {
+      const wait = this.addressLimiter.peek(address, arrival.now);
+      if (wait > 0) throw new RelayError('rate-limited', `too many submissions from ${address}; retry in ${wait} s`, wait);
+    }
+    const result = await this.checker.check(frame);
+    if (arrival && result.verified) this.takeToken(this.addressLimiter, address, this.now());
+    if ('failure' in result) throw checkFailureError(result.failure);
+    return result.update;
+  }
+
+  /**
+   * Takes the round's stored frames that `round` does not hold yet into
+   * memory: at a start, and when a close claims the round (frames other
+   * replicas stored). A frame whose record vouches it passed these very
+   * checks (SUBMISSION_CHECKS) skips the signature check and is decoded in
+   * the background (decodeRestored; a close waits for it); any other is
+   * checked in full, in the pool, and recorded for the next start.
+   */
+  private async loadStoredSubmissions(round: OpenRound): Promise<RestoreCounts> {
+    const counts: RestoreCounts = { fromRecord: 0, checkedNow: 0, refused: 0 };
+    const toRecord: (StoredSubmission & { verifiedBy: number })[] = [];
+    const stored = await this.store.listSubmissions(round.round, new Set(round.submissions.keys()));
+    await Promise.all(
+      stored.map(async (frame) => {
+        try {
+          const submission = this.checkFrame(frame.frame, null);
+          if (submission.header.address !== frame.address) throw new ProtocolError('address-mismatch', `the frame is signed for ${submission.header.address}`);
+          if (frame.verifiedBy === SUBMISSION_CHECKS) {
+            if (!round.submissions.has(frame.address)) this.acceptInMemory(round, submissionRecord(submission.header, frame.receivedAt), submission.payload, null);
+            counts.fromRecord += 1;
+            return;
+          }
+          // No record (an older relay's file, older checks) or one that does not match: the whole pipeline, once.
+          const update = await this.checkContent(submission, frame.frame, null);
+          if (!round.submissions.has(frame.address)) this.acceptInMemory(round, submissionRecord(submission.header, frame.receivedAt), submission.payload, update);
+          toRecord.push({ ...frame, verifiedBy: SUBMISSION_CHECKS });
+          counts.checkedNow += 1;
+        } catch (error) {
+          counts.refused += 1;
+          this.logger.warn({ round: round.round, address: frame.address, reason: (error as Error).message }, 'a stored submission fails its checks; ignored');
+        }
+      }),
+    );
+    round.storedCount = Math.max(round.storedCount, round.submissions.size);
+    if (counts.fromRecord > 0) {
+      const previous = this.restoredDecoding;
+      this.restoredDecoding = previous.then(() => this.decodeRestored(round));
+    }
+    // Checked now, recorded in the background: the next start trusts them (a crash before that only means checking again).
+    if (toRecord.length > 0) {
+      const previous = this.recording;
+      this.recording = previous.then(() => this.recordVerified(round.round, toRecord));
+    }
+    return counts;
   }
 
   /** One request from `key` (an IP or an address), or 'rate-limited' with the seconds to wait. */
@@ -623,13 +720,31 @@ export class Relay {
   private async runClose(reason: 'quorum' | 'deadline'): Promise<void> {
     const round = this.round;
     await Promise.allSettled([...round.writes]);
-    await this.restoredDecoding; // every restored frame decoded (or dropped) before anything is aggregated
-    const accepted = [...round.submissions.values()];
-    if (accepted.length === 0 || (reason === 'deadline' && accepted.length < this.options.minSubmissions)) {
-      await this.extendRound(round);
+    let claim: CloseClaim | null;
+    try {
+      claim = await this.store.claimClose(round.round);
+    } catch (error) {
+      this.logger.warn({ round: round.round, reason: (error as Error).message, retryMs: CLOSE_RETRY_MS }, 'claiming the close failed');
+      this.retryClose(round, reason);
+      return;
+    }
+    if (!claim) {
+      this.logger.info({ round: round.round }, 'another replica is closing this round');
+      // Another relay sharing the store closes this round (or has): its commit reaches us through
+      // watch(). Until then this round takes no more submissions here either; if that relay dies,
+      // the retry takes the close over.
+      this.retryClose(round, reason);
       return;
     }
     try {
+      // The claim made the round's set of submissions final: take in those other relays stored.
+      await this.loadStoredSubmissions(round);
+      await this.restoredDecoding; // every restored frame decoded (or dropped) before anything is aggregated
+      const accepted = [...round.submissions.values()];
+      if (accepted.length === 0 || (reason === 'deadline' && accepted.length < this.options.minSubmissions)) {
+        await this.extendRound(round, claim);
+        return;
+      }
       const started = performance.now();
       const { compression, outerLearningRate } = this.config;
       const scoring = await this.scoreRound(round, accepted);
@@ -683,40 +798,87 @@ export class Relay {
         openedAt: closedAt,
         deadline: closedAt + this.options.roundMs,
       };
-      await this.store.putState(state); // commit
+      await this.store.putState(state, claim); // commit
       failpoint('close:after-state');
       this.lastCloseMs = performance.now() - started;
       this.lastScoring = { drawn: scoring.evaluated, measured: scoring.measured, evaluationMs: scoring.evaluationMs, overlapMs: scoring.overlapMs };
 
       // Committed: switch the in-memory state over and tell everyone.
-      const reasons = new Map(excluded.map((e) => [e.address, e.reason]));
-      for (const s of accepted) {
-        const entry = this.ledgerEntries(s.record.address).find((e) => e.round === round.round);
-        if (entry) Object.assign(entry, { status: 'accepted', version, aggregated: !reasons.has(s.record.address), reason: reasons.get(s.record.address) ?? null });
-      }
-      this.recordClosedRound(record, this.lastCloseMs, false);
+      this.recordClosedRound(record, this.lastCloseMs);
       this.gauntletState = scoring.decision.state;
       this.latestWeights = scores.weights;
       this.params = next;
       this.paramBytes = new Uint8Array(next.buffer, next.byteOffset, next.byteLength);
       this.round = openRound(state);
-      this.log(
-        `round ${record.round} closed (${reason}): ${selected.length} of ${accepted.length} submissions aggregated → model v${version} ${nextHash.slice(0, 18)}… in ${this.lastCloseMs.toFixed(0)} ms` +
-          ` (evaluated ${scoring.evaluated} in ${scoring.evaluationMs.toFixed(0)} ms)` +
-          (skipped.length ? `; skipped non-finite ${skipped.join(', ')}` : ''),
+      this.logger.info(
+        {
+          round: record.round,
+          reason,
+          submissions: accepted.length,
+          aggregated: selected.length,
+          evaluated: scoring.evaluated,
+          measured: scoring.measured,
+          evaluationMs: Math.round(scoring.evaluationMs),
+          version,
+          modelHash: nextHash,
+          closeMs: Math.round(this.lastCloseMs),
+          ...(skipped.length ? { skippedTensors: skipped } : {}),
+        },
+        'round closed',
       );
+      this.metrics.roundsClosed.inc({ reason });
+      if (scoring.evaluated > 0) this.metrics.evaluationSeconds.observe({ job: 'gauntlet' }, scoring.evaluationMs / 1000);
+      this.metrics.closeSeconds.observe(this.lastCloseMs / 1000);
+      this.metrics.roundDuration.observe({ reason }, (closedAt - record.openedAt) / 1000);
       this.broadcast({ type: 'round-closed', round: record.round, submitted: accepted.length, accepted: selected.length, version, modelHash: nextHash });
       this.broadcast({ type: 'round-opened', state: this.roundState() });
       this.broadcast(this.statsEvent());
       this.scheduleDeadline();
-      this.store.prune(state, this.options.keepCheckpoints).catch((error: Error) => this.log(`pruning failed: ${error.message}`));
-      if (this.evaluator) this.queueEvaluation(version, next);
+      this.store.prune(state, this.options.keepCheckpoints).catch((error: Error) => this.logger.warn({ reason: error.message }, 'pruning failed'));
+      if (this.evaluator) this.queueEvaluation(version, nextHash, next);
     } catch (error) {
-      // Storage trouble: nothing was committed and every submission is still on disk. Retry later.
-      this.log(`closing round ${round.round} failed: ${(error as Error).stack ?? error}; retrying in ${CLOSE_RETRY_MS} ms`);
-      round.closing = false;
-      if (!this.stopped) this.deadlineTimer = setTimeout(() => void this.closeRound(reason), CLOSE_RETRY_MS);
+      if (error instanceof LostClaimError) {
+        // Another relay took the close over (this one lost its database session meanwhile): follow it.
+        this.logger.warn({ round: round.round }, `${error.message}; following the store`);
+      } else {
+        // Storage trouble: nothing was committed and every submission is still stored. Retry later.
+        this.logger.error({ err: error, round: round.round, retryMs: CLOSE_RETRY_MS }, 'closing the round failed');
+      }
+      this.retryClose(round, reason);
+    } finally {
+      await claim.release();
     }
+  }
+
+  /**
+   * Tries the close again in CLOSE_RETRY_MS, after reading the committed state
+   * (another relay may have closed the round; a missed notification is caught
+   * up here) and counting the round's stored submissions: the close goes on
+   * if the quorum is met or the deadline has passed; otherwise the round
+   * reopens here. The round takes no submissions meanwhile.
+   */
+  private retryClose(round: OpenRound, reason: 'quorum' | 'deadline'): void {
+    if (this.stopped) return;
+    this.clearDeadline();
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = null;
+      void this.resync()
+        .then(async () => {
+          if (this.round !== round || this.stopped || this.closing) return;
+          round.storedCount = Math.max(round.storedCount, await this.store.countSubmissions(round.round));
+          if (this.round !== round || this.stopped || this.closing) return;
+          if (round.storedCount >= this.options.quorum) void this.closeRound('quorum');
+          else if (this.now() >= round.deadline) void this.closeRound(reason === 'quorum' ? 'deadline' : reason);
+          else {
+            round.closing = false;
+            this.scheduleDeadline();
+          }
+        })
+        .catch((error: Error) => {
+          this.logger.warn({ round: round.round, reason: error.message }, 'retrying the close failed; trying again');
+          if (this.round === round) this.retryClose(round, reason);
+        });
+    }, CLOSE_RETRY_MS);
   }
 
   /**
@@ -793,7 +955,7 @@ export class Relay {
   }
 
   /** No (or too few) submissions at the deadline: keep the round open for another roundMs. */
-  private async extendRound(round: OpenRound): Promise<void> {
+  private async extendRound(round: OpenRound, claim: CloseClaim): Promise<void> {
     const now = this.now();
     const state: RelayStateRecord = {
       format: STORE_FORMAT,
@@ -804,26 +966,30 @@ export class Relay {
       deadline: now + this.options.roundMs,
     };
     try {
-      await this.store.putState(state);
+      await this.store.putState(state, claim);
       round.deadline = state.deadline;
       this.broadcast({ type: 'round-opened', state: this.roundState() });
     } catch (error) {
-      this.log(`extending round ${round.round} failed: ${(error as Error).message}`);
+      this.logger.warn({ round: round.round, reason: (error as Error).message }, 'extending the round failed');
       round.deadline = now + CLOSE_RETRY_MS;
     }
     round.closing = false;
     this.scheduleDeadline();
   }
 
-  private recordClosedRound(record: RoundRecord, closeMs: number | null, fromStore = true): void {
+  /** Ledger, totals and history for a committed round (the ledger's pending entries of the round become accepted). */
+  private recordClosedRound(record: RoundRecord, closeMs: number | null): void {
     this.lastRoundAddresses = new Set(record.submissions.map((s) => s.address));
     let tokens = 0;
     const excluded = new Map((record.excluded ?? []).map((e) => [e.address, e.reason]));
     for (const s of record.submissions) {
       tokens += s.tokens;
       this.contributors.add(s.address);
-      if (fromStore) {
-        this.ledgerEntries(s.address).push({
+      const entries = this.ledgerEntries(s.address);
+      const pending = entries.find((e) => e.round === record.round);
+      if (pending) Object.assign(pending, { status: 'accepted', version: record.version, aggregated: !excluded.has(s.address), reason: excluded.get(s.address) ?? null });
+      else {
+        entries.push({
           round: record.round,
           status: 'accepted',
           version: record.version,
@@ -852,20 +1018,116 @@ export class Relay {
     if (this.history.length > HISTORY_LENGTH) this.history.splice(0, this.history.length - HISTORY_LENGTH);
   }
 
-  private queueEvaluation(version: number, params: Float32Array): void {
+  // ------------------------------------------------- relays sharing a store
+
+  private onStoreChange(change: StoreChange): void {
+    switch (change.kind) {
+      case 'state':
+        this.followStore(() => this.applyCommittedState(change.state));
+        break;
+      case 'evaluation':
+        if (!this.evaluations.some((e) => e.version === change.evaluation.version)) {
+          this.evaluations.push(change.evaluation);
+          this.evaluations.sort((a, b) => a.version - b.version);
+          this.broadcast(this.statsEvent());
+        }
+        break;
+      case 'closing':
+        // Another replica closes this round: if it dies before its commit, the retry takes the close over.
+        if (change.round === this.round.round && !this.closing && !this.round.closing) {
+          this.round.closing = true;
+          this.retryClose(this.round, 'quorum');
+        }
+        break;
+      case 'submissions':
+        if (change.round === this.round.round && change.count > this.round.storedCount) {
+          this.round.storedCount = change.count;
+          this.statsSoon();
+          if (change.count >= this.options.quorum && !this.round.closing) void this.closeRound('quorum');
+        }
+        break;
+      case 'resync':
+        void this.resync();
+        break;
+    }
+  }
+
+  /** Reads the committed state and catches up with it (a missed notification, a retry). */
+  private resync(): Promise<void> {
+    return this.followStore(async () => {
+      const state = await this.store.getState();
+      if (state) await this.applyCommittedState(state);
+      for (const evaluation of await this.store.listEvaluations()) this.onStoreChange({ kind: 'evaluation', evaluation });
+    });
+  }
+
+  private followStore(step: () => Promise<void>): Promise<void> {
+    this.following = this.following.then(step).catch((error: Error) => this.logger.warn({ reason: error.message }, 'following the store failed'));
+    return this.following;
+  }
+
+  /**
+   * A state another relay committed: a deadline moved (the round was
+   * extended), or rounds closed — then load their records and the new
+   * checkpoint, switch over, and tell this relay's push clients.
+   */
+  private async applyCommittedState(state: RelayStateRecord): Promise<void> {
+    if (this.stopped) return;
+    // A close attempt of ours in flight ends first: it cannot commit what another replica committed.
+    if (state.round >= this.round.round) await this.closing;
+    if (this.stopped) return;
+    if (state.round === this.round.round) {
+      if (state.deadline !== this.round.deadline || this.round.closing) {
+        this.round.deadline = state.deadline;
+        this.round.closing = false;
+        this.broadcast({ type: 'round-opened', state: this.roundState() });
+        this.scheduleDeadline();
+      }
+      return;
+    }
+    const round = this.round;
+    if (state.round <= round.round) return;
+    const params = await this.store.getCheckpoint(state.version, state.modelHash);
+    if (!params) throw new Error(`checkpoint v${state.version} named by the committed state is missing from the store`);
+    const records = (await this.store.listRoundRecords(round.round)).filter((r) => r.round < state.round);
+    // Gauntlet goes on from the committed round's state (absent for rounds closed before Gauntlet).
+    const scores = await this.store.getRoundScores(state.round - 1);
+    if (this.round !== round) return; // switched meanwhile
+    for (const record of records) this.recordClosedRound(record, null);
+    if (scores) {
+      this.gauntletState = scores.state;
+      this.latestWeights = scores.weights;
+    }
+    this.params = params;
+    this.paramBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
+    this.round = openRound(state);
+    for (const record of records) {
+      const count = record.submissions.length;
+      const aggregated = count - (record.excluded?.length ?? 0);
+      this.broadcast({ type: 'round-closed', round: record.round, submitted: count, accepted: aggregated, version: record.version, modelHash: record.modelHash });
+    }
+    this.broadcast({ type: 'round-opened', state: this.roundState() });
+    this.broadcast(this.statsEvent());
+    this.logger.info({ round: state.round, version: state.version, modelHash: state.modelHash }, 'followed another replica\'s close');
+    this.scheduleDeadline();
+  }
+
+  private queueEvaluation(version: number, modelHash: HexHash, params: Float32Array): void {
     const evaluator = this.evaluator!;
     this.evaluation = this.evaluation.then(async () => {
       if (this.stopped) return;
       try {
-        const loss = await evaluator.evaluate(params);
+        const timer = this.metrics.evaluationSeconds.startTimer({ job: 'validation-loss' });
+        const loss = await evaluator.evaluate(params, { version, modelHash });
+        timer();
         const record = { version, loss, evaluatedAt: this.now() };
         await this.store.appendEvaluation(record);
         this.evaluations.push(record);
-        this.log(`model v${version}: validation loss ${loss.toFixed(4)}`);
+        this.logger.info({ version, loss: Number(loss.toFixed(4)) }, 'validation loss');
         this.broadcast(this.statsEvent());
       } catch (error) {
         // The loss is advisory: a failed evaluation never stops the run.
-        this.log(`evaluating model v${version} failed: ${(error as Error).message}`);
+        this.logger.warn({ version, reason: (error as Error).message }, 'evaluating the model failed');
       }
     });
   }
@@ -917,6 +1179,7 @@ export class Relay {
   /** Connected push clients (the server counts them). */
   setPeers(peers: number): void {
     this.peers = peers;
+    this.metrics.connectedTabs.set(peers);
     this.statsSoon();
   }
 
@@ -925,7 +1188,7 @@ export class Relay {
       try {
         listener(event);
       } catch (error) {
-        this.log(`a push listener failed: ${(error as Error).message}`);
+        this.logger.warn({ reason: (error as Error).message }, 'a push listener failed');
       }
     }
   }
@@ -942,6 +1205,7 @@ export class Relay {
   /** Stops timers and waits for an in-flight close and evaluation. Idempotent. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unwatch();
     this.clearDeadline();
     if (this.statsTimer) clearTimeout(this.statsTimer);
     this.statsTimer = null;
@@ -949,7 +1213,9 @@ export class Relay {
     await Promise.allSettled([...this.round.writes]);
     await this.recording;
     await this.evaluation;
+    await this.following;
     this.clearDeadline();
+    await this.checker.close();
     await this.deps.scorer?.close();
     await this.store.close();
   }
@@ -965,8 +1231,13 @@ function openRound(state: RelayStateRecord): OpenRound {
     submissions: new Map(),
     reserved: new Set(),
     writes: new Set(),
+    storedCount: 0,
     closing: false,
   };
+}
+
+function lateFor(round: OpenRound): RelayError {
+  return new RelayError('late', `round ${round.round} closed for submissions at ${new Date(round.deadline).toISOString()}`);
 }
 
 function submissionRecord(

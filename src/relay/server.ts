@@ -24,6 +24,7 @@
 //   GET  /api/model.safetensors   θ(v) as safetensors; ETag = "modelHash"
 //   GET  /api/model.onnx          θ(v) as an ONNX model; ETag = "modelHash"
 //   WS   /api/events              PushEvent: round-opened, round-closed, stats
+//   GET  /metrics                 Prometheus text exposition (metrics.ts; docs/deploy.md)
 //   GET  /*                       the built app (static-files.ts: the precompressed variant the
 //                                 request's Accept-Encoding allows, Vary: Accept-Encoding);
 //                                 unknown paths without an extension get index.html
@@ -61,6 +62,8 @@ import { BUNDLE_FORMAT, isValidAddress, maxSubmissionBytes, ProtocolError, type 
 import { ConcurrencyLimit, type AdmissionRefusal } from './admission.ts';
 import { errorResponse, RelayError } from './errors.ts';
 import { APP_HEADERS, apiHeaders, PREFLIGHT_HEADERS } from './http-headers.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { routeLabel } from './metrics.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { ModelFiles, type CurrentModel } from './model-files.ts';
 import type { Relay } from './relay.ts';
@@ -76,7 +79,7 @@ export interface RelayServerOptions {
   distDir: string | null;
   /** Certificate and key (PEM, checked by tls.ts loadTls): serve https and wss; null: plain http. */
   tls?: TlsPair | null;
-  log?: (message: string) => void;
+  logger?: Logger;
 }
 
 export interface RelayServer {
@@ -170,7 +173,12 @@ function clientErrorFor(error: NodeJS.ErrnoException): RelayError {
 }
 
 export async function startRelayServer(relay: Relay, options: RelayServerOptions): Promise<RelayServer> {
-  const log = options.log ?? (() => {});
+  const logger = options.logger ?? silentLogger();
+  const { metrics } = relay;
+  /** Counts a response body's bytes for /metrics, by route. */
+  const sent = (req: IncomingMessage, bytes: number) => {
+    if (req.method !== 'HEAD') metrics.bytesOut.inc({ route: routeLabel((req.url ?? '/').split('?')[0]) }, bytes);
+  };
   const distDir = options.distDir ? resolve(options.distDir) : null;
   const { limits, corsOrigins } = relay.options;
   const bodyLimit = maxSubmissionBytes(relay.options.maxPayloadBytes);
@@ -228,6 +236,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
 
   const sendJson = (req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
+    sent(req, Buffer.byteLength(text));
     res.writeHead(status, {
       ...apiHeaders(corsOrigins, req.headers.origin),
       'Content-Type': 'application/json; charset=utf-8',
@@ -246,7 +255,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       return;
     }
     const { status, body, retryAfter } = errorResponse(error);
-    if (status >= 500 && status !== 503) log(`${status} ${body.error.code}: ${(error as Error)?.stack ?? String(error)}`);
+    if (status >= 500 && status !== 503) logger.error({ err: error, status, code: body.error.code }, 'request failed');
     const headers: Record<string, string> = {};
     if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
     // A body we did not read to its end cannot be skipped on a kept-alive connection.
@@ -255,6 +264,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   };
 
   const sendBytes = (req: IncomingMessage, res: ServerResponse, bytes: Uint8Array, headers: Record<string, string>) => {
+    sent(req, bytes.length);
     res.writeHead(200, { ...apiHeaders(corsOrigins, req.headers.origin), 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length, ...headers });
     res.end(req.method === 'HEAD' ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   };
@@ -279,6 +289,12 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       if (first) return first.slice(0, 64);
     }
     return req.socket.remoteAddress ?? 'unknown';
+  };
+
+  /** 302 to object storage: the same bytes (verified by their content-addressed key and the hash the tab checks). */
+  const redirect = (req: IncomingMessage, res: ServerResponse, location: string, headers: Record<string, string>) => {
+    res.writeHead(302, { ...apiHeaders(corsOrigins, req.headers.origin), ...headers, Location: location, 'Content-Length': 0 });
+    res.end();
   };
 
   const spend = (limiter: RateLimiter, ip: string, what: string) => {
@@ -334,6 +350,11 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
           return sendBytes(req, res, await relay.genesisCheckpoint(), { 'Cache-Control': 'public, max-age=31536000, immutable', 'X-Tessera-Model-Version': '0' });
         }
         const { version, modelHash, bytes } = relay.checkpoint();
+        const etag = `"${modelHash}"`;
+        const match = req.headers['if-none-match'];
+        const notModified = match?.split(',').some((tag) => tag.trim() === etag || tag.trim() === `W/${etag}`);
+        const location = notModified ? null : await relay.checkpointUrl();
+        if (location) return redirect(req, res, location, { ETag: etag, 'Cache-Control': 'no-cache', 'X-Tessera-Model-Version': String(version), 'X-Tessera-Model-Hash': modelHash });
         return sendModelBytes(req, res, { version, modelHash }, bytes);
       }
       case '/api/updates': {
@@ -346,6 +367,8 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
             `this relay serves catch-up bundles of format ${BUNDLE_FORMAT} (2-bit aggregates); ${format === null ? 'this tab asked for format 1' : `format ${format} was asked for`}: reload the page or update Tessera`,
           );
         }
+        const location = await relay.updatesUrl(Number(sinceText));
+        if (location) return redirect(req, res, location, { 'Cache-Control': 'no-cache', 'X-Tessera-Latest-Version': String(Number(sinceText) + 1) });
         const { bundle, latest } = await relay.updatesSince(Number(sinceText));
         return sendBytes(req, res, bundle, { 'Cache-Control': 'no-cache', 'X-Tessera-Latest-Version': String(latest) });
       }
@@ -356,12 +379,19 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
         const release = uploads.acquire(ip);
         if (typeof release === 'string') throw admissionError(release, 'uploads');
         uploadSlots.set(res, release);
+        let ack;
         try {
           const frame = await readBody(req, bodyLimit);
-          return sendJson(req, res, 200, await relay.submit(frame));
+          metrics.bytesIn.inc({ route: 'submissions' }, frame.length);
+          ack = await relay.submit(frame);
+        } catch (error) {
+          metrics.refused.inc({ code: errorResponse(error).body.error.code });
+          throw error;
         } finally {
           release();
         }
+        metrics.accepted.inc();
+        return sendJson(req, res, 200, ack);
       }
       case '/api/ledger':
         return sendJson(req, res, 200, relay.leaderboard());
@@ -395,6 +425,16 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     }
   };
 
+  /** GET /metrics: the Prometheus text exposition (metrics.ts), under the API's read rate. */
+  const serveMetrics = async (req: IncomingMessage, res: ServerResponse, ip: string): Promise<void> => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new RelayError('method-not-allowed', `${req.method} /metrics: use GET`);
+    spend(apiReadRate, ip, 'requests');
+    const { text, contentType } = await metrics.exposition();
+    sent(req, Buffer.byteLength(text));
+    res.writeHead(200, { ...apiHeaders(corsOrigins, req.headers.origin), 'Content-Type': contentType, 'Cache-Control': 'no-store', 'Content-Length': Buffer.byteLength(text) });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  };
+
   const serveStatic = async (req: IncomingMessage, res: ServerResponse, url: URL, ip: string): Promise<void> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new RelayError('method-not-allowed', `${req.method} ${url.pathname}: the app takes GET and HEAD`);
     if (!distDir) throw new RelayError('not-found', 'this relay serves no app (started without a dist directory)');
@@ -423,6 +463,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       res.end();
       return;
     }
+    sent(req, file.size);
     createReadStream(file.path)
       .on('error', () => res.destroy())
       .pipe(res);
@@ -436,6 +477,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
     const url = parseTarget(req.url);
     const ip = clientIp(req);
     if (url.pathname.startsWith('/api/')) await api(req, res, url, ip);
+    else if (url.pathname === '/metrics') await serveMetrics(req, res, ip);
     else await serveStatic(req, res, url, ip);
   };
 
@@ -546,7 +588,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   // ------------------------------------------------------------------- push
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: limits.webSocketMaxMessageBytes, perMessageDeflate: false });
-  sockets.on('error', (error) => log(`push channel: ${error.message}`));
+  sockets.on('error', (error) => logger.warn({ reason: error.message }, 'push channel error'));
   // ws's own handshake refusals (bad key, version, subprotocol) come here, to be answered as typed errors.
   sockets.on('wsClientError', (error: Error, socket: Duplex) => refuseSocket(socket, new RelayError('bad-request', `WebSocket handshake: ${error.message}`)));
   const alive = new WeakMap<WebSocket, boolean>();
@@ -587,10 +629,15 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
   });
   const unsubscribe = relay.subscribe((event) => {
     const text = JSON.stringify(event);
+    let receivers = 0;
     for (const ws of sockets.clients) {
       // A client that cannot keep up misses stats rather than growing our memory; it polls /api/round anyway.
-      if (ws.readyState === ws.OPEN && ws.bufferedAmount < 1 << 20) ws.send(text);
+      if (ws.readyState === ws.OPEN && ws.bufferedAmount < 1 << 20) {
+        ws.send(text);
+        receivers += 1;
+      }
     }
+    metrics.bytesOut.inc({ route: 'events' }, receivers * Buffer.byteLength(text));
   });
   const heartbeat = setInterval(() => {
     for (const ws of sockets.clients) {
@@ -610,7 +657,7 @@ export async function startRelayServer(relay: Relay, options: RelayServerOptions
       resolvePromise();
     });
   });
-  server.on('error', (error) => log(`server: ${error.message}`));
+  server.on('error', (error) => logger.warn({ reason: error.message }, 'server error'));
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   let closed: Promise<void> | null = null;

@@ -1,8 +1,10 @@
 // RelayStore: everything the relay keeps across a crash, behind one small
-// interface. The embedded default is FileRelayStore (plain files, fsync'd);
-// a deployment past one machine would put blobs (checkpoints, aggregates,
-// submission frames) in object storage and records (state, rounds, ledger)
-// in a shared database behind the same methods.
+// interface. The embedded default is FileRelayStore (plain files, fsync'd,
+// one relay process). PostgresRelayStore (postgres-store.ts) keeps the
+// records (run, state, rounds, submissions, ledger, evaluations) in
+// PostgreSQL and the blobs (submission frames, checkpoints, round updates) in
+// a BlobStore (a local directory or an S3-compatible bucket), so several relay
+// replicas can serve one run.
 //
 // The contract every implementation keeps:
 //   - a method resolves only once what it wrote survives power loss;
@@ -17,7 +19,18 @@
 //     writes the same content (a receipt's signature differs: sr25519 signs
 //     with fresh randomness; an uncommitted receipt was never served);
 //   - getCheckpoint/getAggregate verify content hashes and throw
-//     CorruptStoreError rather than return damaged bytes.
+//     CorruptStoreError rather than return damaged bytes;
+//   - one round, one close: claimClose hands at most one live claim per round
+//     across every process that shares the store, and putState with that
+//     claim commits only if the claim still holds (a replica that lost its
+//     claim, e.g. to a database restart and another replica's takeover,
+//     commits nothing). An implementation may hold what a close writes before
+//     its commit (rows of aggregate, checkpoint, scores, round record) and write it
+//     in the commit itself; blobs are written at once (content-addressed, so
+//     a repeated close writes the same objects);
+//   - putSubmission is the arbiter of "one per address per round" and of
+//     "the round is still open" across processes: it answers 'duplicate' or
+//     'closed' instead of storing.
 //
 // Leaves out: in-memory caching (the relay keeps θ and the open round in memory).
 import type { ExclusionReason, GauntletState, HexHash, WeightsFile } from '../protocol/index.ts';
@@ -118,6 +131,27 @@ export interface EvaluationRecord {
   evaluatedAt: number;
 }
 
+/** What putSubmission did. `count`: submissions stored for the round so far, by every process sharing the store. */
+export type SubmissionWrite = { outcome: 'stored'; count: number } | { outcome: 'duplicate' } | { outcome: 'closed' };
+
+/** The right to close one round (claimClose). */
+export interface CloseClaim {
+  readonly round: number;
+  /** Gives the claim up (after the commit, after an extension, or when the close failed). Never throws. */
+  release(): Promise<void>;
+}
+
+/** A change another process committed to a shared store (watch). */
+export type StoreChange =
+  | { kind: 'state'; state: RelayStateRecord }
+  | { kind: 'evaluation'; evaluation: EvaluationRecord }
+  /** Another process claimed the close of `round`: it takes no more submissions; watch that the close completes. */
+  | { kind: 'closing'; round: number }
+  /** Submissions stored for an open round by every process (so a quorum reached through several is noticed). */
+  | { kind: 'submissions'; round: number; count: number }
+  /** Changes may have been missed (the notification channel was down): read the state again. */
+  | { kind: 'resync' };
+
 /** A stored object failed its integrity check (bad magic, length or hash). */
 export class CorruptStoreError extends Error {
   constructor(
@@ -129,20 +163,51 @@ export class CorruptStoreError extends Error {
   }
 }
 
+/** putState with a claim another process has taken over (or that the store no longer knows). */
+export class LostClaimError extends Error {
+  constructor(round: number) {
+    super(`the close of round ${round} is no longer this process's to commit`);
+    this.name = 'LostClaimError';
+  }
+}
+
 export interface RelayStore {
   getRun(): Promise<StoredRun | null>;
   putRun(run: StoredRun): Promise<void>;
   getState(): Promise<RelayStateRecord | null>;
-  /** The commit point (see the file header). */
-  putState(state: RelayStateRecord): Promise<void>;
+  /**
+   * The commit point (see the file header). With `claim`: a round close or
+   * extension, committed only while the claim holds (else it throws
+   * LostClaimError and writes nothing). Without: genesis only.
+   */
+  putState(state: RelayStateRecord, claim?: CloseClaim): Promise<void>;
 
   /**
-   * Durable before it resolves: the relay acknowledges only after this. The
-   * store keeps `verifiedBy` bound to the frame's bytes (listSubmissions gives
-   * it back only for the very same frame, address, round and time).
+   * Durable before it resolves 'stored': the relay acknowledges only after
+   * this. The store keeps `verifiedBy` bound to the frame's bytes
+   * (listSubmissions gives it back only for the very same frame, address,
+   * round and time).
    */
-  putSubmission(round: number, submission: StoredSubmission): Promise<void>;
-  listSubmissions(round: number): Promise<StoredSubmission[]>;
+  putSubmission(round: number, submission: StoredSubmission): Promise<SubmissionWrite>;
+  /**
+   * Records that a stored frame (checked again at a start, e.g. after the
+   * checks got stricter) passed the checks of `verifiedBy`, so the next start
+   * trusts it. Best effort: a store may keep the old record.
+   */
+  recordVerified(round: number, submission: StoredSubmission & { verifiedBy: number }): Promise<void>;
+  /** How many submissions the store holds for `round` (every process's). */
+  countSubmissions(round: number): Promise<number>;
+  /** The round's stored submissions, except those of the addresses in `skip` (the caller holds them already). */
+  listSubmissions(round: number, skip?: ReadonlySet<string>): Promise<StoredSubmission[]>;
+
+  /**
+   * The right to close `round`, or null when another process holds it or the
+   * round is no longer open. Once claimed, putSubmission answers 'closed' for
+   * the round, so the set of submissions the close reads is final.
+   */
+  claimClose(round: number): Promise<CloseClaim | null>;
+  /** Calls back with changes other processes commit. Returns the unsubscribe function. */
+  watch(listener: (change: StoreChange) => void): () => void;
 
   /** θ(version), as little-endian float32 with its modelHash. */
   putCheckpoint(version: number, params: Float32Array, modelHash: HexHash): Promise<void>;
@@ -160,11 +225,19 @@ export interface RelayStore {
   putRoundScores(record: RoundScoresRecord): Promise<void>;
   /** Null for a round closed before Gauntlet, an open round, or a close that never committed (pruned). */
   getRoundScores(round: number): Promise<RoundScoresRecord | null>;
-  /** Every stored round record, ascending by round. */
-  listRoundRecords(): Promise<RoundRecord[]>;
+  /** Every committed round record from round `fromRound` on (default 0), ascending by round. */
+  listRoundRecords(fromRound?: number): Promise<RoundRecord[]>;
 
+  /** Idempotent per version (replicas may both measure a version after a restart). */
   appendEvaluation(evaluation: EvaluationRecord): Promise<void>;
   listEvaluations(): Promise<EvaluationRecord[]>;
+
+  /**
+   * Where a tab may download θ(version) ('checkpoint') or the update that
+   * made it ('update') straight from object storage, or null: the relay
+   * serves it. Optional: stores without object storage leave it out.
+   */
+  downloadUrl?(object: 'checkpoint' | 'update', version: number): Promise<string | null>;
 
   /**
    * Deletes what no committed state refers to: leftovers of a close that

@@ -149,8 +149,11 @@ export class RelayClient {
   /** θ of the current version, checked against the hash the relay names for it. */
   async checkpoint(): Promise<{ version: number; modelHash: HexHash; params: Float32Array }> {
     const response = await this.request('/api/checkpoint');
-    const version = Number(response.headers.get('x-tessera-model-version'));
-    const claimed = response.headers.get('x-tessera-model-hash');
+    // A relay may redirect to object storage (docs/deploy.md): the bucket names the version and
+    // hash in the object's metadata headers instead.
+    const header = (name: string) => response.headers.get(`x-${name}`) ?? response.headers.get(`x-amz-meta-${name}`);
+    const version = Number(header('tessera-model-version'));
+    const claimed = header('tessera-model-hash');
     const bytes = new Uint8Array(await response.arrayBuffer());
     if (!Number.isSafeInteger(version) || !claimed || bytes.length % 4 !== 0) {
       throw new ProtocolError('bad-message', 'checkpoint response without a version, a hash or whole floats');

@@ -14,8 +14,8 @@ interface Requirement {
 const fake = (name: string, present: boolean): Requirement => ({ package: name, why: `needed for ${name}`, present: () => present });
 
 describe('preflight', () => {
-  it('names chromium and libvulkan1 among what the tiers need', () => {
-    expect((REQUIREMENTS as Requirement[]).map((r) => r.package)).toEqual(['chromium', 'libvulkan1']);
+  it('names chromium, libvulkan1, postgresql and haproxy among what the tiers need', () => {
+    expect((REQUIREMENTS as Requirement[]).map((r) => r.package)).toEqual(['chromium', 'libvulkan1', 'postgresql', 'haproxy']);
   });
 
   it('does nothing when everything is present', () => {

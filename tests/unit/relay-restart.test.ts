@@ -5,12 +5,13 @@
 // once and then recorded. The record cannot carry anything else in: a frame
 // with a flipped bit, or moved under another address, is checked in full and
 // refused. The round then closes to the model its honest frames make.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { hashToHex, modelHash } from '../../src/protocol/index.ts';
-import { getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, startTestRelay, tempDir, TEST_RUN, updatePayload, walletFor } from './relay-fixtures.ts';
+import { logEntries } from '../support/submission-log-entries.ts';
+import { COMPRESSION, NANO_LAYOUT, getBytes, getJson, post, relayNextParams, removeTempDirs, signedFrame, startTestRelay, tempDir, TEST_RUN, updatePayload, walletFor } from './relay-fixtures.ts';
 
 /** Gauntlet off: the close must be the model of every surviving frame (what Gauntlet selects is relay-gauntlet.test.ts's). */
 const RUN = { ...TEST_RUN, gauntlet: { enabled: false } };
@@ -41,17 +42,19 @@ describe('relay restart', () => {
     await second.close();
 
     const roundDir = join(dir, 'rounds', 'r0000000000');
-    const file = (i: number) => join(roundDir, `${wallets[i].address}.sub`);
+    const log = join(roundDir, 'submissions.log');
+    const original = readFileSync(log);
+    const entries = logEntries(original);
+    const entry = (i: number) => entries.find((e) => e.address === wallets[i].address)!;
+    const damaged = Buffer.from(original);
     // 0: one payload bit flipped, record kept.
-    const flipped = readFileSync(file(0));
-    flipped[flipped.length - 5] ^= 0x10;
-    writeFileSync(file(0), flipped);
-    // 1: the file moved under another address, record and all.
-    renameSync(file(1), join(roundDir, `${walletFor(404).address}.sub`));
-    // 3: rewritten the way an older relay stored frames (u64 receivedAt + frame), with no record.
-    const original = readFileSync(file(3));
-    const legacy = Buffer.concat([original.subarray(8, 16), original.subarray(52)]);
-    writeFileSync(file(3), legacy);
+    damaged[entry(0).recordAt - 5] ^= 0x10;
+    // 1: the entry moved under another address (same length), record and all.
+    damaged.set(new TextEncoder().encode(walletFor(404).address), entry(1).addressAt);
+    // 3: taken out of the log and stored the way an older relay stored frames (u64 receivedAt + frame), with no record.
+    const legacy = Buffer.concat([original.subarray(entry(3).receivedAt, entry(3).receivedAt + 8), original.subarray(entry(3).frameAt, entry(3).recordAt)]);
+    writeFileSync(join(roundDir, `${wallets[3].address}.sub`), legacy);
+    writeFileSync(log, Buffer.concat([damaged.subarray(0, entry(3).start), damaged.subarray(entry(3).end)]));
 
     const logs: string[] = [];
     const third = await startTestRelay(dir, {}, { log: (m) => logs.push(m), run: RUN });

@@ -11,6 +11,8 @@ import { decompress } from '../../src/compress/sparseloco.ts';
 import { encodeHeader, hashToHex, modelHash, payloadHash, ProtocolError, verifySubmission, signHeader, type HexHash } from '../../src/protocol/index.ts';
 import { CorruptStoreError } from '../../src/relay/store.ts';
 import { FileRelayStore } from '../../src/relay/file-store.ts';
+import { verificationRecord } from '../../src/relay/submission-log.ts';
+import { logEntries } from '../support/submission-log-entries.ts';
 import { CpuRoundCompressor } from '../../src/swarm/compressor.ts';
 import { keyringSigner } from '../../src/swarm/keyring-signer.ts';
 import { decodeBundle, encodeBundle, parseSwarmRunInfo, samplerSeed } from '../../src/protocol/index.ts';
@@ -98,41 +100,82 @@ describe('FileRelayStore', () => {
     await store.putSubmission(6, { address: 'Alice', frame, receivedAt: 5_000, verifiedBy: 2 });
     await store.putSubmission(6, { address: 'Bob', frame: frame.slice(0, 200), receivedAt: 5_001, verifiedBy: 2 });
     await store.putSubmission(6, { address: 'Carol', frame, receivedAt: 5_002, verifiedBy: null });
+    expect(await store.putSubmission(6, { address: 'Alice', frame, receivedAt: 5_003, verifiedBy: 2 })).toEqual({ outcome: 'duplicate' });
     const listed = await store.listSubmissions(6);
     expect(listed.map((s) => [s.address, s.verifiedBy])).toEqual([['Alice', 2], ['Bob', 2], ['Carol', null]]);
     expect(listed[0].frame).toEqual(frame);
+    await store.close();
 
     const roundDir = join(dir, 'rounds', 'r0000000006');
-    const alice = join(roundDir, 'Alice.sub');
-    const original = readFileSync(alice);
-    const verifiedOf = async (name: string, round = 6) => (await store.listSubmissions(round)).find((s) => s.address === name)?.verifiedBy;
+    const log = join(roundDir, 'submissions.log');
+    const original = readFileSync(log);
+    const alice = logEntries(original)[0];
+    const verifiedOf = async (name: string, round = 6) => (await (await FileRelayStore.open(dir)).listSubmissions(round)).find((s) => s.address === name)?.verifiedBy;
     const tampered: [string, (b: Buffer) => void][] = [
-      ['a flipped frame bit', (b) => (b[52 + 100] ^= 0x04)],
-      ['a frame byte rewritten', (b) => (b[b.length - 1] = 0)],
-      ['another receivedAt', (b) => (b[8] ^= 1)],
-      ['another checks version', (b) => (b[16] = 3)],
-      ['a damaged record', (b) => (b[30] ^= 0x80)],
+      ['a flipped frame bit', (b) => (b[alice.frameAt + 100] ^= 0x04)],
+      ['a frame byte rewritten', (b) => (b[alice.recordAt - 1] = 0)],
+      ['another receivedAt', (b) => (b[alice.receivedAt] ^= 1)],
+      ['another checks version', (b) => (b[alice.verifiedBy] = 3)],
+      ['a damaged record', (b) => (b[alice.recordAt + 10] ^= 0x80)],
     ];
     for (const [what, edit] of tampered) {
       const bytes = Buffer.from(original);
       edit(bytes);
-      writeFileSync(alice, bytes);
-      expect([what, await verifiedOf('Alice')]).toEqual([what, null]);
+      writeFileSync(log, bytes);
+      // Damaged in place: still read back (the relay checks it in full), never as verified; the others keep theirs.
+      expect([what, await verifiedOf('Alice'), await verifiedOf('Bob')]).toEqual([what, null, 2]);
     }
-    // The same file under another address, or in another round: no record either.
-    writeFileSync(alice, original);
-    writeFileSync(join(roundDir, 'Mallory.sub'), original);
-    expect(await verifiedOf('Mallory')).toBeNull();
+    // The same entry under another address (same length), or in another round's log: no record either.
+    const moved = Buffer.from(original);
+    moved.set(new TextEncoder().encode('Malle'), alice.addressAt);
+    writeFileSync(log, moved);
+    expect(await verifiedOf('Malle')).toBeNull();
+    writeFileSync(log, original);
     mkdirSync(join(dir, 'rounds', 'r0000000007'));
-    writeFileSync(join(dir, 'rounds', 'r0000000007', 'Alice.sub'), original);
+    writeFileSync(join(dir, 'rounds', 'r0000000007', 'submissions.log'), original);
     expect(await verifiedOf('Alice', 7)).toBeNull();
     expect(await verifiedOf('Alice')).toBe(2);
-    // A frame an older relay stored (u64 receivedAt + frame) is read back, unverified.
+    // A garbled length (or a torn last batch) costs only what it garbles: the entries after it are read.
+    const garbled = Buffer.from(original);
+    garbled.writeUInt32LE(0xffffff, alice.start + 4);
+    writeFileSync(log, garbled);
+    expect((await (await FileRelayStore.open(dir)).listSubmissions(6)).map((s) => [s.address, s.verifiedBy])).toEqual([['Bob', 2], ['Carol', null]]);
+    // Opening for a write cuts a torn tail, so the next entry is framed right after the last whole one.
+    writeFileSync(log, Buffer.concat([original, original.subarray(0, 40)]));
+    const reopened = await FileRelayStore.open(dir);
+    expect(await reopened.putSubmission(6, { address: 'Erin', frame, receivedAt: 5_010, verifiedBy: 2 })).toEqual({ outcome: 'stored', count: 4 });
+    await reopened.close();
+    expect(logEntries(readFileSync(log)).map((e) => e.address)).toEqual(['Alice', 'Bob', 'Carol', 'Erin']);
+    // Frames older relays stored one file each are read back: format 2 with its record, the first format without.
     const legacy = Buffer.alloc(8 + frame.length);
     legacy.writeBigUInt64LE(4_321n, 0);
     legacy.set(frame, 8);
     writeFileSync(join(roundDir, 'Dave.sub'), legacy);
-    expect((await store.listSubmissions(6)).find((s) => s.address === 'Dave')).toEqual({ address: 'Dave', frame, receivedAt: 4_321, verifiedBy: null });
+    const header = Buffer.alloc(52);
+    header.writeUInt32LE(0x42535354, 0);
+    header.writeUInt32LE(2, 4);
+    header.writeBigUInt64LE(4_322n, 8);
+    header.writeUInt32LE(2, 16);
+    header.set(verificationRecord(6, 'Faye', 4_322, 2, frame), 20);
+    writeFileSync(join(roundDir, 'Faye.sub'), Buffer.concat([header, frame]));
+    const withOlder = await (await FileRelayStore.open(dir)).listSubmissions(6);
+    expect(withOlder.find((s) => s.address === 'Dave')).toEqual({ address: 'Dave', frame, receivedAt: 4_321, verifiedBy: null });
+    expect(withOlder.find((s) => s.address === 'Faye')).toEqual({ address: 'Faye', frame, receivedAt: 4_322, verifiedBy: 2 });
+  });
+
+  it('acknowledges a burst of submissions with few fsyncs (group commit), each after the fsync that covers it', async () => {
+    const dir = tempDir('store');
+    const store = await FileRelayStore.open(dir);
+    const frame = new Uint8Array(500).fill(3);
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => store.putSubmission(2, { address: `A${i}`, frame, receivedAt: i, verifiedBy: 2 })));
+    expect(answers.filter((a) => a.outcome === 'stored')).toHaveLength(200);
+    expect(Math.max(...answers.map((a) => (a.outcome === 'stored' ? a.count : 0)))).toBe(200);
+    expect(await store.countSubmissions(2)).toBe(200);
+    // Every entry is in the file and whole once its promise resolved.
+    expect(logEntries(readFileSync(join(dir, 'rounds', 'r0000000002', 'submissions.log')))).toHaveLength(200);
+    expect((await store.listSubmissions(2)).filter((s) => s.verifiedBy === 2)).toHaveLength(200);
+    expect((await store.listSubmissions(2, new Set(['A0', 'A1']))).map((s) => s.address)).not.toContain('A0');
+    await store.close();
   });
 
   it('skips a torn last line of the evaluation log', async () => {
