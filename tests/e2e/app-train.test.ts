@@ -175,6 +175,9 @@ describe('app: standalone training', () => {
     await page.getByTestId('training-panel').and(page.locator('[data-state="training"]')).waitFor({ timeout: 120_000 });
     await page.getByTestId('stop-training').click();
     await page.getByTestId('training-panel').and(page.locator('[data-state="stopped"]')).waitFor({ timeout: 120_000 });
+    // The reloaded page's self-test runs on the Worker's device beside the training start-up and
+    // may still be running on a loaded machine: wait for its verdict, then it must be a pass.
+    await page.locator('[data-testid="self-test"]:is([data-verdict="pass"], [data-verdict="fail"], [data-verdict="error"])').waitFor({ timeout: 120_000 });
     expect(await page.getByTestId('self-test').getAttribute('data-verdict')).toBe('pass');
     expect(await pageDeviceCount(page)).toBe(0);
     expect(await workerDeviceCount(page)).toBe(1);
