@@ -259,6 +259,6 @@ function readSubmissions(
       throw new AuditFailure(`frame ${i} (${submission.header.address}) is not the receipt's entry ${i}`);
     }
     const update = decodeUpdate(submission.payload, manifest, compression);
-    return { address: entry.address, payloadHash, receivedAt: stored.receivedAt, update, tokens: submission.header.tokens };
+    return { address: entry.address, payloadHash, receivedAt: stored.receivedAt, update, tokens: submission.header.tokens, steps: submission.header.innerSteps };
   });
 }

@@ -22,9 +22,14 @@
 //     seed's first 8 bytes (LE) at step 0: "someone else's data", the same for
 //     every submission of the round.
 //
-//   ownWindows(data, runSeed, round, address, version, H, B, T, n): n of the
-//     H·B windows the contributor trained on, spread evenly: window
-//     w_j = ⌊j·H·B/n⌋, i.e. row w_j mod B of step version·H + ⌊w_j/B⌋.
+//   ownWindows(data, runSeed, round, address, version, H, B, T, n, steps): n
+//     of the steps·B windows the contributor trained on, spread evenly:
+//     window w_j = ⌊j·steps·B/n⌋, i.e. row w_j mod B of step
+//     version·H + ⌊w_j/B⌋. `steps` is what its signed header claims (the
+//     relay checked it is in the run's step range and tokens = steps·B·T): a
+//     time-boxed round's slow tab trains fewer than H steps, a fast one more,
+//     and each is judged on windows it trained on. Claiming fewer steps than
+//     trained narrows the windows but also its token weight.
 //
 // A window is T + 1 consecutive bytes: T inputs and, shifted by one, T targets.
 // Leaves out: the losses (evaluate.ts).
@@ -52,7 +57,7 @@ export function assignedWindows(data: Uint8Array, runSeed: HexHash, round: numbe
   return gather(data, [...windowStarts(data.length, samplerSeed(runSeed, address, round), step, B, T)], T);
 }
 
-/** n of the H·B windows `address` trained on in `round` (from model `version`), spread evenly. */
+/** n of the steps·B windows `address` trained on in `round` (from model `version`, H steps per version), spread evenly. */
 export function ownWindows(
   data: Uint8Array,
   runSeed: HexHash,
@@ -63,9 +68,11 @@ export function ownWindows(
   B: number,
   T: number,
   n: number,
+  steps = H,
 ): Windows {
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`ownWindows: steps = ${steps} must be a positive integer`);
   const seed = samplerSeed(runSeed, address, round);
-  const total = H * B;
+  const total = steps * B;
   const starts: number[] = [];
   let step = -1;
   let rows: Uint32Array | null = null;

@@ -75,6 +75,8 @@ export interface RoundSubmission {
   payloadHash: HexHash;
   receivedAt: number;
   update: CompressedUpdate;
+  /** Inner steps its signed header claims (the relay checked them against the run's step range). */
+  steps: number;
 }
 
 /** Everything a round's scoring reads besides the state. */
@@ -176,6 +178,7 @@ export function prepareRound(
       : { indices: new Uint32Array(0), values: new Float32Array(0) };
   const n = config.evaluation.sequences;
   const T = input.seqLen;
+  const stepsOf = new Map(sorted.map((s) => [s.address, s.steps]));
   const job: EvaluationJob = {
     model: input.model,
     params: input.params.slice(), // the job may be moved to a worker; θ stays here
@@ -183,7 +186,7 @@ export function prepareRound(
     reference,
     trials: plan.evaluate.map((address) => ({
       address,
-      own: ownWindows(input.data, input.runSeed, input.round, address, input.version, input.innerSteps, input.batchSize, T, n),
+      own: ownWindows(input.data, input.runSeed, input.round, address, input.version, input.innerSteps, input.batchSize, T, n, stepsOf.get(address)!),
       delta: deltas.get(address)!,
     })),
   };

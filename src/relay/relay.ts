@@ -892,6 +892,7 @@ export class Relay {
       payloadHash: s.record.payloadHash,
       receivedAt: s.record.receivedAt,
       update: s.update!, // a close waits for the restored frames' decoding
+      steps: s.record.innerSteps,
     }));
     const c = this.config;
     let outcomes = 0;

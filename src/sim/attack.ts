@@ -248,7 +248,7 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
         bytes ??= encodeUpdate(update, manifest, compression);
         bytesOf.push(bytes);
         // The relay sees only bytes: score and aggregate what decodes, as it would.
-        submissions.push({ address: addresses[i], payloadHash: hashToHex(payloadHash(bytes)), receivedAt: round * 1_000_000 + i, update: decodeUpdate(bytes, manifest, compression) });
+        submissions.push({ address: addresses[i], payloadHash: hashToHex(payloadHash(bytes)), receivedAt: round * 1_000_000 + i, update: decodeUpdate(bytes, manifest, compression), steps: H });
       }
 
       const input: RoundInput = {

@@ -7,7 +7,7 @@ import { cryptoWaitReady } from '@polkadot/util-crypto';
 import { batchFor, SplitMix64 } from '../../src/data/sampler.ts';
 import { compress, defaultCompressConfig, type CompressedUpdate } from '../../src/compress/sparseloco.ts';
 import type { TensorManifest } from '../../src/compress/manifest.ts';
-import { assignedWindows, ownWindows, randomWindows, roundSeed } from '../../src/gauntlet/assigned-data.ts';
+import { assignedWindows, ownWindows, randomWindows, roundSeed, type Windows } from '../../src/gauntlet/assigned-data.ts';
 import { defaultGauntletConfig, gauntletConfigWith } from '../../src/gauntlet/config.ts';
 import { copyFindings, updateOverlap } from '../../src/gauntlet/overlap.ts';
 import { drawWeight, planRound } from '../../src/gauntlet/plan.ts';
@@ -242,6 +242,21 @@ describe('assigned data and the round seed (SPEC §2.1)', () => {
     expect([0, 1, 2, 3].map((j) => [...own.bytes.subarray(j * (T + 1), (j + 1) * (T + 1))])).toEqual([row(step(0), 0), row(step(0), 1), row(step(1), 1), row(step(2), 0)]);
     // Another address's data differs.
     expect([...ownWindows(data, RUN_SEED, round, B, version, H, Bs, T, 4).bytes]).not.toEqual([...own.bytes]);
+  });
+
+  it("a time-boxed contributor is judged on the steps its header claims: fewer or more than H", () => {
+    const data = Uint8Array.from({ length: 5000 }, (_, i) => (i * 31 + (i >> 4)) & 0xff);
+    const [H, Bs, T, version, round] = [4, 2, 16, 3, 1];
+    const step = (i: number) => assignedWindows(data, RUN_SEED, round, A, version * H + i, Bs, T).bytes;
+    const row = (bytes: Uint8Array, b: number) => [...bytes.subarray(b * (T + 1), (b + 1) * (T + 1))];
+    const rows = (w: Windows) => Array.from({ length: w.count }, (_, j) => row(w.bytes, j));
+    // 1 step trained: both windows of step 0 only (n = 4 spreads over 1·B = 2 windows).
+    expect(rows(ownWindows(data, RUN_SEED, round, A, version, H, Bs, T, 4, 1))).toEqual([row(step(0), 0), row(step(0), 0), row(step(0), 1), row(step(0), 1)]);
+    // 8 steps (2·H): windows reach past step H − 1, into the steps only a fast tab trained.
+    expect(rows(ownWindows(data, RUN_SEED, round, A, version, H, Bs, T, 4, 8))).toEqual([row(step(0), 0), row(step(2), 0), row(step(4), 0), row(step(6), 0)]);
+    // Without a claim: the nominal H steps.
+    expect(rows(ownWindows(data, RUN_SEED, round, A, version, H, Bs, T, 4))).toEqual(rows(ownWindows(data, RUN_SEED, round, A, version, H, Bs, T, 4, H)));
+    expect(() => ownWindows(data, RUN_SEED, round, A, version, H, Bs, T, 4, 0)).toThrow(RangeError);
   });
 
   it('the round seed depends on every payload hash but not on their order', () => {

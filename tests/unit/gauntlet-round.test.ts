@@ -25,7 +25,7 @@ const EMPTY_UPDATE = { chunkSize: 4096, topK: 64, tensors: [] } as CompressedUpd
 const hash = (i: number) => `0x${i.toString(16).padStart(64, '0')}` as const;
 
 function submission(address: string, receivedAt = 0): RoundSubmission {
-  return { address, payloadHash: hash(P.indexOf(address) + 1), receivedAt, update: EMPTY_UPDATE };
+  return { address, payloadHash: hash(P.indexOf(address) + 1), receivedAt, update: EMPTY_UPDATE, steps: 1 };
 }
 
 /** Losses with score s and own improvement o (before = 2); the consensus step improves both by `reference`. */

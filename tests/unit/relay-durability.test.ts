@@ -100,6 +100,7 @@ async function expectedGauntletClose(relayUrl: string, theta0: Float32Array, sub
     payloadHash: hashToHex(payloadHash(s.payload)),
     receivedAt: receivedAt.get(s.address)!,
     update: decodeUpdate(s.payload, manifest, COMPRESSION),
+    steps: run.innerSteps, // what the test frames' headers claim (headerFor's default)
   }));
   const evaluator = new InlineEvaluator();
   const { decision } = await scoreRound(
