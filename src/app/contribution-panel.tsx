@@ -169,7 +169,7 @@ export function ContributionPanel({ refreshKey }: { refreshKey: unknown }) {
       />
       {swarm ? (
         <p className="muted small" data-testid="sawtooth-explained">
-          Why the saw-tooth: in each round your tab trains its own copy for {relay.run?.innerSteps ?? 'a few'} steps on its own text and the loss falls; then it takes the
+          Why the saw-tooth: in each round your tab trains its own copy on its own text until just before the round closes, and the loss falls; then it takes the
           merged shared model, which has not seen that text, and the loss jumps back up before it falls again. The swarm's progress is the shared model's loss under "The
           swarm".
         </p>

@@ -43,8 +43,10 @@ export function DetailsPanel({ device, selfTest, refreshKey, onCleared }: { devi
         {relay.run && (
           <>
             <div>
-              <dt>Steps per round (H)</dt>
-              <dd>{formatCount(relay.run.innerSteps)}</dd>
+              <dt>Steps per round</dt>
+              <dd>
+                H = {formatCount(relay.run.innerSteps)} nominal; a tab takes {formatCount(relay.run.swarm.stepRange.min)}–{formatCount(relay.run.swarm.stepRange.max)} by its speed
+              </dd>
             </div>
             <div>
               <dt>Quorum</dt>
