@@ -169,28 +169,43 @@ export function prepareRound(
   const overlapStart = performance.now();
   const findings = config.enabled ? copyFindings(submissions, input.manifest, input.compression) : new Map<string, CopyFinding>();
   const overlapMs = performance.now() - overlapStart;
-  const sorted = [...submissions].sort((a, b) => byAddress(a.address, b.address));
-  const scale = config.evaluation.trialScale * input.outerLearningRate;
-  const deltas = trialDeltas(sorted, plan.evaluate, input.manifest, scale);
+  const job = evaluationJob(input, plan.evaluate, seed, config.evaluation);
+  return { plan, findings, job, overlapMs };
+}
+
+/**
+ * The evaluation job for `evaluate` (addresses) under the given settings: the
+ * random windows of the round seed, each trial's own windows (over the steps
+ * its header claims) and delta, and the consensus step θ_ref. The relay's
+ * close and the simulator's probe of other settings build it here alike.
+ */
+export function evaluationJob(
+  input: RoundInput,
+  evaluate: readonly string[],
+  seed: HexHash,
+  settings: { trialScale: number; sequences: number },
+): EvaluationJob {
+  const sorted = [...input.submissions].sort((a, b) => byAddress(a.address, b.address));
+  const scale = settings.trialScale * input.outerLearningRate;
+  const deltas = trialDeltas(sorted, evaluate, input.manifest, scale);
   const reference =
-    plan.evaluate.length > 0
+    evaluate.length > 0
       ? aggregateDelta(aggregateUpdates(sorted.map((s) => ({ id: s.address, update: s.update })), input.manifest, input.compression), input.manifest, scale)
       : { indices: new Uint32Array(0), values: new Float32Array(0) };
-  const n = config.evaluation.sequences;
+  const n = settings.sequences;
   const T = input.seqLen;
   const stepsOf = new Map(sorted.map((s) => [s.address, s.steps]));
-  const job: EvaluationJob = {
+  return {
     model: input.model,
     params: input.params.slice(), // the job may be moved to a worker; θ stays here
     random: randomWindows(input.data, seed, n, T),
     reference,
-    trials: plan.evaluate.map((address) => ({
+    trials: evaluate.map((address) => ({
       address,
       own: ownWindows(input.data, input.runSeed, input.round, address, input.version, input.innerSteps, input.batchSize, T, n, stepsOf.get(address)!),
       delta: deltas.get(address)!,
     })),
   };
-  return { plan, findings, job, overlapMs };
 }
 
 /**

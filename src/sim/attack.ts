@@ -35,11 +35,9 @@ import { encodeAddress, sr25519PairFromSeed } from '@polkadot/util-crypto';
 import { aggregateUpdates, applyAggregate, defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
 import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate, encodeUpdate, type PublishedUpdateForm } from '../compress/codec.ts';
 import { compress, decompress, DEFAULT_EF_BETA, defaultCompressConfig, type CompressConfig, type CompressedUpdate } from '../compress/sparseloco.ts';
-import { ownWindows, randomWindows } from '../gauntlet/assigned-data.ts';
-import { aggregateDelta, trialDeltas, type EvaluationJob } from '../gauntlet/evaluation-job.ts';
 import { WorkerEvaluator } from '../gauntlet/evaluator.ts';
 import { updateOverlap } from '../gauntlet/overlap.ts';
-import { initialGauntletState, scoreRound, type RoundInput, type RoundSubmission } from '../gauntlet/round.ts';
+import { evaluationJob, initialGauntletState, scoreRound, type RoundInput, type RoundSubmission } from '../gauntlet/round.ts';
 import type { RoundPlan } from '../gauntlet/plan.ts';
 import { dataIndicator, relativeImprovement } from '../gauntlet/scores.ts';
 import type { GpuContext } from '../gpu/runtime.ts';
@@ -395,22 +393,8 @@ async function probeRound(
 ): Promise<void> {
   const evaluate = plan.evaluate;
   if (evaluate.length === 0) return;
-  const sorted = [...input.submissions].sort((a, b) => (a.address < b.address ? -1 : 1));
   for (const total of totals) {
-    const { trialScale, sequences } = total.setting;
-    const scale = trialScale * input.outerLearningRate;
-    const deltas = trialDeltas(sorted, evaluate, input.manifest, scale);
-    const job: EvaluationJob = {
-      model: input.model,
-      params: input.params.slice(),
-      random: randomWindows(input.data, plan.seed, sequences, input.seqLen),
-      reference: aggregateDelta(aggregateUpdates(sorted.map((x) => ({ id: x.address, update: x.update })), input.manifest, input.compression), input.manifest, scale),
-      trials: evaluate.map((address) => ({
-        address,
-        own: ownWindows(input.data, input.runSeed, input.round, address, input.version, input.innerSteps, input.batchSize, input.seqLen, sequences),
-        delta: deltas.get(address)!,
-      })),
-    };
+    const job = evaluationJob(input, evaluate, plan.seed, total.setting);
     for (const outcome of await evaluator.evaluate(job, 600_000)) {
       if (!('losses' in outcome)) continue;
       const l = outcome.losses;
