@@ -6,7 +6,7 @@
 //                  [--lr LR] [--warmup STEPS] [--eval-batches N] [--topk K] [--chunk N]
 //                  [--engine gpu|cpu] [--compressor cpu|gpu] [--json]
 //   SparseLoCo only:
-//                  [--rule mean|selected-mean] [--token-cap C] [--outer-lr α]
+//                  [--rule mean|selected-mean] [--token-cap C] [--outer-lr α] [--ef-beta β]
 //                  [--download float|submissions|quantized]
 //                  [--speeds s1,s2,…] [--schedule fixed|time-boxed] [--round-seconds W]
 //                  [--min-steps N] [--max-steps N] [--lr-past-nominal hold|continue]
@@ -45,7 +45,7 @@ import { protocolReady } from '../protocol/index.ts';
 const USAGE = `usage: npm run sim -- --algo ${SIM_ALGORITHMS.join('|')} --peers R --inner H --rounds N --model ${GPT_PRESET_NAMES.join('|')}
                     [--batch B] [--seq T] [--seed S] [--lr LR] [--warmup STEPS] [--eval-batches N]
                     [--topk K] [--chunk N] [--engine ${SIM_ENGINES.join('|')}] [--compressor cpu|gpu] [--json]
-  SparseLoCo only:  [--rule ${AGGREGATION_RULES.join('|')}] [--token-cap C] [--outer-lr α] [--download ${DOWNLOAD_FORMS.join('|')}]
+  SparseLoCo only:  [--rule ${AGGREGATION_RULES.join('|')}] [--token-cap C] [--outer-lr α] [--ef-beta β] [--download ${DOWNLOAD_FORMS.join('|')}]
                     [--speeds s1,s2,…] [--schedule ${ROUND_SCHEDULES.join('|')}] [--round-seconds W] [--min-steps N] [--max-steps N]
                     [--lr-past-nominal ${LR_PAST_NOMINAL.join('|')}]
        npm run sim -- --gauntlet on|off --peers R [--attackers ${PEER_CLASSES.filter((c) => c !== 'honest').join('|')}:N,…] --inner H --rounds N
@@ -85,6 +85,7 @@ const FLAGS = {
   rule: { type: 'string' },
   'token-cap': { type: 'string' },
   'outer-lr': { type: 'string' },
+  'ef-beta': { type: 'string' },
   download: { type: 'string' },
   speeds: { type: 'string' },
   schedule: { type: 'string' },
@@ -128,7 +129,7 @@ function aggregationFlags(values: Values) {
 }
 
 /** Flags that shape SparseLoCo's rounds; refused with another algorithm rather than ignored. */
-const SPARSELOCO_FLAGS = ['rule', 'token-cap', 'outer-lr', 'download', 'speeds', 'schedule', 'round-seconds', 'min-steps', 'max-steps', 'lr-past-nominal'] as const;
+const SPARSELOCO_FLAGS = ['rule', 'token-cap', 'outer-lr', 'ef-beta', 'download', 'speeds', 'schedule', 'round-seconds', 'min-steps', 'max-steps', 'lr-past-nominal'] as const;
 
 async function main(): Promise<void> {
   const { values } = parseCommandLine(process.argv.slice(2), FLAGS);
@@ -154,6 +155,8 @@ async function main(): Promise<void> {
   if (algo !== 'sparseloco' && given.length) throw new UsageError(`${given.map((f) => `--${f}`).join(', ')}: for --algo sparseloco only`);
   const { rule, tokenCap } = aggregationFlags(values);
   const outerLr = positiveFlag(values['outer-lr'], 'outer-lr');
+  const efBeta = numberFlag(values['ef-beta'], 'ef-beta');
+  if (efBeta !== undefined && !(efBeta >= 0 && efBeta <= 1)) throw new UsageError(`--ef-beta must be in [0, 1], got ${values['ef-beta']}`);
   const download = choiceFlag(values.download, 'download', DOWNLOAD_FORMS);
   const speeds = values.speeds?.split(',').map((text) => positiveFlag(text, 'speeds')!);
   const schedule = choiceFlag(values.schedule, 'schedule', ROUND_SCHEDULES);
@@ -170,7 +173,7 @@ async function main(): Promise<void> {
   const data = ensureDataset();
   console.log(
     `sim ${algo}: ${modelName}, R=${peers} H=${inner} rounds=${rounds} B=${batch} T=${seq} seed=${seed}` +
-      `${algo === 'sparseloco' ? ` top-${compress.topK}/${compress.chunkSize} (${compressor} compressor) rule ${rule} α ${outerLr ?? 1} download ${download ?? 'float'}` : ''}` +
+      `${algo === 'sparseloco' ? ` top-${compress.topK}/${compress.chunkSize} (${compressor} compressor) rule ${rule} α ${outerLr ?? 1}${efBeta === undefined ? '' : ` EF β ${efBeta}`} download ${download ?? 'float'}` : ''}` +
       `${speeds ? ` speeds ${speeds.join(',')}` : ''}${schedule ? ` ${schedule}` : ''} on ${engine === 'cpu' ? 'the CPU reference engine' : adapter}`,
   );
   const result = await runSimulation({
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
     ...(algo === 'sparseloco' && {
       aggregation: { rule, tokenCap },
       outerLr,
+      efBeta,
       download,
       speeds,
       schedule,
@@ -238,7 +242,7 @@ function classLine(r: AttackRoundResult): string {
 
 async function attackMain(values: Values): Promise<void> {
   const mode = required(choiceFlag(values.gauntlet, 'gauntlet', ['on', 'off']), 'gauntlet');
-  const refused = (['algo', 'outer-lr', 'speeds', 'schedule', 'round-seconds', 'min-steps', 'max-steps', 'lr-past-nominal', 'topk', 'chunk', 'lr', 'warmup'] as const).filter((flag) => values[flag] !== undefined);
+  const refused = (['algo', 'outer-lr', 'ef-beta', 'speeds', 'schedule', 'round-seconds', 'min-steps', 'max-steps', 'lr-past-nominal', 'topk', 'chunk', 'lr', 'warmup'] as const).filter((flag) => values[flag] !== undefined);
   if (refused.length) throw new UsageError(`${refused.map((f) => `--${f}`).join(', ')}: not with --gauntlet (the attack simulator runs the relay's defaults)`);
   if (values.compressor !== 'cpu') throw new UsageError('--compressor: the attack simulator compresses on the CPU');
   const shape = runShape(values, 2);

@@ -168,6 +168,8 @@ export interface SimulationResult {
   compressor: string | null;
   aggregation: AggregationOptions | null;
   outer_lr: number | null;
+  /** SparseLoCo: β of the error feedback e ← β·e + Δ. */
+  ef_beta: number | null;
   download: DownloadForm | null;
   speeds: number[];
   schedule: RoundSchedule;
@@ -379,6 +381,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       compressor: compressor?.name ?? null,
       aggregation: algo === 'sparseloco' ? aggregation : null,
       outer_lr: algo === 'sparseloco' ? outerLr : null,
+      ef_beta: algo === 'sparseloco' ? beta : null,
       download: algo === 'sparseloco' ? download : null,
       speeds,
       schedule,

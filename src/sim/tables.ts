@@ -38,7 +38,7 @@ function summary(paths: string[]): string {
     const r = readReport(path);
     const setting =
       r.algo === 'sparseloco'
-        ? `top-${r.compress?.topK}, ${r.aggregation?.rule}, α ${r.outer_lr}${r.download && r.download !== 'float' ? `, ${r.download} download` : ''}${r.schedule === 'time-boxed' ? `, time-boxed ≤ ${r.step_range?.max}, cap ${r.aggregation?.tokenCap}` : ''}`
+        ? `top-${r.compress?.topK}, ${r.aggregation?.rule}, α ${r.outer_lr}${r.ef_beta !== undefined && r.ef_beta !== null && r.ef_beta !== 0.95 ? `, EF β ${r.ef_beta}` : ''}${r.download && r.download !== 'float' ? `, ${r.download} download` : ''}${r.schedule === 'time-boxed' ? `, time-boxed ≤ ${r.step_range?.max}, cap ${r.aggregation?.tokenCap}` : ''}`
         : r.algo;
     const rounds = r.rounds.length;
     return [
