@@ -78,6 +78,9 @@ export interface AggregationOptions {
 
 export const defaultAggregationOptions: AggregationOptions = { rule: 'selected-mean', tokenCap: 2 };
 
+/** α of the outer step θ ← θ − α·G (applyAggregate) when a run does not set one (SPEC §1: plain SGD, α = 1). */
+export const DEFAULT_OUTER_LEARNING_RATE = 1;
+
 /** The submissions cannot be aggregated (empty, duplicated ids): a bug in the caller. */
 export class AggregateInputError extends Error {
   constructor(message: string) {
@@ -240,7 +243,7 @@ export function applyAggregate(
   params: Float32Array, // (P) θ, updated in place
   aggregate: AggregateUpdate,
   manifest: TensorManifest,
-  alpha = 1,
+  alpha = DEFAULT_OUTER_LEARNING_RATE,
 ): string[] {
   checkManifest(manifest, params.length);
   if (aggregate.tensors.length !== manifest.length) {

@@ -14,7 +14,7 @@
 //
 // Leaves out: command-line parsing (main.ts) and the HTTP port.
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
-import { defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
+import { DEFAULT_OUTER_LEARNING_RATE, defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
 import type { PublishedUpdateForm } from '../compress/codec.ts';
 import { defaultTrainConfig, GPT_PRESETS, type GptConfig, type GptPresetName } from '../model/config.ts';
 import { buildLayout, TENSOR_ALIGN_FLOATS } from '../model/layout.ts';
@@ -299,7 +299,7 @@ export function buildRunConfig(input: RunConfigInput): RunConfig {
     train,
     compression: { ...defaultCompressConfig, ...input.compression },
     errorFeedbackBeta: input.errorFeedbackBeta ?? DEFAULT_EF_BETA,
-    outerLearningRate: input.outerLearningRate ?? 1, // SPEC §1: α = 1, plain SGD
+    outerLearningRate: input.outerLearningRate ?? DEFAULT_OUTER_LEARNING_RATE,
     data: input.data,
     evaluation: {
       batchSize: 8,

@@ -32,7 +32,7 @@
 // nothing: docs/results.md uses them to choose the defaults.
 // Leaves out: the network, signatures, storage, late or missing submissions.
 import { encodeAddress, sr25519PairFromSeed } from '@polkadot/util-crypto';
-import { aggregateUpdates, applyAggregate, defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
+import { aggregateUpdates, applyAggregate, DEFAULT_OUTER_LEARNING_RATE, defaultAggregationOptions, type AggregationOptions } from '../compress/aggregate.ts';
 import { decodePublishedAggregate, decodeUpdate, encodePublishedAggregate, encodeUpdate, type PublishedUpdateForm } from '../compress/codec.ts';
 import { compress, decompress, DEFAULT_EF_BETA, defaultCompressConfig, type CompressConfig, type CompressedUpdate } from '../compress/sparseloco.ts';
 import { WorkerEvaluator } from '../gauntlet/evaluator.ts';
@@ -76,6 +76,8 @@ export interface AttackSimulationOptions {
   engine?: SimEngineName;
   /** The run's aggregation rule over the selected submissions; default the relay's (defaultAggregationOptions). */
   aggregation?: AggregationOptions;
+  /** α of the outer step θ ← θ − α·G (also scales Gauntlet's trial step); default the relay's. */
+  outerLr?: number;
   /** The published update form the relay applies; default the relay's ('quantized', wire kind 3). */
   update?: PublishedUpdateForm;
   model: GptConfig;
@@ -132,6 +134,7 @@ export interface AttackSimulationResult {
   gauntlet: boolean;
   engine: 'cpu-reference' | 'gpu';
   aggregation: AggregationOptions;
+  outer_lr: number;
   update: PublishedUpdateForm;
   peers: PeerClass[];
   inner: number;
@@ -202,6 +205,7 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
   }
   const engine = await createReplicaEngine(options.engine ?? 'gpu', { model: options.model, train, totalSteps, data }, ctx);
   const aggregation = options.aggregation ?? defaultAggregationOptions;
+  const outerLr = options.outerLr ?? DEFAULT_OUTER_LEARNING_RATE;
   const updateForm = options.update ?? 'quantized';
   const compressor = new CpuReplicaCompressor(manifest, compression, DEFAULT_EF_BETA);
   const evaluator = new WorkerEvaluator();
@@ -259,7 +263,7 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
         model: options.model,
         manifest,
         compression,
-        outerLearningRate: 1,
+        outerLearningRate: outerLr,
         innerSteps: H,
         batchSize: B,
         seqLen: T,
@@ -285,7 +289,7 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
         );
         const aggregate = decodePublishedAggregate(published, manifest, compression);
         const before = globalParams.slice();
-        const skipped = applyAggregate(globalParams, aggregate, manifest, 1);
+        const skipped = applyAggregate(globalParams, aggregate, manifest, outerLr);
         if (skipped.length) throw new Error(`round ${round + 1}: aggregate skipped non-finite tensors ${skipped.join(', ')}`);
         previousAggregate = before;
         for (let j = 0; j < before.length; j++) previousAggregate[j] = before[j] - globalParams[j];
@@ -345,6 +349,7 @@ export async function runAttackSimulation(options: AttackSimulationOptions): Pro
       gauntlet: gauntlet.enabled,
       engine: engine.name,
       aggregation,
+      outer_lr: outerLr,
       update: updateForm,
       peers,
       inner: H,

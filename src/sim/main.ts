@@ -21,7 +21,7 @@
 // code, aggregated by the run's rule and published as the relay publishes):
 //   npm run sim -- --gauntlet on|off --peers R [--attackers noise:1,flip:1,…] --inner H --rounds N
 //                  --model nano [--batch B] [--seq T] [--seed S] [--engine gpu|cpu]
-//                  [--rule mean|selected-mean] [--token-cap C] [--download float|quantized]
+//                  [--rule mean|selected-mean] [--token-cap C] [--outer-lr α] [--download float|quantized]
 //                  [--copy-grace N] [--bma-warmup N] [--trial-scale X] [--eval-sequences N] [--probe] [--json]
 // R peers in all: the attackers (classes: noise, flip, copycat, free-rider,
 // wrong-data, sybil) arrive after the R − attackers honest ones.
@@ -32,7 +32,7 @@ import { GpuContext } from '../gpu/runtime.ts';
 import { GPT_PRESET_NAMES, GPT_PRESETS } from '../model/config.ts';
 import { ensureDataset } from '../data/prepare.ts';
 import { defaultCompressConfig } from '../compress/sparseloco.ts';
-import { AGGREGATION_RULES, defaultAggregationOptions } from '../compress/aggregate.ts';
+import { AGGREGATION_RULES, DEFAULT_OUTER_LEARNING_RATE, defaultAggregationOptions } from '../compress/aggregate.ts';
 import { choiceFlag, integerFlag, numberFlag, parseCommandLine, runCli, UsageError } from '../node/cli.ts';
 import { PUBLISHED_UPDATE_FORMS } from '../compress/codec.ts';
 import { LR_PAST_NOMINAL, ROUND_SCHEDULES, SIM_ALGORITHMS, runSimulation } from './simulate.ts';
@@ -50,7 +50,7 @@ const USAGE = `usage: npm run sim -- --algo ${SIM_ALGORITHMS.join('|')} --peers 
                     [--lr-past-nominal ${LR_PAST_NOMINAL.join('|')}]
        npm run sim -- --gauntlet on|off --peers R [--attackers ${PEER_CLASSES.filter((c) => c !== 'honest').join('|')}:N,…] --inner H --rounds N
                     --model ${GPT_PRESET_NAMES.join('|')} [--batch B] [--seq T] [--seed S] [--engine ${SIM_ENGINES.join('|')}]
-                    [--rule ${AGGREGATION_RULES.join('|')}] [--token-cap C] [--download ${PUBLISHED_UPDATE_FORMS.join('|')}]
+                    [--rule ${AGGREGATION_RULES.join('|')}] [--token-cap C] [--outer-lr α] [--download ${PUBLISHED_UPDATE_FORMS.join('|')}]
                     [--copy-grace N] [--bma-warmup N] [--trial-scale X] [--eval-sequences N] [--probe] [--json]`;
 
 /** A required flag. */
@@ -242,12 +242,13 @@ function classLine(r: AttackRoundResult): string {
 
 async function attackMain(values: Values): Promise<void> {
   const mode = required(choiceFlag(values.gauntlet, 'gauntlet', ['on', 'off']), 'gauntlet');
-  const refused = (['algo', 'outer-lr', 'ef-beta', 'speeds', 'schedule', 'round-seconds', 'min-steps', 'max-steps', 'lr-past-nominal', 'topk', 'chunk', 'lr', 'warmup'] as const).filter((flag) => values[flag] !== undefined);
+  const refused = (['algo', 'ef-beta', 'speeds', 'schedule', 'round-seconds', 'min-steps', 'max-steps', 'lr-past-nominal', 'topk', 'chunk', 'lr', 'warmup'] as const).filter((flag) => values[flag] !== undefined);
   if (refused.length) throw new UsageError(`${refused.map((f) => `--${f}`).join(', ')}: not with --gauntlet (the attack simulator runs the relay's defaults)`);
   if (values.compressor !== 'cpu') throw new UsageError('--compressor: the attack simulator compresses on the CPU');
   const shape = runShape(values, 2);
   const engine = required(choiceFlag(values.engine, 'engine', SIM_ENGINES), 'engine');
   const aggregation = aggregationFlags(values);
+  const outerLr = positiveFlag(values['outer-lr'], 'outer-lr');
   const update = choiceFlag(values.download, 'download', PUBLISHED_UPDATE_FORMS) ?? 'quantized';
   const { modelName, inner, rounds, batch, seq, seed } = shape;
   const total = required(integerFlag(values.peers, 'peers'), 'peers');
@@ -273,13 +274,14 @@ async function attackMain(values: Values): Promise<void> {
   const data = ensureDataset();
   console.log(
     `sim attack: gauntlet ${mode}, ${modelName}, peers ${peers.join(',')}, H=${inner} rounds=${rounds} B=${batch} T=${seq} seed=${seed}` +
-      ` rule ${aggregation.rule} download ${update} on ${engine === 'cpu' ? 'the CPU reference engine' : adapter}`,
+      ` rule ${aggregation.rule} α ${outerLr ?? DEFAULT_OUTER_LEARNING_RATE} download ${update} on ${engine === 'cpu' ? 'the CPU reference engine' : adapter}`,
   );
   const probe = values.probe ? [0.05, 0.1, 0.2, 1].flatMap((scale) => [4, 8, 16].map((n) => ({ trialScale: scale, sequences: n }))) : undefined;
   const result = await runAttackSimulation({
     ctx,
     engine,
     aggregation,
+    outerLr,
     update,
     ...shape,
     peers,

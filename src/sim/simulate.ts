@@ -53,7 +53,7 @@ import { roundScheduleStep } from '../train/schedule.ts';
 import type { TensorManifest } from '../compress/manifest.ts';
 import { defaultCompressConfig, DEFAULT_EF_BETA, type CompressConfig } from '../compress/sparseloco.ts';
 import { decodeUpdate, encodeUpdate } from '../compress/codec.ts';
-import { aggregateUpdates, applyAggregate, defaultAggregationOptions, type AggregationOptions, type Submission } from '../compress/aggregate.ts';
+import { aggregateUpdates, applyAggregate, DEFAULT_OUTER_LEARNING_RATE, defaultAggregationOptions, type AggregationOptions, type Submission } from '../compress/aggregate.ts';
 import {
   defaultNesterovOuterConfig,
   meanPseudoGradient,
@@ -101,7 +101,7 @@ export interface SimulationOptions {
   efBeta?: number;
   /** SparseLoCo: the aggregation rule and token weighting (aggregate.ts); default defaultAggregationOptions. */
   aggregation?: AggregationOptions;
-  /** SparseLoCo: α of θ ← θ − α·G; default 1. */
+  /** SparseLoCo: α of θ ← θ − α·G; default the relay's (DEFAULT_OUTER_LEARNING_RATE). */
   outerLr?: number;
   /** SparseLoCo: what the relay publishes for tabs to apply (download.ts); default 'float'. */
   download?: DownloadForm;
@@ -270,7 +270,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const beta = options.efBeta ?? DEFAULT_EF_BETA;
   const outer = options.outer ?? defaultNesterovOuterConfig;
   const aggregation = options.aggregation ?? defaultAggregationOptions;
-  const outerLr = options.outerLr ?? 1;
+  const outerLr = options.outerLr ?? DEFAULT_OUTER_LEARNING_RATE;
   const download = options.download ?? 'float';
   const speeds = options.speeds ? [...options.speeds] : Array.from({ length: R }, () => 1);
   const schedule = options.schedule ?? 'fixed';

@@ -19,3 +19,14 @@ run wrong-sybil-on      --gauntlet on  --peers 8 --attackers wrong-data:1,sybil:
 run honest4-off         --gauntlet off --peers 4
 run sybil6-off          --gauntlet off --peers 10 --attackers sybil:6
 run sybil6-on           --gauntlet on  --peers 10 --attackers sybil:6
+# One bad replica under each aggregation rule (issue 12's robustness check;
+# docs/results.md "One bad replica under each rule"): 4 honest peers and one
+# attacker, the chosen selected-replica mean (α 1) against its contender, the
+# 1/R mean with α 4 (the plain sum at R = 4), Gauntlet on and off.
+run honest4-off-sum     --gauntlet off --peers 4 --rule mean --outer-lr 4
+for attacker in noise flip; do
+  for gauntlet in off on; do
+    run "one-$attacker-$gauntlet"     --gauntlet $gauntlet --peers 5 --attackers $attacker:1
+    run "one-$attacker-$gauntlet-sum" --gauntlet $gauntlet --peers 5 --attackers $attacker:1 --rule mean --outer-lr 4
+  done
+done
