@@ -137,6 +137,8 @@ describe('CLIs: a bad or unknown flag prints the usage and exits 2', () => {
     ['src/bench/main.ts', ['warp'], /unknown bench: warp/, 'usage: npm run bench'],
     ['src/sim/main.ts', ['--algo', 'sparseloco', '--peers', '2', '--inner', '2', '--rounds', '1', '--model', 'huge'], /--model must be one of nano, tiny, small, medium/, 'usage: npm run sim'],
     ['src/sim/main.ts', ['--algo', 'sparseloco', '--verbose'], /Unknown option '--verbose'/, 'usage: npm run sim'],
+    ['src/sim/main.ts', ['--algo', 'sparseloco', '--peers', '2', '--inner', '2', '--rounds', '1', '--model', 'nano', '--ef-beta', '1.5'], /--ef-beta must be in \[0, 1\], got 1.5/, 'usage: npm run sim'],
+    ['src/sim/main.ts', ['--algo', 'diloco', '--peers', '2', '--inner', '2', '--rounds', '1', '--model', 'nano', '--ef-beta', '0.9'], /--ef-beta: for --algo sparseloco only/, 'usage: npm run sim'],
   ];
   it('volunteer, bench and sim refuse bad and unknown flags', async () => {
     const results = await Promise.all(cases.map(([entry, args]) => runCli(entry, args)));

@@ -98,6 +98,22 @@ describe('swarm simulator on the CPU reference engine', () => {
     await expect(runSimulation(options({ algo: 'diloco', speeds }))).rejects.toThrow(/sparseloco only/);
   });
 
+  it('the outer rate α and the error-feedback β are the run\'s to set, recorded, and each moves the model', async () => {
+    const base = await runSimulation(options());
+    const alpha = await runSimulation(options({ outerLr: 1.5 }));
+    const beta = await runSimulation(options({ efBeta: 0.5 }));
+    expect([base.outer_lr, base.ef_beta]).toEqual([1, 0.95]);
+    expect([alpha.outer_lr, beta.ef_beta]).toEqual([1.5, 0.5]);
+    expect(bits(alpha).equals(bits(base))).toBe(false);
+    expect(bits(beta).equals(bits(base))).toBe(false);
+    // Round 1 starts with an empty residual, so β first matters in round 2; α scales round 1's step exactly.
+    const one = await runSimulation(options({ rounds: 1 }));
+    const oneAlpha = await runSimulation(options({ rounds: 1, outerLr: 1.5 }));
+    const oneBeta = await runSimulation(options({ rounds: 1, efBeta: 0.5 }));
+    expect(bits(oneBeta).equals(bits(one))).toBe(true);
+    expect(bits(oneAlpha).equals(bits(one))).toBe(false);
+  });
+
   it('DiLoCo and DDP lower the loss on the same engine', async () => {
     for (const algo of ['diloco', 'ddp'] as const) {
       const r = await runSimulation(options({ algo }));
