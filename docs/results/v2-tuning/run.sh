@@ -14,5 +14,5 @@ COMMON='--peers 4 --inner 15 --rounds 60 --seq 64 --seed 1 --eval-batches 16 --m
 run nano-alpha1.5 --outer-lr 1.5
 run nano-alpha2 --outer-lr 2
 run nano-alpha3 --outer-lr 3
-run nano-beta0.9 --ef-beta 0.9
-run nano-beta0.99 --ef-beta 0.99
+run nano-beta0.9 --outer-lr 1 --ef-beta 0.9
+run nano-beta0.99 --outer-lr 1 --ef-beta 0.99
