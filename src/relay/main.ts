@@ -37,7 +37,7 @@ const USAGE = `usage: npm run relay -- [options]
 run (only when the data directory is new; afterwards the stored run wins):
   --preset ${GPT_PRESET_NAMES.join('|')}  --run-id ID  --run-seed 0x…(64 hex)  --init-seed N
   --inner-steps H  --min-steps 1  --max-steps 8·H  --batch-size B  --seq-len T  --lr 1e-3  --warmup-steps N
-  --planned-rounds N  --chunk-size 4096  --top-k 64  --ef-beta 0.95  --outer-lr 1  --rule ${AGGREGATION_RULES.join('|')}
+  --planned-rounds N  --chunk-size 4096  --top-k 64  --ef-beta 0.95  --outer-lr 2  --rule ${AGGREGATION_RULES.join('|')}
   --token-cap 2  --update ${PUBLISHED_UPDATE_FORMS.join('|')}  --eval-batches N
   --gauntlet on|off  --top-g 20  --evaluations 20  --copy-grace 2  --bma-warmup 0
 relay (any time):

@@ -286,7 +286,7 @@ describe('non-finite aggregates', () => {
     const g = aggregateUpdates(subs, m, denseConfig);
     expect(g.tensors.map((t) => t.mode)).toEqual(['skipped', 'dense', 'skipped']);
     const theta = new Float32Array(paramCount(m)).fill(1);
-    const skipped = applyAggregate(theta, g, m);
+    const skipped = applyAggregate(theta, g, m, 1);
     expect(skipped).toEqual(['t0', 't2']);
     expect([...theta.subarray(m[0].offset, m[0].offset + 4)]).toEqual([1, 1, 1, 1]);
     expect([...theta.subarray(m[1].offset, m[1].offset + 3)]).toEqual([-1, -1, -1]);

@@ -25,6 +25,7 @@ import {
   hashToHex,
   modelHash,
   parseGauntletRunInfo,
+  parseSwarmRunInfo,
   parseSignedReceiptBody,
   payloadHash,
   stateHash,
@@ -94,6 +95,7 @@ function expectedNextHash(theta0: Float32Array, submissions: { address: string; 
 async function expectedGauntletClose(relayUrl: string, theta0: Float32Array, submissions: { address: string; payload: Uint8Array }[], receivedAt: Map<string, number>) {
   const run = await getJson(relayUrl, 'api/run');
   const { gauntlet } = parseGauntletRunInfo(run);
+  const { outerLearningRate } = parseSwarmRunInfo(run).swarm;
   const manifest = NANO_LAYOUT.tensors;
   const decoded = submissions.map((s) => ({
     address: s.address,
@@ -115,7 +117,7 @@ async function expectedGauntletClose(relayUrl: string, theta0: Float32Array, sub
       model: GPT_PRESETS.nano,
       manifest,
       compression: COMPRESSION,
-      outerLearningRate: 1,
+      outerLearningRate,
       innerSteps: run.innerSteps,
       batchSize: run.swarm.train.batchSize,
       seqLen: run.swarm.train.seqLen,

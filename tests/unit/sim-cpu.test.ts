@@ -7,6 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GPT_PRESETS } from '../../src/model/config.ts';
 import { ensureDataset } from '../../src/data/prepare.ts';
+import { DEFAULT_OUTER_LEARNING_RATE } from '../../src/compress/aggregate.ts';
 import { runSimulation, stepsPerReplica, type SimulationOptions, type SimulationResult } from '../../src/sim/simulate.ts';
 
 let data: { train: Uint8Array; val: Uint8Array };
@@ -102,7 +103,7 @@ describe('swarm simulator on the CPU reference engine', () => {
     const base = await runSimulation(options());
     const alpha = await runSimulation(options({ outerLr: 1.5 }));
     const beta = await runSimulation(options({ efBeta: 0.5 }));
-    expect([base.outer_lr, base.ef_beta]).toEqual([1, 0.95]);
+    expect([base.outer_lr, base.ef_beta]).toEqual([DEFAULT_OUTER_LEARNING_RATE, 0.95]);
     expect([alpha.outer_lr, beta.ef_beta]).toEqual([1.5, 0.5]);
     expect(bits(alpha).equals(bits(base))).toBe(false);
     expect(bits(beta).equals(bits(base))).toBe(false);
