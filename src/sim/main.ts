@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   const data = ensureDataset();
   console.log(
     `sim ${algo}: ${modelName}, R=${peers} H=${inner} rounds=${rounds} B=${batch} T=${seq} seed=${seed}` +
-      `${algo === 'sparseloco' ? ` top-${compress.topK}/${compress.chunkSize} (${compressor} compressor) rule ${rule} α ${outerLr ?? 1}${efBeta === undefined ? '' : ` EF β ${efBeta}`} download ${download ?? 'float'}` : ''}` +
+      `${algo === 'sparseloco' ? ` top-${compress.topK}/${compress.chunkSize} (${compressor} compressor) rule ${rule} α ${outerLr ?? DEFAULT_OUTER_LEARNING_RATE}${efBeta === undefined ? '' : ` EF β ${efBeta}`} download ${download ?? 'float'}` : ''}` +
       `${speeds ? ` speeds ${speeds.join(',')}` : ''}${schedule ? ` ${schedule}` : ''} on ${engine === 'cpu' ? 'the CPU reference engine' : adapter}`,
   );
   const result = await runSimulation({

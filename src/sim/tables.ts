@@ -16,6 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { RoundResult, SimulationResult } from './simulate.ts';
+import { DEFAULT_EF_BETA } from '../compress/sparseloco.ts';
 
 type Report = Omit<SimulationResult, 'finalParams'> & { compress: { topK: number } | null };
 
@@ -38,7 +39,7 @@ function summary(paths: string[]): string {
     const r = readReport(path);
     const setting =
       r.algo === 'sparseloco'
-        ? `top-${r.compress?.topK}, ${r.aggregation?.rule}, α ${r.outer_lr}${r.ef_beta !== undefined && r.ef_beta !== null && r.ef_beta !== 0.95 ? `, EF β ${r.ef_beta}` : ''}${r.download && r.download !== 'float' ? `, ${r.download} download` : ''}${r.schedule === 'time-boxed' ? `, time-boxed ≤ ${r.step_range?.max}, cap ${r.aggregation?.tokenCap}` : ''}`
+        ? `top-${r.compress?.topK}, ${r.aggregation?.rule}, α ${r.outer_lr}${r.ef_beta != null && r.ef_beta !== DEFAULT_EF_BETA ? `, EF β ${r.ef_beta}` : ''}${r.download && r.download !== 'float' ? `, ${r.download} download` : ''}${r.schedule === 'time-boxed' ? `, time-boxed ≤ ${r.step_range?.max}, cap ${r.aggregation?.tokenCap}` : ''}`
         : r.algo;
     const rounds = r.rounds.length;
     return [
